@@ -1,0 +1,136 @@
+"""The plan schema shared by the rule parser, the LLM path, the conversation and the workers.
+
+A plan is plain data: it is stored in Redis while it waits for YES, sent to a Celery task by id,
+and printed by `assistant parse`. Keep it JSON-serializable (see `to_dict`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Literal, Union
+
+STATUSES: tuple[str, ...] = (
+    "new",
+    "contacted",
+    "qualified",
+    "negotiating",
+    "closed_won",
+    "closed_lost",
+    "follow_up",
+)
+INTERACTION_TYPES: tuple[str, ...] = ("call", "meeting", "viewing", "email", "text", "note")
+KINDS: tuple[str, ...] = (
+    "plan",
+    "confirm",
+    "cancel",
+    "help",
+    "undo",
+    "query",
+    "clarify",
+    "unknown_lead",
+    "unknown",
+)
+
+Kind = Literal[
+    "plan", "confirm", "cancel", "help", "undo", "query", "clarify", "unknown_lead", "unknown"
+]
+
+
+@dataclass(frozen=True)
+class LeadRef:
+    """What the parser knows of one of the agent's leads."""
+
+    id: int
+    name: str
+    status: str = "new"
+    phone: str | None = None
+
+
+@dataclass(frozen=True)
+class UpdateStatus:
+    lead_id: int
+    lead: str
+    status: str
+    old_status: str | None = None
+    type: Literal["update_status"] = "update_status"
+
+
+@dataclass(frozen=True)
+class LogInteraction:
+    lead_id: int
+    lead: str
+    interaction_type: str
+    note: str
+    type: Literal["log_interaction"] = "log_interaction"
+
+
+@dataclass(frozen=True)
+class ScheduleFollowUp:
+    lead_id: int
+    lead: str
+    due_at: datetime  # timezone-aware, in the agent's zone
+    title: str
+    type: Literal["schedule_follow_up"] = "schedule_follow_up"
+
+
+@dataclass(frozen=True)
+class CreateLead:
+    name: str
+    phone: str | None
+    email: str | None
+    type: Literal["create_lead"] = "create_lead"
+
+
+Action = Union[UpdateStatus, LogInteraction, ScheduleFollowUp, CreateLead]
+
+
+@dataclass
+class Plan:
+    """The parser's answer for one message."""
+
+    kind: Kind
+    reply: str
+    actions: list[Action] = field(default_factory=list)
+    # For kind == "clarify": what the question is about, so "1" / "John Doe" can continue it.
+    clarify: dict | None = None
+    # For kind == "query": which question, so the conversation can answer it from the database.
+    query: dict | None = None
+    # Lead ids named in this message, for pronouns in the agent's next message.
+    mentioned_lead_ids: list[int] = field(default_factory=list)
+
+    def to_dict(self, message: str | None = None) -> dict:
+        out: dict = {}
+        if message is not None:
+            out["message"] = message
+        out["kind"] = self.kind
+        out["actions"] = [action_to_dict(a) for a in self.actions]
+        out["reply"] = self.reply
+        if self.clarify is not None:
+            out["clarify"] = self.clarify
+        if self.query is not None:
+            out["query"] = self.query
+        return out
+
+
+def action_to_dict(action: Action) -> dict:
+    """The spec's action object (plus lead_id/old_status), with due_at as ISO 8601 + offset."""
+    data = asdict(action)
+    if isinstance(action, ScheduleFollowUp):
+        data["due_at"] = action.due_at.isoformat()
+    return data
+
+
+def action_from_dict(data: dict) -> Action:
+    kind = data["type"]
+    fields = {k: v for k, v in data.items() if k != "type"}
+    if kind == "update_status":
+        return UpdateStatus(**fields)
+    if kind == "log_interaction":
+        return LogInteraction(**fields)
+    if kind == "schedule_follow_up":
+        fields["due_at"] = datetime.fromisoformat(fields["due_at"])
+        return ScheduleFollowUp(**fields)
+    if kind == "create_lead":
+        return CreateLead(**fields)
+    raise ValueError(f"unknown action type {kind!r}")
