@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Literal, Union
+from typing import Literal
 
 STATUSES: tuple[str, ...] = (
     "new",
@@ -82,7 +82,7 @@ class CreateLead:
     type: Literal["create_lead"] = "create_lead"
 
 
-Action = Union[UpdateStatus, LogInteraction, ScheduleFollowUp, CreateLead]
+Action = UpdateStatus | LogInteraction | ScheduleFollowUp | CreateLead
 
 
 @dataclass

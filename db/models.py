@@ -1,0 +1,239 @@
+"""The CRM's tables (names as the CRM already uses them), as SQLAlchemy 2.x typed models.
+
+All instants are stored in UTC and come back timezone-aware (see `UTCDateTime`), on SQLite as
+on PostgreSQL. Allowed values live in CHECK constraints so bad data cannot get in by any path.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from webapp.understanding.plan import INTERACTION_TYPES, STATUSES
+
+CHANNELS = ("sms", "voice", "cli")
+APPOINTMENT_STATES = ("scheduled", "done", "cancelled")
+PLAN_STATES = ("confirmed", "executed", "failed")
+MESSAGE_DIRECTIONS = ("inbound", "outbound")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that is always stored in UTC and always read back timezone-aware.
+
+    SQLite has no time zones, so values are normalised to UTC on the way in and tagged UTC on
+    the way out; naive datetimes are refused because their meaning would be a guess.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; store timezone-aware instants only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Base(DeclarativeBase):
+    # Stable constraint names, so Alembic migrations can refer to them on every backend.
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+class User(Base):
+    """A real-estate agent: the only people who can talk to the assistant."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    phone: Mapped[str] = mapped_column(String(20), unique=True)  # E.164
+    timezone: Mapped[str] = mapped_column(String(64))  # IANA name, validated on input
+    opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    leads: Mapped[list[Lead]] = relationship(back_populates="agent")
+
+    __table_args__ = (CheckConstraint("phone LIKE '+%'", name="phone_e164"),)
+
+
+class Lead(Base):
+    __tablename__ = "leads"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    email: Mapped[str | None] = mapped_column(String(254))
+    status: Mapped[str] = mapped_column(String(20), default="new")
+    last_contacted: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    agent: Mapped[User] = relationship(back_populates="leads")
+
+    __table_args__ = (
+        CheckConstraint(_in("status", STATUSES), name="status_valid"),
+        Index("ix_leads_agent_id_name", "agent_id", "name"),
+    )
+
+
+class ClientInteraction(Base):
+    __tablename__ = "client_interactions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    type: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str] = mapped_column(Text, default="")
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    channel: Mapped[str] = mapped_column(String(10))
+    plan_id: Mapped[str | None] = mapped_column(String(64), index=True)
+
+    __table_args__ = (
+        CheckConstraint(_in("type", INTERACTION_TYPES), name="type_valid"),
+        CheckConstraint(_in("channel", CHANNELS), name="channel_valid"),
+    )
+
+
+class Appointment(Base):
+    """A follow-up the agent asked to be reminded of."""
+
+    __tablename__ = "appointments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(300))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    state: Mapped[str] = mapped_column(String(12), default="scheduled")
+    # Reminder bookkeeping: claimed by a dispatcher, then sent (provider sid recorded).
+    reminder_claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reminder_sid: Mapped[str | None] = mapped_column(String(64))
+    reminder_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    channel: Mapped[str] = mapped_column(String(10), default="sms")
+    plan_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (
+        CheckConstraint(_in("state", APPOINTMENT_STATES), name="state_valid"),
+        Index("ix_appointments_due_unreminded", "state", "reminded_at", "due_at"),
+        Index("ix_appointments_agent_id_due_at", "agent_id", "due_at"),
+    )
+
+
+class LeadHistory(Base):
+    """Audit trail of status changes: who changed what, when, through which channel."""
+
+    __tablename__ = "lead_history"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    old_status: Mapped[str | None] = mapped_column(String(20))
+    new_status: Mapped[str] = mapped_column(String(20))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    channel: Mapped[str] = mapped_column(String(10))
+    plan_id: Mapped[str | None] = mapped_column(String(64), index=True)
+
+    __table_args__ = (
+        CheckConstraint(_in("new_status", STATUSES), name="new_status_valid"),
+        CheckConstraint(_in("channel", CHANNELS), name="channel_valid"),
+    )
+
+
+class Message(Base):
+    """Every inbound and outbound SMS or voice turn."""
+
+    __tablename__ = "messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    provider_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    direction: Mapped[str] = mapped_column(String(10))
+    channel: Mapped[str] = mapped_column(String(10), default="sms")
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    phone: Mapped[str | None] = mapped_column(String(20))  # the other party's number
+    body: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(20))
+    error_code: Mapped[str | None] = mapped_column(String(20))
+    plan_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (
+        CheckConstraint(_in("direction", MESSAGE_DIRECTIONS), name="direction_valid"),
+        Index("ix_messages_agent_id_created_at", "agent_id", "created_at"),
+        Index("ix_messages_status", "status"),
+    )
+
+
+class ExecutedPlan(Base):
+    """One row per confirmed plan: the durable promise, then what it did.
+
+    Written as `confirmed` before the task is queued; the task moves it to `executed` (with
+    `result`, what undo needs) or `failed`. The unique plan id makes execution exactly-once.
+    """
+
+    __tablename__ = "executed_plans"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    plan_id: Mapped[str] = mapped_column(String(64), unique=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(10))
+    state: Mapped[str] = mapped_column(String(12), default="confirmed")
+    plan: Mapped[dict] = mapped_column(JSON)
+    result: Mapped[dict | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    undoes_plan_id: Mapped[str | None] = mapped_column(String(64))
+    undone_by_plan_id: Mapped[str | None] = mapped_column(String(64))
+    confirmed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    executed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        CheckConstraint(_in("state", PLAN_STATES), name="state_valid"),
+        CheckConstraint(_in("channel", CHANNELS), name="channel_valid"),
+        Index("ix_executed_plans_state_confirmed_at", "state", "confirmed_at"),
+        Index("ix_executed_plans_agent_id_executed_at", "agent_id", "executed_at"),
+    )

@@ -1,0 +1,53 @@
+"""Agents (the `users` table): adding them and finding them by phone."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from db.models import User
+from webapp.phones import normalize_phone
+
+
+class AgentError(ValueError):
+    """An agent cannot be added as asked; the message says why."""
+
+
+def validate_timezone(name: str) -> ZoneInfo:
+    """The IANA zone `name`, or AgentError. Rejects abbreviations like 'EST' that shift with DST
+    in people's minds but not in the database."""
+    if name not in available_timezones():
+        raise AgentError(f"unknown time zone {name!r}; use an IANA name such as America/Chicago")
+    try:
+        return ZoneInfo(name)
+    except ZoneInfoNotFoundError as exc:  # pragma: no cover - available_timezones guards this
+        raise AgentError(f"unknown time zone {name!r}") from exc
+
+
+def add_agent(session: Session, name: str, phone: str, timezone: str) -> User:
+    """Create an agent; the phone must be unique once normalized (the caller commits)."""
+    name = name.strip()
+    if not name:
+        raise AgentError("name is required")
+    try:
+        e164 = normalize_phone(phone, "US")
+    except ValueError as exc:
+        raise AgentError(str(exc)) from exc
+    validate_timezone(timezone)
+    if find_agent(session, e164) is not None:
+        raise AgentError(f"an agent with phone {e164} already exists")
+    agent = User(name=name, phone=e164, timezone=timezone)
+    session.add(agent)
+    session.flush()
+    return agent
+
+
+def find_agent(session: Session, phone: str) -> User | None:
+    """The agent whose phone is `phone` (any format), or None."""
+    try:
+        e164 = normalize_phone(phone, "US")
+    except ValueError:
+        return None
+    return session.scalar(select(User).where(User.phone == e164))

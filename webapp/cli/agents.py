@@ -1,0 +1,37 @@
+"""`flask --app wsgi agents add|list`."""
+
+from __future__ import annotations
+
+import click
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from db.models import User
+from webapp import get_db
+from webapp.agents import AgentError, add_agent
+
+agents_cli = AppGroup("agents", help="Manage agents (the people who text the assistant).")
+
+
+@agents_cli.command("add")
+@click.option("--name", required=True)
+@click.option("--phone", required=True, help="Any format; stored as E.164.")
+@click.option("--tz", "timezone", required=True, help="IANA zone, e.g. America/Chicago.")
+def add(name: str, phone: str, timezone: str) -> None:
+    """Add an agent."""
+    with get_db().session() as session:
+        try:
+            agent = add_agent(session, name, phone, timezone)
+        except AgentError as exc:
+            raise click.ClickException(str(exc)) from exc
+        session.commit()
+        click.echo(f"Added agent {agent.name} {agent.phone} ({agent.timezone})")
+
+
+@agents_cli.command("list")
+def list_agents() -> None:
+    """List agents."""
+    with get_db().session() as session:
+        for agent in session.scalars(select(User).order_by(User.id)):
+            flag = "  (opted out)" if agent.opted_out else ""
+            click.echo(f"{agent.phone}\t{agent.name}\t{agent.timezone}{flag}")

@@ -1,0 +1,49 @@
+"""`flask --app wsgi leads import|list`."""
+
+from __future__ import annotations
+
+import click
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from db.models import Lead
+from webapp import get_db
+from webapp.agents import find_agent
+from webapp.lead_import import import_leads
+
+leads_cli = AppGroup("leads", help="Manage an agent's leads.")
+
+
+@leads_cli.command("import")
+@click.argument("csv_file", type=click.File("r", encoding="utf-8-sig"))
+@click.option("--agent", "agent_phone", required=True, help="The agent's phone.")
+def import_command(csv_file, agent_phone: str) -> None:  # type: ignore[no-untyped-def]
+    """Import leads from a CSV with header name,phone,email,status — all rows or none."""
+    with get_db().session() as session:
+        agent = find_agent(session, agent_phone)
+        if agent is None:
+            raise click.ClickException(f"no agent with phone {agent_phone}")
+        result = import_leads(session, agent, csv_file)
+        if result.errors:
+            for error in result.errors:
+                click.echo(error, err=True)
+            raise click.ClickException(
+                f"{len(result.errors)} bad row(s); nothing was imported"
+            )
+        session.commit()
+    click.echo(f"Imported {result.created} lead(s); {result.skipped} already present")
+
+
+@leads_cli.command("list")
+@click.option("--agent", "agent_phone", required=True, help="The agent's phone.")
+def list_leads(agent_phone: str) -> None:
+    """List an agent's leads."""
+    with get_db().session() as session:
+        agent = find_agent(session, agent_phone)
+        if agent is None:
+            raise click.ClickException(f"no agent with phone {agent_phone}")
+        leads = session.scalars(
+            select(Lead).where(Lead.agent_id == agent.id).order_by(Lead.name)
+        )
+        for lead in leads:
+            click.echo(f"{lead.name}\t{lead.phone or '-'}\t{lead.email or '-'}\t{lead.status}")

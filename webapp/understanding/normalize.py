@@ -1,0 +1,102 @@
+"""Turn what arrived (SMS shorthand, emoji, speech-to-text) into plain text the rules can read.
+
+Everything after this step works on the normalized text and its character offsets, so this
+runs once, first. It never changes meaning: it only spells out shorthand ("tmrw", "w/", "f/u"),
+drops emoji and joins spoken "p m" into "pm".
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Texting shorthand, case-insensitive, whole words only. Order matters where patterns overlap.
+_SHORTHAND: tuple[tuple[str, str], ...] = (
+    (r"\b(?:tmrw|tmrow|tmr|tmw|tmorrow|tomoro|tomorow|tommorow|tommorrow|tomorrw|2moro|2morrow)\b",
+     "tomorrow"),
+    (r"\b(?:2day|tday)\b", "today"),
+    (r"\b(?:tonite|2nite)\b", "tonight"),
+    (r"\bw/o\b", "without"),
+    (r"\bw/(?=\s|\w|$)", "with "),
+    (r"\bf/u\b|\bfollowup\b|\bfollow-up\b|\bf-up\b|\bfu\b", "follow up"),
+    (r"\bre:", "about "),
+    (r"\bpl[sz]\b|\bplse\b", "please"),
+    (r"\bthx\b|\bthnx\b|\btnx\b|\bty\b", "thanks"),
+    (r"\bu\b", "you"),
+    (r"\bur\b", "your"),
+    (r"\bappt\b|\bapt\b", "appointment"),
+    (r"\bmtg\b", "meeting"),
+    (r"\blmk\b", "let me know"),
+    (r"\bb/c\b", "because"),
+    (r"\bnxt\b", "next"),
+    (r"\bwk\b", "week"),
+    (r"\bhrs\b", "hours"),
+    (r"\bhr\b", "hour"),
+    (r"\bmins\b", "minutes"),
+    (r"\btxt(?:ed|d)\b", "texted"),
+    (r"\btxt\b", "text"),
+    (r"\bmsg(?:ed|d)\b", "messaged"),
+    (r"\bmsg\b", "message"),
+    (r"\bvm\b|\bvmail\b", "voicemail"),
+    (r"\bconvo\b", "conversation"),
+    (r"\bb4\b", "before"),
+    (r"\babt\b", "about"),
+    (r"\bwanna\b", "want to"),
+    (r"\bgonna\b", "going to"),
+    (r"(?<=\s)@(?=\s)", "at"),
+    (r"(?<=\s)&(?=\s)", "and"),
+    (r"(?<=\s)\+(?=\s)", "and"),
+)
+_SHORTHAND_RE = tuple((re.compile(p, re.IGNORECASE), r) for p, r in _SHORTHAND)
+
+_NUMBER_WORDS = (
+    "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|thirty|forty|"
+    "fourty|fifty|o'clock|oclock|oh|zero|twenty|forty five|"
+    r"\d{1,4}"
+)
+# Speech-to-text spells "2:30 pm" as "two thirty p m" or "2 30 p. m.".
+_SPOKEN_MERIDIEM = re.compile(
+    rf"\b({_NUMBER_WORDS})\s+([ap])\s?\.?\s?m\b\.?", re.IGNORECASE
+)
+_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"',
+                         "\u2013": "-", "\u2014": " - ", "\u00a0": " ", "\u2032": "'"})
+_DROP_CATEGORIES = frozenset({"So", "Sk", "Cs", "Co", "Cn", "Cf", "Mn", "Me", "Cc"})
+_SPACES = re.compile(r"[ \t\r\f\v]+")
+
+
+def strip_symbols(text: str) -> str:
+    """Drop emoji and other symbols (they carry no command), keeping letters, digits and marks."""
+    out = []
+    for ch in text:
+        if ch == "\n":
+            out.append(ch)
+        elif unicodedata.category(ch) in _DROP_CATEGORIES:
+            out.append(" ")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def normalize(text: str) -> str:
+    """The message as plain single-spaced text with shorthand spelled out; newlines kept."""
+    text = unicodedata.normalize("NFC", text).translate(_QUOTES)
+    text = strip_symbols(text)
+    for pattern, repl in _SHORTHAND_RE:
+        text = pattern.sub(repl, text)
+    text = _SPOKEN_MERIDIEM.sub(lambda m: f"{m.group(1)} {m.group(2).lower()}m", text)
+    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
+    return "\n".join(line for line in lines if line)
+
+
+def safe_lower(text: str) -> str:
+    """Lowercase without changing length, so offsets stay valid ('İ'.lower() has 2 chars)."""
+    low = text.lower()
+    if len(low) == len(text):
+        return low
+    return "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
+
+
+def fold(text: str) -> str:
+    """Lowercase, accents off: for comparing words, never for offsets."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
