@@ -1,0 +1,702 @@
+"""Which of the agent's own leads a message names.
+
+The parser hands us one SMS (or a voice transcript) and the agent's leads; we answer with the
+spans that name leads. Agents type fast and speech-to-text mangles names, so a name is found
+through four lenses, strongest first:
+
+* exact: the normalized name word (NFKD, combining marks stripped, casefolded, apostrophes
+  dropped), so "jose garcia" is José García and "OBrien" is O'Brien;
+* phonetic: the same metaphone key ("Dough"/"Doe", "Kathryn"/"Catherine", "Smyth"/"Smith"),
+  scored by spelling similarity so "Jon" prefers John over Jane (all three share "JN");
+* fuzzy: a small edit distance (OSA, so a transposition "Sarha" counts as one edit), only for
+  words of four letters or more;
+* partial: first name or last name alone, with or without a possessive ("Doe's", "James'").
+
+The hard part is that messages are sentences made of ordinary words, some of which are also
+names ("Mark", "Will", "May", "Grace", "Price"). The rules below keep "mark dana as lost" about
+Dana while "update mark's status" is still about Mark Price:
+
+1. A word on the COMMON list (function words, command words, statuses, dates, numbers, real-estate
+   vocabulary, and everyday words that are also names) is never matched fuzzily or phonetically,
+   only exactly.
+2. A run of two or more words that spells a lead's name ("Mark Price", "Will Turner", "Rose
+   Hill") is always a name, even if every word is common: two name words in a row are strong
+   evidence.
+3. A single common word that equals a lead's first or last name is a name only with evidence:
+   - it is possessive ("mark's", "April's");
+   - it is capitalized mid-sentence ("met with Grace") - not for months, which English capitalizes
+     anyway, nor when the whole message is in capitals or Title Case;
+   - it follows a word that introduces a person ("with", "w/", "called", "call", "text", "met",
+     "mark", "update", "remind"..., "from"/"for", or "to" after talk/spoke/wrote/sent...);
+   - it is followed by a verb that needs a subject ("Grace wants", "Will called", "Mark is");
+   - it follows "and"/"&"/"or" right after another lead ("called Dana and Will").
+   and it is not in a verb position: followed by an object ("mark her as", "bill them"), a modal
+   followed by a bare verb ("will call"), or a month used as a date ("May 5", "in June").
+   Sentence-initial imperatives ("Mark dana as lost", "Will call back") therefore stay verbs.
+4. A single word matched only fuzzily/phonetically needs the same evidence (rule 3), so that
+   "coffee" in "met jose for coffee" is not the lead Coffey, but "called Dnaa" is Dana.
+
+Scoring: a longer match (more name words said) wins; at equal length the higher score wins;
+equal best scores are all returned (the parser asks a numbered clarify). Exact beats fuzzy, a
+full name beats a first or last name alone, and a fuzzy alternative is never returned next to
+an exact one because its score is lower.
+
+Everything is indexed in `__init__` (exact word -> forms, metaphone key -> words, name words
+bucketed by length for rapidfuzz); per-word candidate lists are memoized, since an agent's
+messages reuse the same words.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import jellyfish
+from rapidfuzz import fuzz, process
+from rapidfuzz.distance import OSA
+
+from webapp.understanding.plan import LeadRef
+
+__all__ = ["LeadDirectory", "Mention", "normalize"]
+
+
+@dataclass(frozen=True)
+class Mention:
+    """A span of the message that names one (or, when ambiguous, several) of the agent's leads."""
+
+    start: int
+    end: int
+    leads: tuple[LeadRef, ...]
+    score: float
+    exact: bool
+
+
+# --------------------------------------------------------------------------------------------
+# Normalization and tokenization
+# --------------------------------------------------------------------------------------------
+
+# Letters NFKD cannot take apart (ø is not o + a mark); casefold already handles ß -> ss.
+_FOLD = str.maketrans(
+    {"ø": "o", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "æ": "ae", "œ": "oe", "ı": "i", "ħ": "h"}
+)
+_APOSTROPHES = "'’ʼ‘`´"
+_HYPHENS = "-‐‑‒–"
+_COMBINING = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
+_LETTER = rf"(?:[^\W\d_]|[{_COMBINING}])"
+# A word: letters, possibly joined by apostrophes or hyphens (O'Brien, Mary-Kate, Doe's).
+_JOINERS = re.escape(_APOSTROPHES + _HYPHENS)
+_TOKEN_RE = re.compile(rf"{_LETTER}+(?:[{_JOINERS}]{_LETTER}+)*")
+_HYPHEN_SPLIT_RE = re.compile(f"[{re.escape(_HYPHENS)}]")
+_APOSTROPHE_SPLIT_RE = re.compile(f"[{re.escape(_APOSTROPHES)}]")
+_SENTENCE_BREAK_RE = re.compile(r"[.!?;:\n\r()\"“”\[\]]")
+_NUMBER_NEXT_RE = re.compile(r"[ \t]*\d")
+_CONTRACTION_TAILS = frozenset({"ll", "re", "ve", "d", "m", "t"})
+
+
+def normalize(text: str) -> str:
+    """Fold a name or word to the form we compare: no accents, no apostrophes, casefolded.
+
+    NFKD splits "é" into "e" + a combining mark which we drop, so "José" and "Jose" meet;
+    apostrophes vanish so "O'Brien", "O’Brien" and "OBrien" meet.
+    """
+    decomposed = unicodedata.normalize("NFKD", text)
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    folded = stripped.casefold().translate(_FOLD)
+    return "".join(ch for ch in folded if ch not in _APOSTROPHES)
+
+
+def _name_words(name: str) -> list[tuple[str, ...]]:
+    """A stored name as words, each word a tuple of atoms ("Mary-Kate" -> ("mary", "kate"))."""
+    words = []
+    for raw in name.split():
+        atoms = tuple(
+            a for part in _HYPHEN_SPLIT_RE.split(raw) if (a := _letters_only(normalize(part)))
+        )
+        if atoms:
+            words.append(atoms)
+    return words
+
+
+def _letters_only(text: str) -> str:
+    return "".join(ch for ch in text if ch.isalpha())
+
+
+@dataclass
+class _Token:
+    """One word of the message (hyphenated words are one token of several atoms)."""
+
+    start: int
+    end: int  # end of the span to report (includes a possessive 's or trailing ')
+    word: str  # normalized whole word without the possessive, for context rules
+    atoms: list[tuple[str, int, int]]  # (normalized atom, start, end)
+    possessive: bool
+    capitalized: bool
+    contraction: bool
+    sentence_start: bool  # nothing but punctuation that ends a sentence before it
+    joined_to_next: bool  # only spaces between this word and the next (a name may continue)
+    joined_to_prev: bool
+    number_follows: bool  # a digit comes next ("May 5"), for the month rule
+
+
+def _tokenize(text: str) -> list[_Token]:
+    tokens: list[_Token] = []
+    prev_end = 0
+    for match in _TOKEN_RE.finditer(text):
+        raw, start, end = match.group(), match.start(), match.end()
+        gap = text[prev_end:start]
+        core_end = end
+        possessive = False
+        contraction = False
+        tail = _APOSTROPHE_SPLIT_RE.split(raw)
+        if len(tail) > 1:
+            last = normalize(tail[-1])
+            if last == "s":
+                possessive = True
+                core_end = end - 2
+            elif last in _CONTRACTION_TAILS or (last == "t" and raw[-3:-2] in "nN"):
+                contraction = True
+        span_end = end
+        if (
+            not possessive
+            and raw[-1:] in "sS"
+            and end < len(text)
+            and text[end] in _APOSTROPHES
+            and (end + 1 == len(text) or not text[end + 1].isalnum())
+        ):
+            possessive = True  # James' / Jones'
+            span_end = end + 1
+        core = text[start:core_end]
+        atoms: list[tuple[str, int, int]] = []
+        pos = start
+        for part in _HYPHEN_SPLIT_RE.split(core):
+            norm = normalize(part)
+            if norm:
+                atoms.append((norm, pos, pos + len(part)))
+            pos += len(part) + 1
+        if not atoms:
+            prev_end = end
+            continue
+        joined = bool(tokens) and gap != "" and gap.strip(" \t") == ""
+        if tokens:
+            tokens[-1].joined_to_next = joined
+        tokens.append(
+            _Token(
+                start=start,
+                end=span_end,
+                word="".join(a for a, _, _ in atoms),
+                atoms=atoms,
+                possessive=possessive,
+                capitalized=raw[0].isupper() and not (len(raw) > 1 and raw.isupper()),
+                contraction=contraction,
+                sentence_start=not tokens or bool(_SENTENCE_BREAK_RE.search(gap)),
+                joined_to_next=False,
+                joined_to_prev=joined,
+                number_follows=bool(_NUMBER_NEXT_RE.match(text, span_end)),
+            )
+        )
+        prev_end = span_end
+    return tokens
+
+
+# --------------------------------------------------------------------------------------------
+# Word lists for the common-word rules (see the module docstring)
+# --------------------------------------------------------------------------------------------
+
+_MONTHS = frozenset(
+    "january february march april may june july august september october november december "
+    "jan feb mar apr jun jul aug sep sept oct nov dec".split()
+)
+_WEEKDAYS = frozenset(
+    "monday tuesday wednesday thursday friday saturday sunday "
+    "mon tue tues wed thu thur thurs fri sat sun weekend weekday".split()
+)
+_STATUS_WORDS = frozenset(
+    "new contacted qualified negotiating negotiation negotiations closed won lost closed_won "
+    "closed_lost follow_up followup dead sold deal status statuses pending active inactive".split()
+)
+_COMMAND_WORDS = frozenset(
+    "mark update set change move log add note notes call called calling calls phone phoned "
+    "text texted texting texts email emailed emailing emails message messaged msg sms meet met "
+    "meeting meetings view viewed viewing viewings show showed showing showings shown tour "
+    "toured touring open walkthrough remind reminder reminders schedule scheduled book booked "
+    "follow follows followed up lead leads contact contacts qualify negotiate close closing win "
+    "lose help undo yes no cancel confirm stop start unsubscribe agenda voicemail answer "
+    "answered reply replied respond responded reach reached left leave send sent sending "
+    "spoke speak talk talked told tell ask asked said says say".split()
+)
+_TIME_WORDS = frozenset(
+    "today tonight tomorrow yesterday morning afternoon evening night noon midnight eod week "
+    "weeks month months day days year years hour hours minute minutes min mins hr hrs am pm "
+    "now later soon early late next last this ago asap spring summer autumn fall winter "
+    "time times date dates".split()
+)
+_NUMBER_WORDS = frozenset(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy "
+    "eighty ninety hundred thousand million half first second third fourth fifth once twice "
+    "st nd rd th".split()
+)
+_FUNCTION_WORDS = frozenset(
+    "a an the and or but if then so to of in on at by for from with without within about into "
+    "onto over under up down out off as is are was were be been being am do does did done "
+    "doing have has had having i me my mine myself we us our ours you your yours he him his she "
+    "her hers they them their theirs it its this that these those there here what which who "
+    "whom whose when where why how all any some none not yes yeah yep yup nope ok okay k pls "
+    "please thanks thank thx ty can could will would shall should may might must just also "
+    "too very really still again back than more most less least much many few lot lots "
+    "each every other another same such only own both either neither s w re via per let lets "
+    "get got gets getting give gave given go going gone went come came coming make made take "
+    "took taken see saw seen look looked looking want wants wanted need needs needed like "
+    "likes liked love loves loved hate hated think thought know knew keep kept try tried "
+    "put run ran well good great fine bad nice sure maybe probably definitely already "
+    "soon never always sometimes again anyway hey hi hello dear mr mrs ms dr sir madam "
+    "someone somebody anyone nobody everyone thing things stuff way ways".split()
+)
+_REAL_ESTATE_WORDS = frozenset(
+    "house houses home homes property properties listing listings price prices priced offer "
+    "offers offered contract contracts budget buyer buyers seller sellers client clients agent "
+    "agents condo apartment unit units lot room rooms bed beds bedroom bedrooms bath baths "
+    "bathroom kitchen garage yard pool floor floors roof deposit escrow mortgage loan bank "
+    "inspection appraisal closing disclosure disclosures paperwork docs document documents "
+    "sign signed signing keys key market rent lease tenant landlord street st avenue ave road "
+    "rd lane ln drive dr court ct place pl boulevard blvd way park hill wood woods stone field "
+    "fields hall coffee lunch dinner breakfast drinks office site visit visited interested "
+    "interest happy concerns concern questions question details info information financing "
+    "approved preapproved cash case page bill bills fee fees check".split()
+)
+# Everyday English words that are also first or last names: still findable (rules 2 and 3).
+_NAME_LIKE_WORDS = frozenset(
+    "mark will may june april august grace hope joy faith rose drew sue chase miles summer "
+    "dawn pat bill penny sandy frank rich guy ray art jack brown white green black gray grey "
+    "young king long short little strong best good price hill park lane wood woods stone hall "
+    "north south east west bell cook major bond banks cross day love wells frost storm "
+    "winter spring fields".split()
+)
+COMMON_WORDS: frozenset[str] = (
+    _MONTHS
+    | _WEEKDAYS
+    | _STATUS_WORDS
+    | _COMMAND_WORDS
+    | _TIME_WORDS
+    | _NUMBER_WORDS
+    | _FUNCTION_WORDS
+    | _REAL_ESTATE_WORDS
+    | _NAME_LIKE_WORDS
+)
+
+# Words after which the next word is probably a person.
+_INTRODUCERS = frozenset(
+    "with w call called calling phone phoned ring rang text texted txt email emailed message "
+    "messaged meet met see saw seen mark update updated move set remind ask asked tell told "
+    "contact contacted ping pinged visit visited show showed tour toured cc thank thanked "
+    "from for introduce introduced".split()
+)
+# "to" introduces a person only after these ("talked to Will", not "going to mark ...").
+_TO_INTRODUCERS = frozenset(
+    "talked talk talking spoke speak speaking spoken wrote write writing sent send sending "
+    "replied reply responded respond reached out mentioned mention introduced introduce "
+    "showed show gave give chatted chat listened explained explain forwarded forward "
+    "handed hand returned".split()
+)
+# Verbs that want a subject: "Grace wants ...", "Will called back".
+_AGENTIVE_VERBS = frozenset(
+    "wants wanted said says called calls texted texts emailed emails replied replies asked "
+    "asks loved loves liked likes hated hates needs needed agreed agrees signed signs accepted "
+    "accepts rejected rejects declined declines decided decides thinks thought offered offers "
+    "countered counters canceled cancelled cancels confirmed confirms came left mentioned "
+    "mentions prefers preferred responded responds reached showed shows visited toured saw "
+    "didnt doesnt cant wont hasnt isnt wasnt".split()
+)
+_COPULA = frozenset("is was has had".split())
+# Next words that put a common word in verb position: "mark her as", "bill them", "mark as lost".
+_OBJECT_WORDS = frozenset(
+    "me him her them it us you a an the as this that these those his their my our".split()
+)
+# A word after these is a noun, not a person: "the price is right".
+_DETERMINERS = frozenset(
+    "the a an this that these those my your his her their our its no any some every each "
+    "what which whose".split()
+)
+_MODALS = frozenset("will may can might shall must".split())
+_BARE_VERBS = frozenset(
+    "be call text email meet see send need want have get go come do not never probably also "
+    "still just follow make take look buy sell sign close reach let try ask tell give show "
+    "tour visit check bring put stop start keep pick drop move update mark book schedule "
+    "remind hear know think like love definitely likely".split()
+)
+_TEMPORAL_PREPS = frozenset(
+    "in on by until till til before after since early late mid next this last of during "
+    "for through from to end".split()
+)
+_AND_WORDS = frozenset("and or n".split())
+
+# Scores of the forms a name can be said in, before atom quality.
+_W_FULL = 100.0
+_W_FIRST_LAST = 96.0
+_W_RUN = 92.0
+_W_WORD = 80.0
+_W_MINOR = 70.0  # a middle name, or one half of a hyphenated first/last name
+
+_MIN_FUZZY_LEN = 4
+_SINGLE_MIN_QUALITY = 80.0
+_MULTI_ALL_FUZZY_MIN_QUALITY = 85.0
+_PHONETIC_MIN_RATIO = 50.0
+_TIE = 1e-6
+_CACHE_LIMIT = 20_000
+
+
+@dataclass(frozen=True)
+class _Form:
+    """One way to say one lead's name, as a sequence of normalized atoms."""
+
+    lead: LeadRef
+    atoms: tuple[str, ...]
+    weight: float
+    full: bool
+
+
+@dataclass
+class _Candidate:
+    form: _Form
+    n_atoms: int
+    n_tokens: int
+    score: float
+    all_exact: bool
+
+
+def _max_distance(length: int) -> int:
+    return 2 if length >= 8 else 1
+
+
+def _metaphone(atom: str) -> str:
+    if not atom.isascii():
+        return ""
+    try:
+        return jellyfish.metaphone(atom)
+    except Exception:  # jellyfish is C code fed arbitrary text; a failure just means no key
+        return ""
+
+
+class LeadDirectory:
+    """The agent's leads, indexed for finding their names in messages.
+
+    Build once per agent (or per message for a few leads); lookups are read-only apart from a
+    bounded memo of per-word candidates, so one instance can serve one agent's conversation.
+    """
+
+    def __init__(self, leads: Iterable[LeadRef]) -> None:
+        self._leads: dict[int, LeadRef] = {}
+        self._names: list[tuple[str, LeadRef]] = []
+        forms_by_first: dict[str, list[_Form]] = defaultdict(list)
+        atoms: set[str] = set()
+        for lead in leads:
+            self._leads[lead.id] = lead
+            words = _name_words(lead.name)
+            if not words:
+                continue
+            self._names.append((" ".join("".join(w) for w in words), lead))
+            for form in _forms_for(lead, words):
+                forms_by_first[form.atoms[0]].append(form)
+                atoms.update(form.atoms)
+        self._forms_by_first = dict(forms_by_first)
+        self._atoms = frozenset(atoms)
+        phonetic: dict[str, list[str]] = defaultdict(list)
+        by_length: dict[int, list[str]] = defaultdict(list)
+        for atom in sorted(atoms):
+            key = _metaphone(atom)
+            if key:
+                phonetic[key].append(atom)
+            if len(atom) >= _MIN_FUZZY_LEN:
+                by_length[len(atom)].append(atom)
+        self._phonetic = dict(phonetic)
+        self._by_length = dict(by_length)
+        self._cache: dict[str, dict[str, float]] = {}
+        self._suggest_choices = [name for name, _ in self._names]
+
+    def __len__(self) -> int:
+        return len(self._leads)
+
+    def get(self, lead_id: int) -> LeadRef | None:
+        return self._leads.get(lead_id)
+
+    def is_name_word(self, word: str) -> bool:
+        """Whether a normalized word is exactly a word of some lead's name."""
+        return word in self._atoms
+
+    # ---------------------------------------------------------------------------------------
+    # Public lookups
+    # ---------------------------------------------------------------------------------------
+
+    def find_mentions(self, text: str) -> list[Mention]:
+        """Spans of `text` that name leads, non-overlapping, left to right.
+
+        Greedy left to right: at each word the longest acceptable match wins, so "Sarah Smith"
+        is one mention (not "Sarah" then "Smith").
+        """
+        tokens = _tokenize(text)
+        title_case = _mostly_capitalized(tokens)
+        mentions: list[Mention] = []
+        last_mention_token = -2
+        i = 0
+        while i < len(tokens):
+            best = self._best_at(tokens, i, title_case, last_mention_token, assume_name=False)
+            if best is None:
+                i += 1
+                continue
+            mention, n_tokens = best
+            mentions.append(mention)
+            last_mention_token = i + n_tokens - 1
+            i += n_tokens
+        return mentions
+
+    def resolve(self, name: str) -> list[LeadRef]:
+        """The best equally good leads for `name`, which the caller knows is only a name.
+
+        Used for a clarify answer ("John Doe") or a name the parser already cut out. Every word
+        said must be part of the match: "Karen White" does not resolve to Bob White (the
+        parser then replies unknown_lead with `suggest`).
+        """
+        tokens = _tokenize(name)
+        if not tokens:
+            return []
+        best = self._best_at(tokens, 0, False, -2, assume_name=True)
+        if best is None or best[1] != len(tokens):
+            return []
+        return list(best[0].leads)
+
+    def suggest(self, name: str, limit: int = 3) -> list[LeadRef]:
+        """Closest lead names to `name`, however poor, for "did you mean ...?" replies."""
+        query = " ".join(t.word for t in _tokenize(name))
+        if not query or limit <= 0 or not self._suggest_choices:
+            return []
+        results = process.extract(
+            query,
+            self._suggest_choices,
+            scorer=_suggest_score,
+            limit=limit * 4,
+        )
+        out: list[LeadRef] = []
+        seen: set[int] = set()
+        for _, _, index in sorted(results, key=lambda r: (-r[1], r[0], r[2])):
+            lead = self._names[index][1]
+            if lead.id not in seen:
+                seen.add(lead.id)
+                out.append(lead)
+            if len(out) == limit:
+                break
+        return out
+
+    # ---------------------------------------------------------------------------------------
+    # Matching
+    # ---------------------------------------------------------------------------------------
+
+    def _candidates(self, atom: str) -> dict[str, float]:
+        """Name atoms a said atom may stand for, with a 0..100 quality (100 = exact)."""
+        cached = self._cache.get(atom)
+        if cached is not None:
+            return cached
+        found: dict[str, float] = {}
+        if atom in self._atoms:
+            found[atom] = 100.0
+        if atom not in COMMON_WORDS and atom.isalpha():
+            key = _metaphone(atom)
+            for other in self._phonetic.get(key, ()) if key else ():
+                ratio = fuzz.ratio(atom, other)
+                if other != atom and ratio >= _PHONETIC_MIN_RATIO:
+                    found[other] = max(found.get(other, 0.0), min(99.0, 60.0 + 0.4 * ratio))
+            if len(atom) >= _MIN_FUZZY_LEN:
+                max_d = _max_distance(len(atom))
+                for length in range(len(atom) - max_d, len(atom) + max_d + 1):
+                    bucket = self._by_length.get(length)
+                    if not bucket:
+                        continue
+                    for other, dist, _ in process.extract(
+                        atom, bucket, scorer=OSA.distance, score_cutoff=max_d, limit=None
+                    ):
+                        if other != atom and dist <= _max_distance(len(other)):
+                            quality = min(98.0, 50.0 + 0.4 * fuzz.ratio(atom, other))
+                            found[other] = max(found.get(other, 0.0), quality)
+        if len(self._cache) >= _CACHE_LIMIT:
+            self._cache.clear()
+        self._cache[atom] = found
+        return found
+
+    def _best_at(
+        self,
+        tokens: list[_Token],
+        i: int,
+        title_case: bool,
+        last_mention_token: int,
+        assume_name: bool,
+    ) -> tuple[Mention, int] | None:
+        """The best match starting at token i, as (mention, number of tokens it covers)."""
+        first = tokens[i]
+        if first.contraction:
+            return None
+        # Flatten atoms from token i onwards while the words stay joined by spaces.
+        atoms: list[tuple[str, int]] = []  # (atom, token index)
+        j = i
+        while j < len(tokens):
+            atoms.extend((a, j) for a, _, _ in tokens[j].atoms)
+            if not tokens[j].joined_to_next or tokens[j].possessive or len(atoms) >= 8:
+                break
+            j += 1
+        candidates: list[_Candidate] = []
+        evidence: bool | None = None  # computed lazily: only single-word matches need it
+        for name_atom, q0 in self._candidates(atoms[0][0]).items():
+            for form in self._forms_by_first.get(name_atom, ()):
+                cand = self._match_form(form, atoms, q0)
+                if cand is None:
+                    continue
+                if cand.n_tokens == 1 and not assume_name:
+                    single_word = atoms[0][0] if len(first.atoms) == 1 else None
+                    needs_evidence = not cand.all_exact or single_word in COMMON_WORDS
+                    if needs_evidence:
+                        if cand.score < _SINGLE_MIN_QUALITY * form.weight / 100.0:
+                            continue
+                        if evidence is None:
+                            evidence = _name_evidence(
+                                tokens, i, title_case, last_mention_token, self
+                            )
+                        if not evidence:
+                            continue
+                candidates.append(cand)
+        if not candidates:
+            return None
+        top = max(candidates, key=lambda c: (c.n_atoms, c.score))
+        best = [
+            c
+            for c in candidates
+            if c.n_atoms == top.n_atoms and abs(c.score - top.score) <= _TIE
+        ]
+        leads: dict[int, LeadRef] = {}
+        for c in sorted(best, key=lambda c: (c.form.lead.name, c.form.lead.id)):
+            leads.setdefault(c.form.lead.id, c.form.lead)
+        last = tokens[i + top.n_tokens - 1]
+        mention = Mention(
+            start=first.start,
+            end=last.end,
+            leads=tuple(leads.values()),
+            score=round(top.score, 2),
+            exact=top.form.full and top.all_exact,
+        )
+        return mention, top.n_tokens
+
+    def _match_form(
+        self, form: _Form, atoms: list[tuple[str, int]], q0: float
+    ) -> _Candidate | None:
+        """Match `form` against the said atoms; it must end at the end of a said word."""
+        n = len(form.atoms)
+        if n > len(atoms):
+            return None
+        if n < len(atoms) and atoms[n][1] == atoms[n - 1][1]:
+            return None  # would stop inside a hyphenated word ("Mary" of "Mary-Kate")
+        qualities = [q0]
+        for k in range(1, n):
+            quality = self._candidates(atoms[k][0]).get(form.atoms[k])
+            if quality is None:
+                return None
+            qualities.append(quality)
+        mean = sum(qualities) / n
+        all_exact = all(q == 100.0 for q in qualities)
+        if n > 1 and not any(q == 100.0 for q in qualities):
+            if mean < _MULTI_ALL_FUZZY_MIN_QUALITY:
+                return None
+        n_tokens = atoms[n - 1][1] - atoms[0][1] + 1
+        return _Candidate(
+            form=form,
+            n_atoms=n,
+            n_tokens=n_tokens,
+            score=form.weight * mean / 100.0,
+            all_exact=all_exact,
+        )
+
+
+def _forms_for(lead: LeadRef, words: list[tuple[str, ...]]) -> list[_Form]:
+    """Every way we accept a lead's name being said, best weight per distinct atom sequence."""
+    variants = [words]
+    if any(len(w) > 1 for w in words):
+        variants.append([("".join(w),) for w in words])  # "Marykate", "Smithjones"
+    best: dict[tuple[str, ...], tuple[float, bool]] = {}
+
+    def add(atoms: tuple[str, ...], weight: float, full: bool) -> None:
+        if atoms and (atoms not in best or best[atoms][0] < weight):
+            best[atoms] = (weight, full)
+
+    for ws in variants:
+        n = len(ws)
+        add(tuple(a for w in ws for a in w), _W_FULL, True)
+        if n >= 3:
+            add(ws[0] + ws[-1], _W_FIRST_LAST, False)
+            for length in range(2, n):
+                for s in range(0, n - length + 1):
+                    add(tuple(a for w in ws[s : s + length] for a in w), _W_RUN, False)
+        if n >= 2:
+            for index, word in enumerate(ws):
+                edge = index in (0, n - 1)
+                add(word, _W_WORD if edge else _W_MINOR, False)
+        for index, word in enumerate(ws):
+            if len(word) > 1 and index in (0, n - 1):
+                for part in word:
+                    add((part,), _W_MINOR, False)
+    return [_Form(lead, atoms, w, full) for atoms, (w, full) in best.items()]
+
+
+def _mostly_capitalized(tokens: list[_Token]) -> bool:
+    """Title Case or ALL CAPS messages make capitalization meaningless as name evidence."""
+    if len(tokens) < 3:
+        return False
+    caps = sum(1 for t in tokens if t.capitalized)
+    return caps / len(tokens) >= 0.6
+
+
+def _name_evidence(
+    tokens: list[_Token],
+    i: int,
+    title_case: bool,
+    last_mention_token: int,
+    directory: LeadDirectory,
+) -> bool:
+    """Rule 3 of the module docstring: is the single word at i used as a person's name?"""
+    tok = tokens[i]
+    word = tok.word
+    if tok.possessive:
+        return True
+    prev = tokens[i - 1].word if i > 0 and tok.joined_to_prev else None
+    nxt = tokens[i + 1] if i + 1 < len(tokens) and tok.joined_to_next else None
+    nxt_word = nxt.word if nxt is not None else None
+    is_month = word in _MONTHS
+    # Verb or date position blocks every other kind of evidence.
+    if is_month and (prev in _TEMPORAL_PREPS or tok.number_follows):
+        return False  # "in May", "May 5th"
+    if nxt_word in _OBJECT_WORDS:
+        return False
+    if prev in _DETERMINERS:
+        return False
+    if word in _MODALS and nxt_word in _BARE_VERBS:
+        return False
+    if nxt_word is not None and nxt_word not in COMMON_WORDS and directory.is_name_word(nxt_word):
+        return False  # "mark dana as lost": a command word followed by a name
+    if tok.capitalized and not tok.sentence_start and not title_case and not is_month:
+        return True
+    if prev is not None:
+        if prev in _INTRODUCERS:
+            return True
+        if prev == "to" and i >= 2 and tokens[i - 1].joined_to_prev:
+            if tokens[i - 2].word in _TO_INTRODUCERS:
+                return True
+        if prev in _AND_WORDS and last_mention_token == i - 2:
+            return True
+    if nxt_word in _AGENTIVE_VERBS:
+        return True
+    if nxt_word in _COPULA and not is_month:
+        return True
+    return False
+
+
+def _suggest_score(query: str, choice: str, **kwargs: object) -> float:
+    """Similarity of a said name to a stored name: spelling, word order and partial names."""
+    return max(fuzz.WRatio(query, choice), fuzz.token_set_ratio(query, choice) * 0.95)
