@@ -367,6 +367,13 @@ class _Candidate:
     all_exact: bool
 
 
+@dataclass
+class _Match:
+    mention: Mention
+    n_tokens: int
+    key: tuple[bool, int, float]  # how good: exact full name, name words said, score
+
+
 def _max_distance(length: int) -> int:
     return 2 if length >= 8 else 1
 
@@ -446,11 +453,36 @@ class LeadDirectory:
             if best is None:
                 i += 1
                 continue
-            mention, n_tokens = best
-            mentions.append(mention)
-            last_mention_token = i + n_tokens - 1
-            i += n_tokens
+            later = self._better_overlap(tokens, i, best, title_case, last_mention_token)
+            if later is not None:
+                i = later
+                continue
+            mentions.append(best.mention)
+            last_mention_token = i + best.n_tokens - 1
+            i += best.n_tokens
         return mentions
+
+    def _better_overlap(
+        self,
+        tokens: list[_Token],
+        i: int,
+        best: _Match,
+        title_case: bool,
+        last_mention_token: int,
+    ) -> int | None:
+        """Where a better match starts inside the match at i, if one does.
+
+        Greedy matching alone reads "mark Adam Rose as won" as Mark Adams (fuzzy) + "Rose"; an
+        overlapping exact full name starting at the next word is the better reading. On a tie
+        the later match wins when the first word is a common word ("mark Scott West").
+        """
+        for j in range(i + 1, i + best.n_tokens):
+            other = self._best_at(tokens, j, title_case, last_mention_token, assume_name=False)
+            if other is None:
+                continue
+            if other.key > best.key or (other.key == best.key and tokens[i].word in COMMON_WORDS):
+                return j
+        return None
 
     def resolve(self, name: str) -> list[LeadRef]:
         """The best equally good leads for `name`, which the caller knows is only a name.
@@ -463,9 +495,9 @@ class LeadDirectory:
         if not tokens:
             return []
         best = self._best_at(tokens, 0, False, -2, assume_name=True)
-        if best is None or best[1] != len(tokens):
+        if best is None or best.n_tokens != len(tokens):
             return []
-        return list(best[0].leads)
+        return list(best.mention.leads)
 
     def suggest(self, name: str, limit: int = 3) -> list[LeadRef]:
         """Closest lead names to `name`, however poor, for "did you mean ...?" replies."""
@@ -531,7 +563,7 @@ class LeadDirectory:
         title_case: bool,
         last_mention_token: int,
         assume_name: bool,
-    ) -> tuple[Mention, int] | None:
+    ) -> _Match | None:
         """The best match starting at token i, as (mention, number of tokens it covers)."""
         first = tokens[i]
         if first.contraction:
@@ -568,9 +600,7 @@ class LeadDirectory:
             return None
         top = max(candidates, key=lambda c: (c.n_atoms, c.score))
         best = [
-            c
-            for c in candidates
-            if c.n_atoms == top.n_atoms and abs(c.score - top.score) <= _TIE
+            c for c in candidates if c.n_atoms == top.n_atoms and abs(c.score - top.score) <= _TIE
         ]
         leads: dict[int, LeadRef] = {}
         for c in sorted(best, key=lambda c: (c.form.lead.name, c.form.lead.id)):
@@ -583,7 +613,7 @@ class LeadDirectory:
             score=round(top.score, 2),
             exact=top.form.full and top.all_exact,
         )
-        return mention, top.n_tokens
+        return _Match(mention, top.n_tokens, (mention.exact, top.n_atoms, top.score))
 
     def _match_form(
         self, form: _Form, atoms: list[tuple[str, int]], q0: float
@@ -669,32 +699,30 @@ def _name_evidence(
     nxt = tokens[i + 1] if i + 1 < len(tokens) and tok.joined_to_next else None
     nxt_word = nxt.word if nxt is not None else None
     is_month = word in _MONTHS
-    # Verb or date position blocks every other kind of evidence.
+    # Positions where the word is a date, a noun or a verb, whatever else is true.
     if is_month and (prev in _TEMPORAL_PREPS or tok.number_follows):
         return False  # "in May", "May 5th"
-    if nxt_word in _OBJECT_WORDS:
-        return False
     if prev in _DETERMINERS:
-        return False
+        return False  # "the price is right"
     if word in _MODALS and nxt_word in _BARE_VERBS:
-        return False
+        return False  # "will call back"
+    # A word that introduces a person outweighs what follows: "texted Mark the times".
+    if prev in _INTRODUCERS:
+        return True
+    if prev == "to" and i >= 2 and tokens[i - 1].joined_to_prev:
+        if tokens[i - 2].word in _TO_INTRODUCERS:
+            return True  # "talked to Will"
+    if prev in _AND_WORDS and last_mention_token == i - 2:
+        return True  # "called Dana and Will"
+    if nxt_word in _OBJECT_WORDS:
+        return False  # "mark her as lost", "bill them"
     if nxt_word is not None and nxt_word not in COMMON_WORDS and directory.is_name_word(nxt_word):
-        return False  # "mark dana as lost": a command word followed by a name
+        return False  # "Mark dana as lost": a command word followed by a name
     if tok.capitalized and not tok.sentence_start and not title_case and not is_month:
-        return True
-    if prev is not None:
-        if prev in _INTRODUCERS:
-            return True
-        if prev == "to" and i >= 2 and tokens[i - 1].joined_to_prev:
-            if tokens[i - 2].word in _TO_INTRODUCERS:
-                return True
-        if prev in _AND_WORDS and last_mention_token == i - 2:
-            return True
+        return True  # "met Grace at the house"
     if nxt_word in _AGENTIVE_VERBS:
-        return True
-    if nxt_word in _COPULA and not is_month:
-        return True
-    return False
+        return True  # "Grace wants a viewing"
+    return nxt_word in _COPULA and not is_month  # "Mark is interested"
 
 
 def _suggest_score(query: str, choice: str, **kwargs: object) -> float:
