@@ -507,7 +507,7 @@ class LeadDirectory:
         results = process.extract(
             query,
             self._suggest_choices,
-            scorer=_suggest_score,
+            scorer=fuzz.WRatio,  # C scorer: spelling, word order and partial names
             limit=limit * 4,
         )
         out: list[LeadRef] = []
@@ -723,8 +723,3 @@ def _name_evidence(
     if nxt_word in _AGENTIVE_VERBS:
         return True  # "Grace wants a viewing"
     return nxt_word in _COPULA and not is_month  # "Mark is interested"
-
-
-def _suggest_score(query: str, choice: str, **kwargs: object) -> float:
-    """Similarity of a said name to a stored name: spelling, word order and partial names."""
-    return max(fuzz.WRatio(query, choice), fuzz.token_set_ratio(query, choice) * 0.95)
