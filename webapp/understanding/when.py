@@ -530,7 +530,7 @@ def _named_day(m: re.Match, ctx: _Ctx) -> _Piece | None:
 
 @_pattern(
     r"""\b(?:(?<=by\s)|(?<=for\s)|(?<=till\s)|(?<=until\s)|(?<=before\s))tom\b
-    |\btom(?=\s+(?:morning|afternoon|evening|night|am|pm|at\s+\d))"""
+    |\btom(?=\s+(?:morning|afternoon|evening|night)\b)"""
 )
 def _tom(m: re.Match, ctx: _Ctx) -> _Piece | None:
     """Texting 'tom' = tomorrow, but Tom is also a name: only lower-case, after 'by/for/until'
@@ -680,8 +680,9 @@ def _in_month(m: re.Match, ctx: _Ctx) -> _Piece | None:
 def _numeric_date(m: re.Match, ctx: _Ctx) -> _Piece | None:
     """'4/7' (month first in the US), '2 / 15', '3/3/15', '2-15'."""
     a, b = int(m.group("a")), int(m.group("b"))
-    if m.group("sep") == "-" and not m.group("year") and " " in m.group(0):
-        return None  # "3 - 4" is a range, not a date
+    at_end = bool(re.fullmatch(r"\s*[.!?]?\s*", ctx.low[m.end():]))
+    if m.group("sep") == "-" and not m.group("year") and " " in m.group(0) and not at_end:
+        return None  # "3 - 4" is a range, not a date (unless it closes the message)
     month, day = (a, b) if ctx.month_first else (b, a)
     if not (1 <= month <= 12 and 1 <= day <= 31):
         return None
@@ -689,7 +690,7 @@ def _numeric_date(m: re.Match, ctx: _Ctx) -> _Piece | None:
         return None
     d = _first_future(ctx, lambda y: _safe_date(y, month, day), m.group("year"))
     piece = _date_piece(ctx, m, d)
-    if piece and m.group("sep") == "-" and not m.group("year"):
+    if piece and m.group("sep") == "-" and not m.group("year") and not at_end:
         piece.strength = WEAK  # "2-15" alone could be a score or a range
     return piece
 
@@ -972,11 +973,14 @@ def _week_piece(m: re.Match, ctx: _Ctx) -> _Piece | None:
 @_pattern(
     r"""\b(?P<mod>this|tonight'?s|in\s+the|early|early\s+in\s+the|late|first\s+thing(?:\s+in\s+the)?)?
     \s*(?P<pod>mornings?|afternoon|evening|night|nite)(?:ish)?\b
+    |\bin\s+the\s+(?P<ap>[ap])\.?\s?m\b\.?
     |\b(?P<solo>tonight|tonite|2nite|noon|midday|mid\s+day|midnight|lunch(?:\s*time)?|eod|cob
       |end\s+of\s+(?:the\s+)?(?:business\s+)?day|close\s+of\s+business|first\s+thing)\b"""
 )
 def _pod_piece(m: re.Match, ctx: _Ctx) -> _Piece | None:
     """morning / afternoon / evening / tonight / noon / EOD (+ 'this', 'in the', 'early')."""
+    if m.group("ap"):  # "3 in the AM"
+        return _Piece(m.start(), m.end(), pod="morning" if m.group("ap") == "a" else "afternoon")
     if m.group("solo"):
         w = re.sub(r"\s+", " ", m.group("solo"))
         if w in ("tonight", "tonite", "2nite"):
@@ -1077,9 +1081,15 @@ def _compact_time(m: re.Match, ctx: _Ctx) -> _Piece | None:
     """'1030', '730 in the evening', '330 p.m.': only with am/pm or after 'at/around'."""
     if not m.group("ap") and not _lead_in_strong(ctx, m.start()):
         return None
-    if not m.group("ap") and _looks_like_quantity(ctx, m.end()):
-        return None
     hm = m.group("hm")
+    if not m.group("ap"):
+        if _looks_like_quantity(ctx, m.end()):
+            return None
+        # "at 450" is more likely a price than 4:50: without am/pm, only round-ish times
+        # ("at 730", "around 1030") or ones followed by a part of day / "ish".
+        followed = re.match(r"\s*(?:ish|in\s+the|tonight|this|tomorrow)\b", ctx.low[m.end():])
+        if len(hm) == 3 and hm[-2:] not in ("00", "15", "30", "45") and not followed:
+            return None
     return _time_piece(m, ctx, int(hm[:-2]), int(hm[-2:]), 0, m.group("ap"))
 
 
@@ -1212,8 +1222,13 @@ def _scan(ctx: _Ctx) -> list[_Piece]:
         for m in regex.finditer(ctx.low):
             if m.end() == m.start():
                 continue
-            piece = handler(m, ctx)
+            try:
+                piece = handler(m, ctx)
+            except (ValueError, OverflowError):  # "in 9999 years", "12/31/9999"...
+                piece = None
             if piece is not None:
+                while piece.end > piece.start and ctx.low[piece.end - 1].isspace():
+                    piece.end -= 1  # optional trailing groups may have eaten a space
                 found.append(piece)
     found.sort(key=lambda p: (p.start, -(p.end - p.start)))
     chosen: list[_Piece] = []
@@ -1390,7 +1405,10 @@ def find_when(text: str, now: datetime, *, month_first: bool = True) -> WhenMatc
         group = _valid(group)
         if not group:
             continue
-        res = _resolve(group, ctx)
+        try:
+            res = _resolve(group, ctx)
+        except (ValueError, OverflowError):  # beyond the calendar's range
+            continue
         if res is None:
             continue
         start, end = _span(ctx, group)
