@@ -18,7 +18,7 @@ _SHORTHAND: tuple[tuple[str, str], ...] = (
     (r"\b(?:tonite|2nite)\b", "tonight"),
     (r"\bw/o\b", "without"),
     (r"\bw/(?=\s|\w|$)", "with "),
-    (r"\bf/u\b|\bfollowup\b|\bfollow-up\b|\bf-up\b|\bfu\b", "follow up"),
+    (r"\bf/u\b|\bfollowup\b|\bfollow-up\b|\bf-up\b", "follow up"),
     (r"\bre:", "about "),
     (r"\bpl[sz]\b|\bplse\b", "please"),
     (r"\bthx\b|\bthnx\b|\btnx\b|\bty\b", "thanks"),

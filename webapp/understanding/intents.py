@@ -1,0 +1,142 @@
+"""Whole-message intents: yes, no, help, undo, and the carrier keywords.
+
+These are decided on the message as a whole, before any clause parsing, because "no" inside
+"Called Dana, no answer" is a note, while "no" alone (or "no thanks", "nope 👎") is a cancel.
+
+Carrier keywords (STOP, START, UNSUBSCRIBE...) are intercepted by the SMS channel layer before the
+parser runs: carriers require that they opt the agent out of, or back into, outgoing messages.
+If one reaches the parser anyway it is reported as `carrier`, which the parser turns into kind
+"unknown" with a pointer to START; it is never "cancel" or "confirm".
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from webapp.understanding.normalize import fold
+
+Intent = Literal["confirm", "cancel", "help", "undo", "carrier"]
+
+CARRIER_KEYWORDS = frozenset(
+    {"stop", "stopall", "stop all", "unsubscribe", "end", "quit", "optout", "opt out", "revoke",
+     "start", "unstop", "subscribe", "optin", "opt in", "resume"}
+)
+_YES_EMOJI = ("👍", "👌", "✅", "✔", "🆗", "💯", "🙌")
+_NO_EMOJI = ("👎", "❌", "🚫", "✖", "🙅")
+
+_YES_STRONG = frozenset(
+    "yes y ye yea yeah yeh yep yup ya yah yas yass yes yess yesss yeahh sure ok okay okey okie "
+    "oki k kk kay confirm confirmed confirming correct right affirmative absolutely definitely "
+    "approve approved approve perfect great good fine yessir alright aight bet agreed "
+    "certainly indeed roger".split()
+)
+_YES_PHRASES = frozenset(
+    {"do it", "go ahead", "go for it", "send it", "sounds good", "looks good", "looks right",
+     "all good", "please do", "of course", "that's right", "thats right", "that's correct",
+     "thats correct", "make it so", "ship it", "lets do it", "let's do it", "go", "yes sir",
+     "that works", "works for me", "save it", "proceed", "execute", "run it", "all right",
+     "you got it", "for sure", "sure thing", "why not", "lgtm", "do that"}
+)
+_NO_STRONG = frozenset(
+    "no n nope nah na nay nop noo nooo negative cancel cancelled canceled abort wrong incorrect "
+    "nevermind nvm don't dont".split()
+)
+_NO_PHRASES = frozenset(
+    {"never mind", "no thanks", "no thank you", "forget it", "forget that", "scratch that",
+     "do not", "don't do it", "dont do it", "not now", "hold off", "not right", "that's wrong",
+     "thats wrong", "cancel that", "cancel it", "leave it", "skip it", "skip", "drop it",
+     "not that", "none", "neither", "no way", "no don't", "ignore that", "ignore it",
+     "disregard", "disregard that", "not correct", "no no"}
+)
+_FILLER = frozenset(
+    "please pls thanks thank you thx ty it that this just yes ok oh well and sir mam man "
+    "dude lol haha so all then now".split()
+)
+_HELP = frozenset(
+    {"help", "?", "??", "???", "info", "what can you do", "what can i say", "what can i do",
+     "commands", "menu", "options", "how does this work", "how do i use this", "how to use",
+     "examples", "help me", "instructions", "what do you do", "how does it work",
+     "what are the commands", "show commands", "list commands", "usage", "help please",
+     "what can i text", "what can you help with", "hi", "hello", "hey"}
+)
+_UNDO = frozenset(
+    {"undo", "undo that", "undo it", "undo last", "undo the last one", "undo last change",
+     "undo the last change", "undo last action", "revert", "revert that", "revert it",
+     "take that back", "take it back", "reverse that", "roll back", "rollback", "roll that back",
+     "oops undo", "undo please", "please undo", "undo that please", "oops", "undo my last",
+     "go back", "put it back", "reverse it", "undo last message"}
+)
+_PUNCT = re.compile(r"[^\w\s'?]")
+_SPACES = re.compile(r"\s+")
+
+
+def _canonical(text: str) -> str:
+    text = fold(text).replace("’", "'")
+    text = _PUNCT.sub(" ", text)
+    return _SPACES.sub(" ", text).strip()
+
+
+def _is_yes(words: list[str], joined: str) -> bool:
+    if joined in _YES_PHRASES or joined in _YES_STRONG:
+        return True
+    rest = joined
+    strong = False
+    for phrase in sorted(_YES_PHRASES, key=len, reverse=True):
+        if f" {phrase} " in f" {rest} ":
+            rest = f" {rest} ".replace(f" {phrase} ", " ").strip()
+            strong = True
+    for w in rest.split():
+        if w in _YES_STRONG:
+            strong = True
+        elif w not in _FILLER:
+            return False
+    return strong
+
+
+def _is_no(words: list[str], joined: str) -> bool:
+    if joined in _NO_PHRASES or joined in _NO_STRONG:
+        return True
+    rest = joined
+    strong = False
+    for phrase in sorted(_NO_PHRASES, key=len, reverse=True):
+        if f" {phrase} " in f" {rest} ":
+            rest = f" {rest} ".replace(f" {phrase} ", " ").strip()
+            strong = True
+    for w in rest.split():
+        if w in _NO_STRONG:
+            strong = True
+        elif w not in _FILLER or w in ("yes", "ok"):
+            return False
+    return strong
+
+
+def detect_intent(text: str) -> Intent | None:
+    """The whole-message intent of a short reply, or None when it is something else."""
+    if len(text) > 80:
+        return None
+    has_yes_emoji = any(e in text for e in _YES_EMOJI)
+    has_no_emoji = any(e in text for e in _NO_EMOJI)
+    joined = _canonical(text).rstrip(" ?!.").strip() if text.strip() not in ("?", "??") else "?"
+    if text.strip() in ("?", "??", "???"):
+        return "help"
+    if not joined:
+        if has_yes_emoji and not has_no_emoji:
+            return "confirm"
+        if has_no_emoji and not has_yes_emoji:
+            return "cancel"
+        return None
+    if joined in CARRIER_KEYWORDS:
+        return "carrier"
+    if joined in _HELP:
+        return "help"
+    if joined in _UNDO:
+        return "undo"
+    words = joined.split()
+    if len(words) > 6:
+        return None
+    if _is_no(words, joined) and not has_yes_emoji:
+        return "cancel"
+    if _is_yes(words, joined) and not has_no_emoji:
+        return "confirm"
+    return None

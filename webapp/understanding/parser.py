@@ -1,0 +1,896 @@
+"""The deterministic rule parser: what an agent texts or says, turned into a Plan.
+
+Reading order (each step is one method of `_Parse`):
+
+1. whole-message intents (yes / no / help / undo / carrier keywords) - `intents.py`;
+2. normalize (shorthand, emoji, spoken "p m") - `normalize.py`; find lead mentions once;
+3. read-only questions (status of a lead, agenda, leads in a status) - `queries.py`;
+4. cut into clauses - `clauses.py`; give each clause its command, if it has one; glue a clause
+   without a command onto the one before it (so "Called Dana Cole, no answer" is one call);
+5. build one action per command: resolve its lead (mention, pronoun, or the last lead named),
+   its time (`when.py`), its note or title; the first thing that cannot be resolved becomes the
+   answer instead (clarify / unknown_lead), since a plan runs all-or-nothing.
+
+A clarify answer is continued by re-parsing the original message with the answer pinned as an
+"override" (a lead for a name span, a time for a time span, a status, a phone), so the second pass
+goes through exactly the same rules as the first. Overrides live in `Plan.clarify`, which is
+plain JSON, because the conversation stores it between messages.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import phonenumbers
+
+from webapp.understanding import replies
+from webapp.understanding.clauses import split_clauses
+from webapp.understanding.intents import detect_intent
+from webapp.understanding.interactions import LEAD_MASK, Cue, find_cue
+from webapp.understanding.lead_names import COMMON_WORDS, LeadDirectory, Mention
+from webapp.understanding.normalize import fold, normalize, safe_lower
+from webapp.understanding.plan import (
+    STATUSES,
+    Action,
+    CreateLead,
+    LeadRef,
+    LogInteraction,
+    Plan,
+    ScheduleFollowUp,
+    UpdateStatus,
+)
+from webapp.understanding.queries import match_query
+from webapp.understanding.statuses import StatusMatch, canonical_status, find_status
+from webapp.understanding.when import WhenMatch, default_due, find_when, resolve_when
+
+MAX_CHARS = 1600  # ten SMS segments; longer input is not a command an agent typed or said
+# Countries that write numeric dates month first ("4/7" is April 7).
+MONTH_FIRST_COUNTRIES = frozenset({"US", "CA", "PH", "FM", "MH", "PW", "GU", "AS", "PR", "VI",
+                                   "MP", "UM", "BZ"})
+
+
+@dataclass
+class AgentContext:
+    """Everything about the sending agent the parser may use; nothing else is looked up."""
+
+    leads: LeadDirectory
+    timezone: ZoneInfo
+    country: str = "US"
+    recent_lead_ids: Sequence[int] = ()
+
+
+def parse_message(text: str, ctx: AgentContext, now: datetime) -> Plan:
+    """Parse one message, as the first of a conversation unless ctx.recent_lead_ids says more."""
+    return _Parse(text, ctx, _local(now, ctx), {}).run()
+
+
+def continue_clarify(answer: str, clarify: dict, ctx: AgentContext, now: datetime) -> Plan:
+    """Continue the request a clarify question was about, with the agent's answer.
+
+    The answer may pick an option ("1", "John Doe"), give a new time ("tomorrow at 3"), a status
+    or a phone number. If it is none of those but a command of its own, it is parsed as a new
+    message; a plain "no" drops the request.
+    """
+    now = _local(now, ctx)
+    intent = detect_intent(answer)
+    if intent == "cancel":
+        return Plan(kind="cancel", reply=replies.cancel())
+    message = clarify.get("message", "")
+    overrides = {k: dict(v) if isinstance(v, dict) else v
+                 for k, v in (clarify.get("overrides") or {}).items()}
+    key = clarify.get("key", "")
+    ctx2 = AgentContext(ctx.leads, ctx.timezone, ctx.country,
+                        tuple(clarify.get("recent", ctx.recent_lead_ids)))
+    picked = _answer_value(answer, clarify, ctx, now)
+    if picked is None:
+        fresh = parse_message(answer, ctx, now)
+        if fresh.kind in ("plan", "query", "help", "undo", "confirm", "cancel", "unknown_lead"):
+            return fresh
+        again = _Parse(message, ctx2, now, overrides).run()
+        again.reply = "Sorry, I didn't get that. " + again.reply
+        return again
+    overrides.setdefault(clarify["type"], {})[key] = picked
+    return _Parse(message, ctx2, now, overrides).run()
+
+
+def _answer_value(answer: str, clarify: dict, ctx: AgentContext, now: datetime):
+    """What the answer pins for this clarify, in JSON form, or None if it answers nothing."""
+    kind = clarify.get("type")
+    text = answer.strip()
+    number = re.fullmatch(r"#?\s*(\d{1,2})[.)]?", text)
+    if kind == "lead":
+        options = clarify.get("options") or []
+        if number and options:
+            i = int(number.group(1))
+            return options[i - 1] if 1 <= i <= len(options) else None
+        found = ctx.leads.resolve(normalize(text))
+        if options:
+            chosen = [lead.id for lead in found if lead.id in options]
+            if len(chosen) != 1:
+                by_name = [o for o, n in zip(options, clarify.get("names", []), strict=False)
+                           if fold(n) == fold(text)]
+                chosen = by_name
+            return chosen[0] if len(chosen) == 1 else None
+        return found[0].id if len(found) == 1 else None
+    if kind == "due":
+        tz = ctx.timezone
+        match = resolve_when(normalize(text), now, month_first=_month_first(ctx))
+        if match is None or match.in_past or match.due_at is None:
+            return None
+        return match.due_at.astimezone(tz).isoformat()
+    if kind == "status":
+        if number:
+            i = int(number.group(1))
+            return STATUSES[i - 1] if 1 <= i <= len(STATUSES) else None
+        return canonical_status(text)
+    if kind == "phone":
+        if re.fullmatch(r"(?i)(?:no|none|no phone|skip|without( a)? (?:phone|number)|n/?a)\.?",
+                        text):
+            return ""
+        phone = _phone_e164(text, ctx.country)
+        return phone
+    if kind == "name":
+        name = _clean_name(normalize(text))
+        return name or None
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# Patterns for the commands (on the lowercased message with lead mentions masked)
+# --------------------------------------------------------------------------------------------
+
+_L = LEAD_MASK
+_PRONOUN = re.compile(r"\b(he|him|his|she|her|hers|they|them|their|theirs)\b")
+_CREATE = re.compile(
+    r"^(?:please\s+|can you\s+|pls\s+)?(?:(?:add|create|enter|save|make|new|log)\s+(?:a\s+|an\s+)?"
+    r"(?:new\s+)?|new\s+)(?:lead|client|contact|prospect|buyer|seller|customer)s?\b[\s:,-]*"
+)
+_CREATE_AS = re.compile(
+    r"^(?:please\s+)?(?:add|create|save)\s+(?P<name>.+?)\s+as\s+(?:a\s+)?(?:new\s+)?"
+    r"(?:lead|client|contact|prospect|buyer|seller)\b"
+)
+_STATUS_VERB = re.compile(
+    r"^(?:please\s+|can you\s+|could you\s+|pls\s+|go ahead and\s+)?(?:update|change|set|mark|"
+    r"move|put|switch|flag|make|bump|label|tag|status|upgrade|downgrade|moved|changed|marked|"
+    r"updated)\b(?!\s+up\b)"
+)
+_STATUS_UNKNOWN = re.compile(
+    r"(?:\bstatus\b\s*(?:to|as|:|=|->|is)?|\b(?:to|as|into|->|=)\b|->|:)\s*['\"]?(?P<x>[a-z][\w' -]{0,30}?)"
+    r"['\"]?\s*$"
+)
+_LOG_EXPLICIT = re.compile(
+    r"^(?:please\s+|can you\s+|pls\s+)?(?:log|record|add a note|add note|make a note|"
+    r"jot down|note)\b(?:\s+(?:that|down|a|an|the|my|for|on|to|about))*\s*:?\s*"
+)
+_SCHEDULE = re.compile(
+    r"^(?:please\s+|can you\s+|could you\s+|pls\s+|hey\s+|ok\s+|also\s+)?"
+    r"(?:remind me(?:\s+(?:to|about|that|of|for))?|(?:set|add|create|make|put in)\s+(?:a\s+|me\s+a\s+)?"
+    r"(?:reminder|task|to-?do|follow up|follow-up)(?:\s+(?:to|for|about|with))?|reminder(?:\s+(?:to|for|"
+    r"about))?|schedule|book|set up|arrange|plan|pencil in|calendar|"
+    r"(?:i\s+)?(?:need|have|got) to|gotta|todo:?|to-?do:?|task:?|don't forget(?: to)?|"
+    r"dont forget(?: to)?|do not forget(?: to)?|make sure (?:to|i)|must|should)\b\s*:?\s*"
+)
+_REMIND_ANYWHERE = re.compile(r"\bremind me(?:\s+(?:to|about|that|of|for))?\b\s*")
+_FOLLOW_UP = re.compile(r"^(?:please\s+)?(?:follow up|check in|touch base|circle back|ping)\b")
+_PAST_START = re.compile(
+    r"^(?:(?:i|we|just|i just|we just|finally|already|also|earlier|today|this morning|had|have|"
+    r"she|he|they|" + _L + r"+(?:'s)?)\s+)*$"
+)
+_NOUN_START = re.compile(
+    r"^(?:(?:had|have|did|just|quick|great|good|nice|long|short|a|an|the|my|our|first|second|"
+    r"another|initial|final|i|we|today's|todays|this|productive|awesome|bad|" + _L +
+    r"+(?:'s)?)\s+)*$"
+)
+_PAST_MARKERS = re.compile(
+    r"\b(?:went|was|were|had|did|said|says|loved|liked|hated|wanted|wants|mentioned|asked|"
+    r"agreed|no answer|no show|no-show|didn't|did not|got|been|ago|yesterday|earlier|last)\b"
+)
+_LEAD_COPULA = re.compile(
+    r"(?:^|\s)(?:" + _L + r"+|he|she|they|him|her|them)(?:'s|s')?\s*(?:(?:is|are|was|has been|have "
+    r"been|'s been|is now|went|became|got|now|just|officially|finally|a|an|status|to|->|:|=|"
+    r"now\s+a)\s*)*$"
+)
+_TRAILING_STATUS_FILLER = re.compile(
+    r"^\s*(?:now|lead|status|too|as well|officially|again|today|!+|\.)?\s*$"
+)
+_STATUS_THEN_LEAD = re.compile(
+    r"^(?:(?:we|i|just|finally|officially)\s+)*$"
+)
+_STATUS_OBJ = re.compile(r"^\s*(?:with|on|for|to)?\s*(?:" + _L + r"+(?:'s)?|him|her|them)"
+                         r"(?:\s+(?:deal|sale|house|home|property|file))?\s*$")
+_NOTE_FILLER = re.compile(
+    r"^(?:\s|[,;:.!?-]|\b(?:and|that|with|to|about|re|regarding|on the phone|over the phone|"
+    r"by phone|on phone|for (?:coffee|lunch|dinner|breakfast|drinks|a coffee)|back|today|"
+    r"just now|earlier|this morning|this afternoon|again|file|record|profile|notes?|said|"
+    r"saying|up|for|from)\b)*",
+)
+_NOTE_TAIL = re.compile(r"[\s,;:.!-]+$")
+_TITLE_LEAD_IN = re.compile(r"^(?:\s|[,;:.-]|\b(?:to|that|about|a|an|the|please|for)\b)*")
+_TITLE_EMPTY = re.compile(
+    r"^(?:\s|[,;:.!?-]|\b(?:about|with|for|on|re|to|regarding|follow up|follow-up|followup|"
+    r"a|an|the|reminder|task|call back|check in|touch base|circle back|ping|up|me|"
+    r"remind|tomorrow)\b|\x01)*$"
+)
+_VOICEMAIL = re.compile(r"\bleft\s+(?:\x01+\s+|him\s+|her\s+|them\s+)?(?:a\s+)?"
+                        r"(voicemail|voice mail|voice message|message)\b")
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_SPOKEN_EMAIL = re.compile(r"\b([\w.+-]+)\s+at\s+([\w-]+(?:\s+dot\s+[\w-]+)+)\b")
+_PHONE = re.compile(r"(?<![\w@])\+?\(?\d[\d\s().-]{5,}\d(?![\w@])")
+_PHONE_LABEL = re.compile(r"(?i)\b(?:phone|cell|mobile|number|tel|ph|email|e-mail|mail|"
+                          r"at|is|her|his|their|name|named|called)\b[:#]?")
+_DIGIT_WORDS = {"zero": "0", "oh": "0", "o": "0", "one": "1", "two": "2", "three": "3",
+                "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9"}
+_SPOKEN_DIGITS = re.compile(
+    r"\b(?:(?:zero|oh|one|two|three|four|five|six|seven|eight|nine|\d)[\s-]+){6,}"
+    r"(?:zero|oh|one|two|three|four|five|six|seven|eight|nine|\d)\b"
+)
+
+
+def _local(now: datetime, ctx: AgentContext) -> datetime:
+    if now.tzinfo is None:
+        return now.replace(tzinfo=ctx.timezone)
+    return now.astimezone(ctx.timezone)
+
+
+def _month_first(ctx: AgentContext) -> bool:
+    return ctx.country.upper() in MONTH_FIRST_COUNTRIES
+
+
+def _phone_e164(text: str, country: str) -> str | None:
+    """E.164 for a number as written, in the agent's country unless it has a +prefix."""
+    try:
+        number = phonenumbers.parse(text, country.upper())
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _clean_name(text: str) -> str:
+    words = re.findall(r"[^\W\d_][\w'.-]*", text)
+    words = [w for w in words if fold(w) not in {"lead", "client", "named", "name", "called",
+                                                   "is", "new", "contact", "phone", "email",
+                                                   "and", "a", "an", "the", "number", "cell",
+                                                   "mobile", "with", "at", "his", "her"}]
+    name = " ".join(words[:4]).strip(" .,-")
+    if name and name == name.lower():
+        name = " ".join(w[:1].upper() + w[1:] for w in name.split())
+    return name
+
+
+# --------------------------------------------------------------------------------------------
+# One parse
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Clause:
+    start: int
+    end: int  # the clause's own text
+    family: str | None  # create / status / log / schedule / interaction (log or schedule)
+    cmd_end: int = 0  # end of the command words ("remind me to", "log that"), absolute
+    cue: Cue | None = None  # absolute offsets
+    status: StatusMatch | None = None
+    status_unknown: tuple[int, int] | None = None
+    span_end: int = 0  # own text plus the command-less clauses glued after it
+
+    @property
+    def span(self) -> tuple[int, int]:
+        return self.start, self.span_end
+
+
+class _Issue(Exception):
+    """Something the agent must answer before the plan can be made; the plan is this answer."""
+
+    def __init__(self, plan: Plan) -> None:
+        super().__init__(plan.kind)
+        self.plan = plan
+
+
+@dataclass
+class _Parse:
+    raw: str
+    ctx: AgentContext
+    now: datetime
+    overrides: dict
+    norm: str = ""
+    low: str = ""
+    masked: str = ""
+    mentions: list[Mention] = field(default_factory=list)
+    _whens: dict = field(default_factory=dict)
+
+    # ---- entry ---------------------------------------------------------------------------------
+
+    def run(self) -> Plan:
+        raw = self.raw or ""
+        if len(raw) > MAX_CHARS:
+            return Plan(kind="unknown", reply=replies.unknown(too_long=True))
+        if not self.overrides:
+            intent = detect_intent(raw)
+            if intent is not None:
+                return self._intent_plan(intent)
+        self.norm = normalize(raw)
+        if not self.norm or not re.search(r"[^\W_]", self.norm):
+            return Plan(kind="unknown", reply=replies.unknown())
+        self.low = safe_lower(self.norm)
+        self.mentions = self.ctx.leads.find_mentions(self.norm)
+        self.masked = self._mask(self.low)
+        try:
+            query = self._query()
+            if query is not None:
+                return query
+            return self._plan()
+        except _Issue as issue:
+            issue.plan.mentioned_lead_ids = self._mentioned_ids()
+            return issue.plan
+
+    def _intent_plan(self, intent: str) -> Plan:
+        if intent == "confirm":
+            return Plan(kind="confirm", reply=replies.confirm())
+        if intent == "cancel":
+            return Plan(kind="cancel", reply=replies.cancel())
+        if intent == "help":
+            return Plan(kind="help", reply=replies.HELP)
+        if intent == "undo":
+            return Plan(kind="undo", reply=replies.undo())
+        return Plan(kind="unknown", reply=replies.carrier_keyword())
+
+    def _mask(self, low: str) -> str:
+        chars = list(low)
+        for m in self.mentions:
+            end = m.end
+            # keep a possessive visible after the mask ("'s"), so patterns can see it
+            if low[m.start:end].endswith("'s"):
+                end -= 2
+            elif low[m.start:end].endswith("'"):
+                end -= 1
+            for i in range(m.start, end):
+                chars[i] = LEAD_MASK
+        return "".join(chars)
+
+    def _mentioned_ids(self) -> list[int]:
+        ids: list[int] = []
+        for m in self.mentions:
+            lead = self._override_lead(m.start, m.end)
+            leads = [lead] if lead else list(m.leads)
+            if len(leads) == 1 and leads[0].id not in ids:
+                ids.append(leads[0].id)
+        return ids
+
+    # ---- time ----------------------------------------------------------------------------------
+
+    def _when(self, start: int, end: int) -> WhenMatch | None:
+        """The time phrase in [start, end) with absolute offsets; lead names blanked out."""
+        key = (start, end)
+        if key not in self._whens:
+            text = "".join(" " if c == LEAD_MASK else o
+                           for c, o in zip(self.masked[start:end], self.norm[start:end],
+                                           strict=True))
+            found = find_when(text, self.now, month_first=_month_first(self.ctx))
+            if found is not None:
+                found = WhenMatch(found.start + start, found.end + start, found.text,
+                                  found.due_at, found.in_past, found.has_time)
+            self._whens[key] = found
+        return self._whens[key]
+
+    # ---- questions -----------------------------------------------------------------------------
+
+    def _query(self) -> Plan | None:
+        shape = match_query(self.low)
+        if shape is None:
+            return None
+        if shape.type == "leads_by_status":
+            query = {"type": "leads_by_status", "status": shape.status}
+            return Plan(kind="query", reply=replies.leads_by_status_placeholder(shape.status),
+                        query=query)
+        if shape.type == "agenda":
+            s, e = shape.slot or (len(self.low), len(self.low))
+            day = self.now.date()
+            if self.low[s:e].strip():
+                when = self._when(s, e)
+                rest = self.low[s:e]
+                if when is not None:
+                    rest = self.low[s:when.start] + " " + self.low[when.end:e]
+                if re.sub(r"\b(?:for|on|of|today|my|the|this|please|pls|me|do i have|is|"
+                          r"are|there|scheduled|planned|have|due|agenda)\b|[\s?.!,]", "",
+                          rest):
+                    return None
+                if when is not None and when.due_at is not None:
+                    day = when.due_at.date()
+                elif when is not None and when.in_past:
+                    return None
+            query = {"type": "agenda", "day": day.isoformat()}
+            return Plan(kind="query", reply=replies.agenda_placeholder(f"{day:%a %b} {day.day}"),
+                        query=query)
+        s, e = shape.slot or (0, 0)
+        inside = [m for m in self.mentions if m.start >= s and m.end <= e + 2]
+        if inside:
+            rest = self.masked[s:e].replace(LEAD_MASK, "").replace("'s", "")
+            if re.sub(r"\b(?:the|my|lead|client|deal|with|now|at|doing|current)\b|[\s?'.!]",
+                      "", rest):
+                return None
+            lead = self._lead_of(inside[0])
+            query = {"type": "lead_status", "lead_id": lead.id, "lead": lead.name}
+            return Plan(kind="query", reply=replies.lead_status(lead), query=query,
+                        mentioned_lead_ids=[lead.id])
+        said = re.sub(r"(?:'s|s')$", "", self.norm[s:e].strip())
+        words = [fold(w) for w in re.findall(r"[^\W\d_]+", said)]
+        if words and len(words) <= 3 and not any(w in COMMON_WORDS for w in words):
+            raise _Issue(self._unknown_lead(said))
+        pron = _PRONOUN.fullmatch(said.lower()) if said else None
+        if pron and self.ctx.recent_lead_ids:
+            lead = self.ctx.leads.get(self.ctx.recent_lead_ids[-1])
+            if lead is not None:
+                query = {"type": "lead_status", "lead_id": lead.id, "lead": lead.name}
+                return Plan(kind="query", reply=replies.lead_status(lead), query=query)
+        return None
+
+    # ---- commands ------------------------------------------------------------------------------
+
+    def _plan(self) -> Plan:
+        spans = split_clauses(self.low, [(m.start, m.end) for m in self.mentions])
+        clauses: list[_Clause] = []
+        for s, e in spans:
+            s, e = self._trim(s, e)
+            if s >= e:
+                continue
+            clause = self._classify(s, e, first=not clauses)
+            if clause.family is None:
+                if clauses:
+                    clauses[-1].span_end = e
+                continue
+            clause.span_end = e
+            clauses.append(clause)
+        if not clauses:
+            return self._no_command()
+        actions: list[Action] = []
+        last_leads: list[LeadRef] = []
+        for clause in clauses:
+            for action in self._actions(clause, actions, last_leads):
+                if not any(_same(action, a) for a in actions):
+                    actions.append(action)
+        if not actions:
+            return self._no_command()
+        mentioned = self._mentioned_ids()
+        for a in actions:
+            lead_id = getattr(a, "lead_id", None)
+            if lead_id is not None and lead_id not in mentioned:
+                mentioned.append(lead_id)
+        return Plan(kind="plan", reply=replies.plan_reply(actions), actions=actions,
+                    mentioned_lead_ids=mentioned)
+
+    def _trim(self, s: int, e: int) -> tuple[int, int]:
+        while s < e and not self.low[s].isalnum() and self.low[s] not in "\x01+(":
+            s += 1
+        while e > s and self.low[e - 1] in " \t,;":
+            e -= 1
+        return s, e
+
+    def _no_command(self) -> Plan:
+        if self.mentions and len(self.mentions) == 1:
+            m = self.mentions[0]
+            rest = self.masked.replace(LEAD_MASK, "").replace("'s", "")
+            if not re.sub(r"[\s?.!]|\b(?:status)\b", "", rest):
+                lead = self._lead_of(m)
+                query = {"type": "lead_status", "lead_id": lead.id, "lead": lead.name}
+                return Plan(kind="query", reply=replies.lead_status(lead), query=query,
+                            mentioned_lead_ids=[lead.id])
+        return Plan(kind="unknown", reply=replies.unknown(), mentioned_lead_ids=self._mentioned_ids())
+
+    def _classify(self, s: int, e: int, first: bool) -> _Clause:
+        """Which command, if any, this clause gives (it may still lack a lead or a value)."""
+        text = self.masked[s:e]
+        m = _CREATE.match(text) or _CREATE_AS.match(text)
+        if m:
+            return _Clause(s, e, "create", cmd_end=s + m.end())
+        m = _LOG_EXPLICIT.match(text)
+        if m and not re.match(r"(?:log|note)\s+(?:in|into|on)\b", text):
+            cue = self._cue(s, e, from_=s + m.end())
+            if text.startswith(("add a note", "add note", "make a note", "note", "jot")):
+                cue = Cue(s, s + m.end(), "note", "explicit")
+            elif cue is None:
+                cue = Cue(s, s + m.end(), "note", "explicit")
+            return _Clause(s, e, "log", cmd_end=s + m.end(), cue=cue)
+        m = _SCHEDULE.match(text) or _REMIND_ANYWHERE.search(text)
+        if m and not (m.group().strip() in ("should", "must") and not first):
+            cmd_end = s + m.end()
+            return _Clause(s, e, "schedule", cmd_end=cmd_end, cue=self._cue(s, e, from_=cmd_end))
+        m = _FOLLOW_UP.match(text)
+        if m:
+            return _Clause(s, e, "schedule", cmd_end=s, cue=None)
+        status_clause = self._status_clause(s, e, text)
+        if status_clause is not None:
+            return status_clause
+        cue = self._cue(s, e)
+        if cue is not None:
+            prefix = self.masked[s:cue.start]
+            if cue.form == "past" and _PAST_START.match(prefix):
+                return _Clause(s, e, "log", cmd_end=cue.end, cue=cue)
+            if cue.form == "imperative":
+                return _Clause(s, e, "interaction", cmd_end=cue.end, cue=cue)
+            if cue.form == "noun" and _NOUN_START.match(prefix):
+                return _Clause(s, e, "interaction", cmd_end=cue.end, cue=cue)
+        if text.startswith(LEAD_MASK):
+            when = self._when(s, e)
+            if when is not None and not when.in_past:
+                rest = self.masked[s:when.start] + self.masked[when.end:e]
+                if not re.sub(r"[\x01\s,:'-]|\bs\b", "", rest):
+                    return _Clause(s, e, "schedule", cmd_end=s)
+        return _Clause(s, e, None)
+
+    def _cue(self, s: int, e: int, from_: int | None = None) -> Cue | None:
+        start = s if from_ is None else from_
+        cue = find_cue(self.masked[start:e])
+        if cue is None:
+            return None
+        return Cue(cue.start + start, cue.end + start, cue.type, cue.form)
+
+    def _status_clause(self, s: int, e: int, text: str) -> _Clause | None:
+        verb = _STATUS_VERB.match(text)
+        if verb:
+            found = find_status(self.masked, s + verb.end(), e)
+            if found is not None and not (found.status == "follow_up" and
+                                          re.match(r"\s*with\b", self.masked[found.end:e])):
+                return _Clause(s, e, "status", cmd_end=s + verb.end(), status=found)
+            unknown = _STATUS_UNKNOWN.search(text, verb.end())
+            has_lead = LEAD_MASK in text or _PRONOUN.search(text) or "status" in text
+            if unknown and has_lead:
+                x0, x1 = unknown.span("x")
+                if LEAD_MASK not in unknown.group("x"):
+                    return _Clause(s, e, "status", cmd_end=s + verb.end(),
+                                   status_unknown=(s + x0, s + x1))
+            if has_lead and (text.startswith(("update", "change", "set")) and "status" in text):
+                return _Clause(s, e, "status", cmd_end=s + verb.end(), status_unknown=(e, e))
+            return None
+        found = find_status(self.masked, s, e)
+        if found is None:
+            return None
+        before = self.masked[s:found.start]
+        after = self.masked[found.end:e]
+        if (_LEAD_COPULA.search(before) and _TRAILING_STATUS_FILLER.match(after)
+                and (LEAD_MASK in before or _PRONOUN.search(before))):
+            return _Clause(s, e, "status", cmd_end=found.start, status=found)
+        if _STATUS_THEN_LEAD.match(before) and found.status in ("closed_won", "closed_lost") \
+                and _STATUS_OBJ.match(after):
+            return _Clause(s, e, "status", cmd_end=found.start, status=found)
+        if re.search(r"\bstatus\b", before) and LEAD_MASK in before \
+                and _TRAILING_STATUS_FILLER.match(after):
+            return _Clause(s, e, "status", cmd_end=found.start, status=found)
+        return None
+
+    # ---- actions -------------------------------------------------------------------------------
+
+    def _actions(self, c: _Clause, done: list[Action], last: list[LeadRef]) -> list[Action]:
+        if c.family == "create":
+            return [self._create(c)]
+        family = c.family
+        if family == "interaction":
+            family = self._log_or_schedule(c)
+        if family == "log" and self._continues_log(c, done):
+            prev = done[-1]
+            assert isinstance(prev, LogInteraction)
+            extra = self._note_text(c.start, c.span_end, keep_all=True)
+            note = "; ".join(x for x in (prev.note, extra) if x)
+            done[-1] = LogInteraction(prev.lead_id, prev.lead, prev.interaction_type, note)
+            return []
+        leads = self._leads_for(c, last)
+        last[:] = leads
+        if family == "status":
+            return [self._status_action(c, lead) for lead in leads]
+        if family == "log":
+            return [self._log_action(c, lead) for lead in leads]
+        return [self._schedule_action(c, leads[0])]
+
+    def _log_or_schedule(self, c: _Clause) -> str:
+        s, e = c.span
+        when = self._when(s, e)
+        if when is not None:
+            return "log" if when.in_past else "schedule"
+        if c.cue is not None and c.cue.form == "imperative":
+            return "schedule"
+        return "log"
+
+    def _continues_log(self, c: _Clause, done: list[Action]) -> bool:
+        """A second clause about the same call ("Called Dana, left her a voicemail") is its note."""
+        if not done or not isinstance(done[-1], LogInteraction) or c.cue is None:
+            return False
+        if any(c.start <= m.start < c.end for m in self.mentions):
+            return False
+        return done[-1].interaction_type == c.cue.type and not self.masked[c.start:c.end].startswith(
+            ("log", "add a note", "note"))
+
+    # ---- leads ---------------------------------------------------------------------------------
+
+    def _override_lead(self, s: int, e: int) -> LeadRef | None:
+        lead_id = (self.overrides.get("lead") or {}).get(f"{s}:{e}")
+        return self.ctx.leads.get(int(lead_id)) if lead_id is not None else None
+
+    def _lead_of(self, m: Mention) -> LeadRef:
+        pinned = self._override_lead(m.start, m.end)
+        if pinned is not None:
+            return pinned
+        if len(m.leads) == 1:
+            return m.leads[0]
+        said = self.norm[m.start:m.end]
+        said = re.sub(r"(?:'s|')$", "", said)
+        raise _Issue(Plan(
+            kind="clarify",
+            reply=replies.ambiguous_lead(said, m.leads),
+            clarify=self._clarify("lead", f"{m.start}:{m.end}", options=[x.id for x in m.leads],
+                                  names=[x.name for x in m.leads]),
+        ))
+
+    def _clarify(self, kind: str, key: str, **extra) -> dict:
+        return {"type": kind, "key": key, "message": self.raw,
+                "recent": list(self.ctx.recent_lead_ids), "overrides": self.overrides, **extra}
+
+    def _leads_for(self, c: _Clause, last: list[LeadRef]) -> list[LeadRef]:
+        """The leads a command is about: named in it, a pronoun, or the last one named."""
+        own = [m for m in self.mentions if c.start <= m.start < c.end]
+        if c.family == "status" and c.status is not None:
+            own = [m for m in own if m.start < c.status.start] or own
+        if own:
+            group = [own[0]]
+            for m in own[1:]:
+                gap = self.low[group[-1].end:m.start]
+                if re.fullmatch(r"\s*(?:,|and|&|,\s*and)\s*", gap) and c.family in ("status", "log"):
+                    group.append(m)
+                else:
+                    break
+            return [self._lead_of(m) for m in group]
+        pinned = self._override_lead(-1, c.start)
+        if pinned is not None:
+            return [pinned]
+        before = [m for m in self.mentions if m.end <= c.start]
+        if last:
+            return [last[-1]]
+        if before:
+            return [self._lead_of(before[-1])]
+        for lead_id in reversed(list(self.ctx.recent_lead_ids)):
+            lead = self.ctx.leads.get(lead_id)
+            if lead is not None:
+                return [lead]
+        said = self._name_slot(c)
+        if said:
+            raise _Issue(self._unknown_lead(said))
+        raise _Issue(Plan(kind="clarify", reply=replies.which_lead(),
+                          clarify=self._clarify("lead", f"-1:{c.start}", options=[])))
+
+    def _name_slot(self, c: _Clause) -> str:
+        """Words that look like a name nobody matched ("Karen White"), for unknown_lead."""
+        start = c.cmd_end if c.cmd_end > c.start else c.start
+        if c.cue is not None and c.cue.end > start:
+            start = c.cue.end
+        tokens = list(re.finditer(r"[^\W\d_][\w'.-]*", self.norm[c.start:c.end]))
+        run: list[str] = []
+        for i, t in enumerate(tokens):
+            abs_start = c.start + t.start()
+            word = fold(t.group()).rstrip(".")
+            word = re.sub(r"'s$", "", word)
+            common = word in COMMON_WORDS or _PRONOUN.fullmatch(word) is not None
+            if common:
+                if run:
+                    break
+                continue
+            near = abs_start >= start - 1 and len(self.low[start:abs_start].split()) <= 3
+            cap = t.group()[0].isupper() and i > 0
+            if near or cap:
+                run.append(re.sub(r"'s$", "", t.group()))
+                if len(run) == 3:
+                    break
+            elif run:
+                break
+        return " ".join(run)
+
+    def _unknown_lead(self, said: str) -> Plan:
+        return Plan(kind="unknown_lead", reply=replies.unknown_lead(said, self.ctx.leads.suggest(said)))
+
+    # ---- building each action -----------------------------------------------------------------
+
+    def _status_action(self, c: _Clause, lead: LeadRef) -> UpdateStatus:
+        status = c.status.status if c.status is not None else None
+        if c.status_unknown is not None:
+            key = f"{c.status_unknown[0]}:{c.status_unknown[1]}"
+            status = (self.overrides.get("status") or {}).get(key)
+            if status is None:
+                said = self.norm[c.status_unknown[0]:c.status_unknown[1]]
+                raise _Issue(Plan(kind="clarify", reply=replies.unknown_status(said),
+                                  clarify=self._clarify("status", key, lead=lead.name)))
+        return UpdateStatus(lead.id, lead.name, status, old_status=lead.status)
+
+    def _log_action(self, c: _Clause, lead: LeadRef) -> LogInteraction:
+        itype = c.cue.type if c.cue is not None else "note"
+        note = self._note_text(c.start, c.span_end, cmd_end=c.cmd_end, cue=c.cue)
+        return LogInteraction(lead.id, lead.name, itype, note)
+
+    def _note_text(self, s: int, e: int, cmd_end: int | None = None, cue: Cue | None = None,
+                   keep_all: bool = False) -> str:
+        """The content of a log: what was said after the command words and the lead's name."""
+        if keep_all:
+            return self._clean_note(self.norm[s:e])
+        own_end = min(e, max(cmd_end or s, cue.end if cue else s))
+        start = own_end
+        # the lead (and a possessive) right after the command words belongs to them
+        for m in self.mentions:
+            if m.end <= start or m.start < s:
+                continue
+            if m.start > e or not re.fullmatch(
+                r"[\s,:-]*(?:(?:with|to|for|on|at|about|w|from|and|&)\s+)?", self.low[start:m.start]
+            ):
+                break
+            start = m.end
+        pron = re.match(r"\s*(?:with\s+|to\s+)?(?:him|her|them)\b", self.low[start:e])
+        if pron:
+            start += pron.end()
+        cut = self._when_cut(s, e, start)
+        pieces = [self.norm[start:e]] if cut is None else [self.norm[start:cut[0]],
+                                                            self.norm[cut[1]:e]]
+        note = " ".join(p.strip() for p in pieces if p.strip())
+        prefix = ""
+        if cue is not None:
+            vm = _VOICEMAIL.search(self.masked, cue.start, min(e, cue.end + 30))
+            if vm:
+                prefix = f"left a {vm.group(1)}"
+                if vm.end() > start:
+                    note = self.norm[vm.end():e]
+                    cut = self._when_cut(s, e, vm.end())
+                    if cut is not None:
+                        note = self.norm[vm.end():cut[0]] + " " + self.norm[cut[1]:e]
+        note = self._clean_note(note)
+        return ", ".join(x for x in (prefix, note) if x)
+
+    def _when_cut(self, s: int, e: int, start: int) -> tuple[int, int] | None:
+        when = self._when(s, e)
+        if when is None or when.end <= start:
+            return None
+        return max(when.start, start), when.end
+
+    def _clean_note(self, note: str) -> str:
+        low = note.lower()
+        m = _NOTE_FILLER.match(low)
+        note = note[m.end():] if m else note
+        note = _NOTE_TAIL.sub("", note)
+        return re.sub(r"\s+", " ", note).strip()
+
+    def _schedule_action(self, c: _Clause, lead: LeadRef) -> ScheduleFollowUp:
+        s, e = c.span
+        when = self._when(s, e)
+        due = None
+        due_key = f"{when.start}:{when.end}" if when is not None else f"none:{c.start}"
+        pinned = (self.overrides.get("due") or {}).get(due_key)
+        if pinned:
+            due = datetime.fromisoformat(pinned).astimezone(self.ctx.timezone)
+        elif when is None:
+            due = default_due(self.now)
+        elif when.in_past or when.due_at is None or when.due_at <= self.now:
+            raise _Issue(Plan(kind="clarify", reply=replies.past_time(when.text, when.due_at),
+                              clarify=self._clarify("due", due_key, lead=lead.name)))
+        else:
+            due = when.due_at.astimezone(self.ctx.timezone)
+        title = self._title(c, lead, when)
+        return ScheduleFollowUp(lead.id, lead.name, due, title)
+
+    def _title(self, c: _Clause, lead: LeadRef, when: WhenMatch | None) -> str:
+        """The purpose as said, minus command words and time, with names spelled out in full."""
+        s, e = c.span
+        start = max(s, c.cmd_end)
+        cut = (when.start, when.end) if when is not None and when.end > start else None
+        pieces: list[tuple[int, int]] = [(start, e)]
+        if cut is not None:
+            pieces = [(start, max(start, cut[0])), (cut[1], e)]
+        out: list[str] = []
+        for ps, pe in pieces:
+            out.append(self._render(ps, pe, lead))
+        title = " ".join(x.strip() for x in out if x.strip())
+        title = re.sub(r"\s+", " ", title)
+        title = _TITLE_LEAD_IN.sub("", title, count=1) if not title.lower().startswith(
+            ("a ", "an ", "the ")) or c.family != "schedule" else _TITLE_LEAD_IN.sub("", title)
+        title = title.strip(" ,;:.-!?")
+        probe = title.lower().replace(fold(lead.name), "\x01").replace(lead.name.lower(), "\x01")
+        if not title or _TITLE_EMPTY.match(probe):
+            return f"Follow up with {lead.name}"
+        return title
+
+    def _render(self, s: int, e: int, lead: LeadRef) -> str:
+        """norm[s:e] with lead mentions written as stored names and pronouns as the lead."""
+        out: list[str] = []
+        pos = s
+        for m in self.mentions:
+            if m.end <= s or m.start >= e:
+                continue
+            out.append(self.norm[pos:max(pos, m.start)])
+            named = self._override_lead(m.start, m.end) or (m.leads[0] if len(m.leads) == 1
+                                                            else None)
+            name = named.name if named else self.norm[m.start:m.end]
+            possessive = self.low[m.start:m.end].endswith(("'s", "'"))
+            out.append(name + ("'s" if possessive else ""))
+            pos = max(pos, m.end)
+        out.append(self.norm[pos:e])
+        text = "".join(out)
+        return _PRONOUN.sub(lambda p: _pronoun_as(p, lead.name, text), text)
+
+    # ---- create_lead ---------------------------------------------------------------------------
+
+    def _create(self, c: _Clause) -> CreateLead:
+        s, e = c.span
+        body = self.norm[c.cmd_end:e] if c.cmd_end > s else self.norm[s:e]
+        as_form = _CREATE_AS.match(self.masked[s:e])
+        if as_form:
+            body = self.norm[s + as_form.start("name"):s + as_form.end("name")] + " " + \
+                self.norm[s + as_form.end():e]
+        email = None
+        m = _EMAIL.search(body) or None
+        if m:
+            email = m.group().lower().rstrip(".")
+            body = body[:m.start()] + " " + body[m.end():]
+        else:
+            sm = _SPOKEN_EMAIL.search(body)
+            if sm and re.search(r"\bdot\b", sm.group(2)):
+                email = (sm.group(1) + "@" + re.sub(r"\s+dot\s+", ".", sm.group(2))).lower()
+                body = body[:sm.start()] + " " + body[sm.end():]
+        body = _SPOKEN_DIGITS.sub(lambda d: "".join(_DIGIT_WORDS.get(w, w)
+                                                    for w in re.split(r"[\s-]+", d.group())),
+                                  body)
+        phone_said = None
+        pm = _PHONE.search(body)
+        if pm:
+            phone_said = pm.group().strip()
+            body = body[:pm.start()] + " " + body[pm.end():]
+        name = _clean_name(_PHONE_LABEL.sub(" ", body))
+        pinned_name = (self.overrides.get("name") or {}).get("create")
+        if pinned_name:
+            name = pinned_name
+        if not name:
+            raise _Issue(Plan(kind="clarify", reply=replies.missing_name(),
+                              clarify=self._clarify("name", "create")))
+        phone = None
+        if phone_said is not None:
+            pinned = (self.overrides.get("phone") or {}).get("create")
+            if pinned is not None:
+                phone = pinned or None
+            else:
+                phone = _phone_e164(phone_said, self.ctx.country)
+                if phone is None:
+                    raise _Issue(Plan(kind="clarify", reply=replies.invalid_phone(phone_said, name),
+                                      clarify=self._clarify("phone", "create", name=name)))
+        return CreateLead(name=name, phone=phone, email=email)
+
+
+def _pronoun_as(m: re.Match, name: str, text: str) -> str:
+    word = m.group(1)
+    if word in ("his", "their", "theirs", "hers"):
+        return f"{name}'s"
+    if word == "her":
+        nxt = text[m.end():].split()
+        if nxt and nxt[0].lower() not in _AFTER_OBJECT_HER:
+            return f"{name}'s"
+    return name
+
+
+# "email her the disclosures" (object) vs "send her contract" (possessive)
+_AFTER_OBJECT_HER = frozenset(
+    "the a an this that these those some back about on at in for to with and or if when "
+    "tomorrow today tonight monday tuesday wednesday thursday friday saturday sunday next "
+    "again asap by before after re regarding up".split()
+)
+
+
+def _same(a: Action, b: Action) -> bool:
+    """The same action said twice ("Dana is lost, mark her closed lost") is one action."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, UpdateStatus):
+        return (a.lead_id, a.status) == (b.lead_id, b.status)  # type: ignore[union-attr]
+    if isinstance(a, LogInteraction):
+        return (a.lead_id, a.interaction_type, a.note.casefold()) == (
+            b.lead_id, b.interaction_type, b.note.casefold())  # type: ignore[union-attr]
+    if isinstance(a, ScheduleFollowUp):
+        return (a.lead_id, a.due_at, a.title.casefold()) == (
+            b.lead_id, b.due_at, b.title.casefold())  # type: ignore[union-attr]
+    return a == b
+

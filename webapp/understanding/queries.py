@@ -1,0 +1,96 @@
+"""Read-only questions: a lead's status, the agenda for a day, the leads in a status.
+
+This module only recognizes the shape of the question and where its slots are; the parser
+resolves the lead (mentions, clarify, unknown_lead) and the day (when.py), so questions get the
+same name and date handling as commands.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from webapp.understanding.statuses import find_status
+
+QueryType = Literal["lead_status", "agenda", "leads_by_status"]
+
+
+@dataclass(frozen=True)
+class QueryShape:
+    type: QueryType
+    slot: tuple[int, int] | None = None  # lead_status: where the lead is named; agenda: the day
+    status: str | None = None  # leads_by_status (None: all leads)
+
+
+_WH = r"(?:what(?:'s| is|s| was)|whats|wats|wat's)"
+_LEAD_STATUS = tuple(
+    re.compile(p)
+    for p in (
+        rf"^(?:{_WH}|check|get|show(?: me)?|tell me|give me|look ?up|find)\s+(?:the\s+)?"
+        r"(?:current\s+|latest\s+)?(?:status|stage)\s+(?:of|for|on)\s+(?P<who>.+?)[\s?.!]*$",
+        rf"^(?:{_WH}|check|get|show(?: me)?|tell me|give me|look ?up|find)\s+(?P<who>.+?)\s+"
+        r"(?:current\s+|latest\s+)?(?:status|stage)(?:\s+now)?[\s?.!]*$",
+        r"^(?:status|stage)\s*(?:of|for|on|:)?\s*(?P<who>.+?)[\s?.!]*$",
+        r"^(?P<who>[^,;]+?)\s+(?:status|stage)[\s?.!]*$",
+        r"^(?:what|which)\s+(?:status|stage)\s+(?:is|'s)\s+(?P<who>.+?)(?:\s+(?:in|at|now))?"
+        r"[\s?.!]*$",
+        r"^(?:where(?:'s| is|s| are we with| do we stand with| are things with)|wheres|"
+        r"how(?:'s| is|s| are things with)|hows)\s+(?P<who>.+?)(?:\s+(?:at|doing|going|now))?"
+        r"[\s?.!]*$",
+    )
+)
+_AGENDA_WORDS = (
+    r"(?:agenda|schedule|calendar|itinerary|plate|docket|tasks|reminders|follow ups|to ?dos?|"
+    r"appointments|day|week)"
+)
+_AGENDA = tuple(
+    re.compile(p)
+    for p in (
+        rf"^(?:my\s+|the\s+|today'?s\s+|tomorrow'?s\s+)?{_AGENDA_WORDS}(?P<day>.*?)[\s?.!]*$",
+        rf"^(?:{_WH}|show(?: me)?|list|get|check|give me|read(?: me)?|send(?: me)?|see|view)\s+"
+        rf"(?:on\s+)?(?:my\s+|the\s+)?(?:{_AGENDA_WORDS}|up|due|on|happening|going on|planned|"
+        r"next|coming up)\b(?P<day>.*?)[\s?.!]*$",
+        r"^(?:what|who)\s+(?:do|should|shall|must|will)\s+i\s+(?:have|need to (?:follow up with|"
+        r"call|contact|see|do)|got|follow up with|call|contact|see|do|need to)\b(?P<day>.*?)"
+        r"[\s?.!]*$",
+        r"^(?:who|what)(?:'s| is|s)?\s+(?:due|up|next|on (?:my|the) (?:list|agenda))\b(?P<day>.*?)"
+        r"[\s?.!]*$",
+        r"^(?:anything|any follow ups|any reminders|any tasks)\s+(?:due|on|for|scheduled)?"
+        r"(?P<day>.*?)[\s?.!]*$",
+    )
+)
+_BY_STATUS = re.compile(
+    r"^(?:who(?:'s| is| are|s|'re)?|whos|which\s+(?:leads|clients|ones|people|of my leads|deals)"
+    r"(?:\s+(?:are|is))?|list|show(?: me)?|get|give me|pull up|how many(?: leads| clients)?"
+    r"(?:\s+are)?|what leads are|all)\s+(?P<rest>.*?)[\s?.!]*$"
+)
+_BY_STATUS_FILLER = re.compile(
+    r"\b(?:all|my|of|the|leads?|clients?|ones|people|deals?|are|is|in|at|still|currently|right|"
+    r"now|stage|status|marked|as|with|do i have|i have|have)\b"
+)
+_ALL_LEADS = re.compile(r"^(?:all\s+)?(?:of\s+)?(?:my\s+)?(?:leads|clients|contacts)$")
+
+
+def match_query(low: str) -> QueryShape | None:
+    """The question this lowercased message asks, if it is one of the three we answer."""
+    text = low.strip()
+    for pattern in _AGENDA:
+        m = pattern.match(text)
+        if m:
+            return QueryShape("agenda", slot=(m.start("day"), m.end("day")))
+    m = _BY_STATUS.match(text)
+    if m:
+        rest = m.group("rest")
+        found = find_status(rest)
+        if found is not None:
+            leftover = rest[: found.start] + " " + rest[found.end :]
+            if not _BY_STATUS_FILLER.sub(" ", leftover).strip():
+                return QueryShape("leads_by_status", status=found.status)
+        elif _ALL_LEADS.match(rest.strip()):
+            return QueryShape("leads_by_status", status=None)
+    for pattern in _LEAD_STATUS:
+        m = pattern.match(text)
+        if m:
+            return QueryShape("lead_status", slot=(m.start("who"), m.end("who")))
+    return None

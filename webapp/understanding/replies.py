@@ -1,0 +1,155 @@
+"""The text the agent reads back: short, plain, GSM-7 where the names allow it.
+
+An SMS segment holds 153 GSM-7 characters when a message is split (306 for two), but only 67
+UCS-2 characters, and one non-GSM character (an em dash, a curly quote, an emoji) switches the
+whole message to UCS-2. So replies use only plain ASCII punctuation; a lead's own name ("Chloë")
+is the only thing that may force UCS-2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from webapp.understanding.plan import (
+    STATUSES,
+    Action,
+    CreateLead,
+    LeadRef,
+    LogInteraction,
+    ScheduleFollowUp,
+    UpdateStatus,
+)
+
+CONFIRM_TAIL = "Reply YES to confirm or NO to cancel."
+EXAMPLES = (
+    'Try: "Called Dana, went well", "Mark Dana qualified", '
+    '"Remind me to call Dana tomorrow at 3", "New lead Jane Roe 312-555-0123". Text HELP for more.'
+)
+HELP = (
+    "Text me like a colleague:\n"
+    '- "Called John Doe, went well" (log a call, text, email, meeting, viewing or note)\n'
+    '- "Mark John Doe negotiating" (status)\n'
+    '- "Remind me to send the contract Fri 2pm"\n'
+    '- "New lead Jane Roe 312-555-0123 jane@x.com"\n'
+    '- "John Doe\'s status?" / "agenda" / "who\'s negotiating?"\n'
+    "YES confirms, NO cancels, UNDO reverts the last change."
+)
+
+GSM7_BASIC = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    "ÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM7_EXTENDED = frozenset("^{}\\[~]|€\f")
+
+
+def sms_segments(text: str) -> int:
+    """How many SMS segments a reply costs (GSM-7 if every character fits, else UCS-2)."""
+    if all(c in GSM7_BASIC or c in GSM7_EXTENDED for c in text):
+        units = sum(2 if c in GSM7_EXTENDED else 1 for c in text)
+        return 1 if units <= 160 else -(-units // 153)
+    units = sum(2 if ord(c) > 0xFFFF else 1 for c in text)
+    return 1 if units <= 70 else -(-units // 67)
+
+
+def format_due(due: datetime) -> str:
+    """'Sat Mar 7, 10:00 AM': the day and time as the agent would say them."""
+    return f"{due:%a %b} {due.day}, {due.hour % 12 or 12}:{due:%M} {'AM' if due.hour < 12 else 'PM'}"
+
+
+def describe(action: Action) -> str:
+    """One line per action, with every resolved value the agent should check."""
+    if isinstance(action, UpdateStatus):
+        old = f"{action.old_status} -> " if action.old_status else ""
+        return f"Update {action.lead}: {old}{action.status}."
+    if isinstance(action, LogInteraction):
+        note = f": {action.note}" if action.note else ""
+        what = "note for" if action.interaction_type == "note" else f"{action.interaction_type} with"
+        return f"Log {what} {action.lead}{note}."
+    if isinstance(action, ScheduleFollowUp):
+        default = action.title.casefold() == f"follow up with {action.lead}".casefold()
+        title = "" if default else f": {action.title}"
+        return f"Follow up with {action.lead}{title} - {format_due(action.due_at)}."
+    if isinstance(action, CreateLead):
+        details = ", ".join(x for x in (action.phone, action.email) if x)
+        return f"New lead {action.name}" + (f" ({details})." if details else ".")
+    raise TypeError(f"not an action: {action!r}")
+
+
+def plan_reply(actions: Sequence[Action]) -> str:
+    return "\n".join(describe(a) for a in actions) + "\n" + CONFIRM_TAIL
+
+
+def numbered(names: Sequence[str]) -> str:
+    return " ".join(f"{i}) {n}" for i, n in enumerate(names, 1))
+
+
+def ambiguous_lead(said: str, leads: Sequence[LeadRef]) -> str:
+    return f'Which "{said}"? {numbered([lead.name for lead in leads])}. Reply with the number.'
+
+
+def which_lead() -> str:
+    return "Which lead is this for? Reply with their name."
+
+
+def unknown_lead(said: str, suggestions: Sequence[LeadRef]) -> str:
+    said = said.strip() or "that name"
+    if suggestions:
+        names = ", ".join(s.name for s in suggestions)
+        return f'No lead named "{said}". Closest: {names}. Resend with the right name.'
+    return f'No lead named "{said}". Text "New lead {said} <phone>" to add them.'
+
+
+def unknown_status(said: str) -> str:
+    said = said.strip()
+    head = f'"{said}" is not a status.' if said else "Which status?"
+    return f"{head} Pick one: {numbered(STATUSES)}"
+
+
+def past_time(said: str, due: datetime | None) -> str:
+    when = f" ({format_due(due)})" if due else ""
+    return f'"{said}"{when} is already past. When should it be? e.g. "tomorrow at 3"'
+
+
+def invalid_phone(said: str, name: str) -> str:
+    return (
+        f'"{said}" is not a valid phone number. Reply with {name}\'s number, '
+        'or "no phone" to add them without one.'
+    )
+
+
+def missing_name() -> str:
+    return "What is the new lead's name? e.g. \"New lead Jane Roe 312-555-0123\""
+
+
+def lead_status(lead: LeadRef) -> str:
+    return f"{lead.name} is {lead.status}."
+
+
+def agenda_placeholder(day: str) -> str:
+    return f"Your agenda for {day}:"
+
+
+def leads_by_status_placeholder(status: str | None) -> str:
+    return f"Your {status} leads:" if status else "Your leads:"
+
+
+def unknown(too_long: bool = False) -> str:
+    head = "That message is too long for me." if too_long else "Sorry, I didn't get that."
+    return f"{head} {EXAMPLES}"
+
+
+def carrier_keyword() -> str:
+    return "Messages are paused or resumed by your carrier keywords. Text START to resume, HELP for help."
+
+
+def confirm() -> str:
+    return "Done."
+
+
+def cancel() -> str:
+    return "Cancelled. Nothing was changed."
+
+
+def undo() -> str:
+    return "Undo the last change? Reply YES to confirm or NO to cancel."
