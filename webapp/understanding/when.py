@@ -135,7 +135,7 @@ _HOLIDAY = (
     r"(?:christmas\s+eve|(?:christmas|xmas|x-mas)(?:\s+day)?|new\s+year'?s?\s+eve"
     r"|new\s+year'?s(?:\s+day)?|new\s+year\s+day|valentine'?s?(?:\s+day)?|halloween"
     r"|independence\s+day|thanksgiving(?:\s+day)?|black\s+friday|memorial\s+day"
-    r"|labou?r\s+day|(?:mlk|martin\s+luther\s+king(?:,?\s+jr\.?)?)\s+day"
+    r"|labou?r\s+day|(?:mlk|martin\s+luther\s+king(?:'?s)?)(?:,?\s+jr\.?)?\s+day|civil\s+rights\s+day"
     r"|presidents?'?\s+day|mother'?s'?\s+day|father'?s'?\s+day|easter\s+monday"
     r"|easter(?:\s+sunday)?|good\s+friday|(?:st\.?|saint)\s+patrick'?s(?:\s+day)?"
     r"|veterans'?\s+day|columbus\s+day|boxing\s+day|cinco\s+de\s+mayo|juneteenth)"
@@ -297,7 +297,7 @@ def _holiday(name: str, year: int) -> date | None:
     floating = {  # (month, weekday, n)
         "thanksgiving": (11, 3, 4), "memorial": (5, 0, -1), "labor": (9, 0, 1),
         "labour": (9, 0, 1), "mlk": (1, 0, 3), "martin": (1, 0, 3), "president": (2, 0, 3),
-        "mother": (5, 6, 2), "father": (6, 6, 3), "columbus": (10, 0, 2),
+        "mother": (5, 6, 2), "father": (6, 6, 3), "columbus": (10, 0, 2), "civil": (1, 0, 3),
     }
     if n.startswith("black friday"):
         return _nth_weekday(year, 11, 3, 4) + timedelta(days=1)
@@ -890,13 +890,20 @@ def _nth_of_period(m: re.Match, ctx: _Ctx) -> _Piece | None:
 
 # "second last week of ..." needs the ordinal before "last": rewrite as its own pattern.
 @_pattern(
-    rf"""\b(?:the\s+)?(?P<ord>{_ORD})\s+last\s+week\s+(?:of|in)\s+
+    rf"""\b(?:the\s+)?(?P<ord>{_ORD})\s+last\s+(?P<what>week|day)\s+(?:of|in)\s+
     (?:(?P<mon>{_MONTH})(?:,?\s+(?P<y>(?:19|20)\d\d)\b)?|(?P<yy>(?:19|20)\d\d)\b)"""
 )
 def _nth_last_week(m: re.Match, ctx: _Ctx) -> _Piece | None:
+    """'third last week of 2018', 'the 5th last day of May'."""
     n = _ordinal(m.group("ord"))
     if not n:
         return None
+    if m.group("what") == "day":
+        if m.group("yy"):
+            return None
+        mon = _month(m.group("mon"))
+        return _date_piece(ctx, m, _first_future(ctx, lambda y: date(
+            y, mon, _days_in_month(y, mon)) - timedelta(days=n - 1), m.group("y")))
     if m.group("yy"):
         y = int(m.group("yy"))
         return _date_piece(ctx, m, _nth_week(date(y, 1, 1), date(y, 12, 31), -n))
@@ -1127,7 +1134,7 @@ def _bare_time(m: re.Match, ctx: _Ctx) -> _Piece | None:
 
 @_pattern(
     rf"""\b(?:(?P<mm>half|(?:a\s+)?quarter|\d{{1,2}}|{_NUM_WORD})(?:\s+min(?:ute)?s?)?\s+
-    (?P<dir>past|after|to|till|til|before|of)\s+
+    (?P<dir>past|after|to|till|til|before|of|from)\s+
     |half\s+(?=\d|{_HOUR_WORD}))
     (?P<h>\d{{1,2}}|{_HOUR_WORD}|noon|midnight)(?:\s*(?P<ap>{_AMPM}))?"""
 )
@@ -1160,6 +1167,10 @@ def _relative_clock(m: re.Match, ctx: _Ctx) -> _Piece | None:
             return None  # "15 to 20": a range, not "quarter to"
         if m.group("dir") == "of" and "quarter" not in mmw:
             return None
+        if m.group("dir") == "from" and not (ap or hw in ("noon", "midnight")):
+            return None  # "5 minutes from 3" is too loose; "15 minutes from 1pm" is fine
+        if m.group("dir") == "from":
+            sign = 1
     res = _clock(base, 0, 0, ap)
     if res is None:
         return None
@@ -1349,8 +1360,6 @@ def _disambiguate(h: int, pod: str | None, pm_hint: int | None) -> tuple[int, in
     hour_said = pm_hint if pm_hint is not None else h
     if pod in ("morning", "early morning"):
         return (0, 1) if h == 12 else (h, 0)
-    if pod in ("night", "tonight") and 1 <= hour_said <= 4:
-        return h, 1
     if pod in ("evening", "night", "tonight") and h == 12:
         return 0, 1
     if pod in _POD_PM:
