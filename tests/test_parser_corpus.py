@@ -69,6 +69,10 @@ def row_matches(row: dict, got: dict) -> bool:
     return [_shape(a) for a in got["actions"]] == [_shape(a) for a in expected["actions"]]
 
 
+def _brief(got: dict) -> dict:
+    return {"kind": got["kind"], "actions": got["actions"]}
+
+
 def test_corpus_is_big_and_covers_every_kind() -> None:
     rows = load_rows()
     assert len(rows) >= 300
@@ -91,7 +95,7 @@ def test_corpus_accuracy() -> None:
     for row, got in misses:
         print(f"MISS{' (seed)' if row.get('seed') else ''}: {row['message']!r}\n"
               f"  want {json.dumps(row['expected'], ensure_ascii=False)}\n"
-              f"  got  {json.dumps({'kind': got['kind'], 'actions': got['actions']}, ensure_ascii=False)}")
+              f"  got  {json.dumps(_brief(got), ensure_ascii=False)}")
     assert not seed_misses, f"{len(seed_misses)} spec (seed) rows missed"
     assert accuracy >= MIN_ACCURACY
 

@@ -36,7 +36,8 @@ _CUES: tuple[tuple[str, str, Form], ...] = (
     (r"\b(?:add|log|make|put|leave|save|record|write|jot)\s+(?:down\s+)?(?:a|an|the)?\s*notes?\b",
      "note", "explicit"),
     (r"^(?:please\s+)?notes?\b(?:\s+(?:that|for|on|to|about)\b|\s*:)?", "note", "explicit"),
-    (r"\b(?:log|record)\s+(?:a|an|the|my)?\s*(call|phone call|meeting|viewing|showing|email|text)\b",
+    (r"\b(?:log|record)\s+(?:a|an|the|my)?\s*"
+     r"(call|phone call|meeting|viewing|showing|email|text)\b",
      "_group", "explicit"),
     # calls
     (r"\bleft\s+(?:" + LEAD + r"\s+)?(?:a\s+)?(?:voicemail|voice mail|voice message|message)\b",
@@ -62,7 +63,8 @@ _CUES: tuple[tuple[str, str, Form], ...] = (
     # meetings
     (r"\b(?:met|met up|sat down|caught up)\b", "meeting", "past"),
     (r"\b(?:meeting|meetings)\b", "meeting", "noun"),
-    (r"\b(?:coffee|lunch|dinner|breakfast|drinks|brunch|in person)\b", "meeting", "noun"),
+    (r"\b(?:coffee|lunch|dinner|breakfast|drinks|brunch|in person|appointment|appointments"
+     r"|consultation|consult|listing presentation)\b", "meeting", "noun"),
     (r"^(?:please\s+)?(?:meet|(?:grab|have|get)\s+(?:coffee|lunch|dinner|drinks))\b",
      "meeting", "imperative"),
     # email

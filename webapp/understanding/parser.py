@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import phonenumbers
@@ -49,6 +49,7 @@ from webapp.understanding.when import WhenMatch, default_due, find_when, resolve
 
 MAX_CHARS = 1600  # ten SMS segments; longer input is not a command an agent typed or said
 # Countries that write numeric dates month first ("4/7" is April 7).
+MIN_FUZZY_SCORE = 70.0  # lead_names scores: exact first name 80, "Dnaa" 72, "Karen"~Green 67
 MONTH_FIRST_COUNTRIES = frozenset({"US", "CA", "PH", "FM", "MH", "PW", "GU", "AS", "PR", "VI",
                                    "MP", "UM", "BZ"})
 
@@ -159,7 +160,8 @@ _STATUS_VERB = re.compile(
     r"updated)\b(?!\s+up\b)"
 )
 _STATUS_UNKNOWN = re.compile(
-    r"(?:\bstatus\b\s*(?:to|as|:|=|->|is)?|\b(?:to|as|into|->|=)\b|->|:)\s*['\"]?(?P<x>[a-z][\w' -]{0,30}?)"
+    r"(?:\bstatus\b\s*(?:to|as|:|=|->|is)?|\b(?:to|as|into|->|=)\b|->|:)\s*['\"]?"
+    r"(?P<x>[a-z][\w' -]{0,30}?)"
     r"['\"]?\s*$"
 )
 _LOG_EXPLICIT = re.compile(
@@ -168,8 +170,10 @@ _LOG_EXPLICIT = re.compile(
 )
 _SCHEDULE = re.compile(
     r"^(?:please\s+|can you\s+|could you\s+|pls\s+|hey\s+|ok\s+|also\s+)?"
-    r"(?:remind me(?:\s+(?:to|about|that|of|for))?|(?:set|add|create|make|put in)\s+(?:a\s+|me\s+a\s+)?"
-    r"(?:reminder|task|to-?do|follow up|follow-up)(?:\s+(?:to|for|about|with))?|reminder(?:\s+(?:to|for|"
+    r"(?:remind me(?:\s+(?:to|about|that|of|for))?|"
+    r"(?:set|add|create|make|put in)\s+(?:a\s+|me\s+a\s+)?"
+    r"(?:reminder|task|to-?do|follow up|follow-up)(?:\s+(?:to|for|about|with))?|"
+    r"reminder(?:\s+(?:to|for|"
     r"about))?|schedule|book|set up|arrange|plan|pencil in|calendar|"
     r"(?:i\s+)?(?:need|have|got) to|gotta|todo:?|to-?do:?|task:?|don't forget(?: to)?|"
     r"dont forget(?: to)?|do not forget(?: to)?|make sure (?:to|i)|must|should)\b\s*:?\s*"
@@ -203,7 +207,7 @@ _STATUS_THEN_LEAD = re.compile(
 _STATUS_OBJ = re.compile(r"^\s*(?:with|on|for|to)?\s*(?:" + _L + r"+(?:'s)?|him|her|them)"
                          r"(?:\s+(?:deal|sale|house|home|property|file))?\s*$")
 _NOTE_FILLER = re.compile(
-    r"^(?:\s|[,;:.!?-]|\b(?:and|that|with|to|about|re|regarding|on the phone|over the phone|"
+    r"^(?:\s|[,;:.!?-]|\b(?:and|that|about|re|regarding|on the phone|over the phone|"
     r"by phone|on phone|for (?:coffee|lunch|dinner|breakfast|drinks|a coffee)|back|today|"
     r"just now|earlier|this morning|this afternoon|again|file|record|profile|notes?|said|"
     r"saying|up|for|from)\b)*",
@@ -212,14 +216,14 @@ _NOTE_TAIL = re.compile(r"[\s,;:.!-]+$")
 _TITLE_LEAD_IN = re.compile(r"^(?:\s|[,;:.-]|\b(?:to|that|about|a|an|the|please|for)\b)*")
 _TITLE_EMPTY = re.compile(
     r"^(?:\s|[,;:.!?-]|\b(?:about|with|for|on|re|to|regarding|follow up|follow-up|followup|"
-    r"a|an|the|reminder|task|call back|check in|touch base|circle back|ping|up|me|"
+    r"a|an|the|reminder|task|up|me|"
     r"remind|tomorrow)\b|\x01)*$"
 )
 _VOICEMAIL = re.compile(r"\bleft\s+(?:\x01+\s+|him\s+|her\s+|them\s+)?(?:a\s+)?"
                         r"(voicemail|voice mail|voice message|message)\b")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _SPOKEN_EMAIL = re.compile(r"\b([\w.+-]+)\s+at\s+([\w-]+(?:\s+dot\s+[\w-]+)+)\b")
-_PHONE = re.compile(r"(?<![\w@])\+?\(?\d[\d\s().-]{5,}\d(?![\w@])")
+_PHONE = re.compile(r"(?<![\w@])\+?\(?\d[\d\s().-]*\d(?![\w@])")
 _PHONE_LABEL = re.compile(r"(?i)\b(?:phone|cell|mobile|number|tel|ph|email|e-mail|mail|"
                           r"at|is|her|his|their|name|named|called)\b[:#]?")
 _DIGIT_WORDS = {"zero": "0", "oh": "0", "o": "0", "one": "1", "two": "2", "three": "3",
@@ -318,7 +322,10 @@ class _Parse:
         if not self.norm or not re.search(r"[^\W_]", self.norm):
             return Plan(kind="unknown", reply=replies.unknown())
         self.low = safe_lower(self.norm)
-        self.mentions = self.ctx.leads.find_mentions(self.norm)
+        # A weak fuzzy match of one word ("Karen" ~ Green) is more likely someone else.
+        self.mentions = [m for m in self.ctx.leads.find_mentions(self.norm)
+                         if m.exact or m.score >= MIN_FUZZY_SCORE]
+        self.mentions = self._join_strangers(self.mentions)
         self.masked = self._mask(self.low)
         try:
             query = self._query()
@@ -339,6 +346,29 @@ class _Parse:
         if intent == "undo":
             return Plan(kind="undo", reply=replies.undo())
         return Plan(kind="unknown", reply=replies.carrier_keyword())
+
+    def _join_strangers(self, mentions: list[Mention]) -> list[Mention]:
+        """"Kevin Smith" is nobody when Kevin is Kevin O'Neil and Smith is Sarah Smith.
+
+        Two adjacent one-word partial matches of different leads are one unknown name; it
+        becomes a mention with no leads, which the parser answers with unknown_lead.
+        """
+        out: list[Mention] = []
+        i = 0
+        while i < len(mentions):
+            m = mentions[i]
+            n = mentions[i + 1] if i + 1 < len(mentions) else None
+            if (n is not None and not m.exact and not n.exact
+                    and self.norm[m.end:n.start] == " "
+                    and len(self.norm[m.start:m.end].split()) == 1
+                    and len(self.norm[n.start:n.end].split()) == 1
+                    and not {x.id for x in m.leads} & {x.id for x in n.leads}):
+                out.append(Mention(m.start, n.end, (), 0.0, False))
+                i += 2
+                continue
+            out.append(m)
+            i += 1
+        return out
 
     def _mask(self, low: str) -> str:
         chars = list(low)
@@ -365,18 +395,31 @@ class _Parse:
     # ---- time ----------------------------------------------------------------------------------
 
     def _when(self, start: int, end: int) -> WhenMatch | None:
-        """The time phrase in [start, end) with absolute offsets; lead names blanked out."""
+        """The time phrase in [start, end) with absolute offsets.
+
+        Read on the text as said; only if the phrase found overlaps a lead's name ("April
+        Jones", "Mark") is it read again with the names blanked out.
+        """
         key = (start, end)
         if key not in self._whens:
-            text = "".join(" " if c == LEAD_MASK else o
-                           for c, o in zip(self.masked[start:end], self.norm[start:end],
-                                           strict=True))
-            found = find_when(text, self.now, month_first=_month_first(self.ctx))
-            if found is not None:
-                found = WhenMatch(found.start + start, found.end + start, found.text,
-                                  found.due_at, found.in_past, found.has_time)
+            found = self._find_when(self.norm[start:end], start)
+            if found is not None and any(m.start < found.end and found.start < m.end
+                                         for m in self.mentions):
+                text = "".join(" " if c == LEAD_MASK else o
+                               for c, o in zip(self.masked[start:end], self.norm[start:end],
+                                               strict=True))
+                found = self._find_when(text, start)
             self._whens[key] = found
         return self._whens[key]
+
+    def _find_when(self, text: str, offset: int) -> WhenMatch | None:
+        found = find_when(text, self.now, month_first=_month_first(self.ctx))
+        if found is None:
+            return None
+        if found.due_at is not None and _far_rollover(found, self.now):
+            found = WhenMatch(found.start, found.end, found.text, None, True, found.has_time)
+        return WhenMatch(found.start + offset, found.end + offset, found.text, found.due_at,
+                         found.in_past, found.has_time)
 
     # ---- questions -----------------------------------------------------------------------------
 
@@ -409,18 +452,22 @@ class _Parse:
                         query=query)
         s, e = shape.slot or (0, 0)
         inside = [m for m in self.mentions if m.start >= s and m.end <= e + 2]
+        stranger = ""
         if inside:
             rest = self.masked[s:e].replace(LEAD_MASK, "").replace("'s", "")
-            if re.sub(r"\b(?:the|my|lead|client|deal|with|now|at|doing|current)\b|[\s?'.!]",
-                      "", rest):
-                return None
+            stranger = re.sub(r"\b(?:the|my|lead|client|deal|with|now|at|doing|current)\b"
+                              r"|[\s?'.!]", "", rest)
+        if inside and not stranger:
             lead = self._lead_of(inside[0])
             query = {"type": "lead_status", "lead_id": lead.id, "lead": lead.name}
             return Plan(kind="query", reply=replies.lead_status(lead), query=query,
                         mentioned_lead_ids=[lead.id])
         said = re.sub(r"(?:'s|s')$", "", self.norm[s:e].strip())
-        words = [fold(w) for w in re.findall(r"[^\W\d_]+", said)]
-        if words and len(words) <= 3 and not any(w in COMMON_WORDS for w in words):
+        tokens = re.findall(r"[^\W\d_]+", said)
+        words = [fold(w) for w in tokens]
+        capitalized_name = len(tokens) >= 2 and all(t[0].isupper() for t in tokens)
+        if words and len(words) <= 3 and (capitalized_name or
+                                          not any(w in COMMON_WORDS for w in words)):
             raise _Issue(self._unknown_lead(said))
         pron = _PRONOUN.fullmatch(said.lower()) if said else None
         if pron and self.ctx.recent_lead_ids:
@@ -480,7 +527,8 @@ class _Parse:
                 query = {"type": "lead_status", "lead_id": lead.id, "lead": lead.name}
                 return Plan(kind="query", reply=replies.lead_status(lead), query=query,
                             mentioned_lead_ids=[lead.id])
-        return Plan(kind="unknown", reply=replies.unknown(), mentioned_lead_ids=self._mentioned_ids())
+        return Plan(kind="unknown", reply=replies.unknown(),
+                    mentioned_lead_ids=self._mentioned_ids())
 
     def _classify(self, s: int, e: int, first: bool) -> _Clause:
         """Which command, if any, this clause gives (it may still lack a lead or a value)."""
@@ -512,9 +560,9 @@ class _Parse:
             if cue.form == "past" and _PAST_START.match(prefix):
                 return _Clause(s, e, "log", cmd_end=cue.end, cue=cue)
             if cue.form == "imperative":
-                return _Clause(s, e, "interaction", cmd_end=cue.end, cue=cue)
+                return _Clause(s, e, "interaction", cmd_end=s, cue=cue)
             if cue.form == "noun" and _NOUN_START.match(prefix):
-                return _Clause(s, e, "interaction", cmd_end=cue.end, cue=cue)
+                return _Clause(s, e, "interaction", cmd_end=s, cue=cue)
         if text.startswith(LEAD_MASK):
             when = self._when(s, e)
             if when is not None and not when.in_past:
@@ -555,7 +603,8 @@ class _Parse:
         if (_LEAD_COPULA.search(before) and _TRAILING_STATUS_FILLER.match(after)
                 and (LEAD_MASK in before or _PRONOUN.search(before))):
             return _Clause(s, e, "status", cmd_end=found.start, status=found)
-        if _STATUS_THEN_LEAD.match(before) and found.status in ("closed_won", "closed_lost") \
+        if _STATUS_THEN_LEAD.match(before) and found.status in ("closed_won", "closed_lost",
+                                                                 "contacted") \
                 and _STATUS_OBJ.match(after):
             return _Clause(s, e, "status", cmd_end=found.start, status=found)
         if re.search(r"\bstatus\b", before) and LEAD_MASK in before \
@@ -601,8 +650,8 @@ class _Parse:
             return False
         if any(c.start <= m.start < c.end for m in self.mentions):
             return False
-        return done[-1].interaction_type == c.cue.type and not self.masked[c.start:c.end].startswith(
-            ("log", "add a note", "note"))
+        explicit = self.masked[c.start:c.end].startswith(("log", "add a note", "note"))
+        return done[-1].interaction_type == c.cue.type and not explicit
 
     # ---- leads ---------------------------------------------------------------------------------
 
@@ -618,6 +667,8 @@ class _Parse:
             return m.leads[0]
         said = self.norm[m.start:m.end]
         said = re.sub(r"(?:'s|')$", "", said)
+        if not m.leads:
+            raise _Issue(self._unknown_lead(said))
         raise _Issue(Plan(
             kind="clarify",
             reply=replies.ambiguous_lead(said, m.leads),
@@ -638,7 +689,8 @@ class _Parse:
             group = [own[0]]
             for m in own[1:]:
                 gap = self.low[group[-1].end:m.start]
-                if re.fullmatch(r"\s*(?:,|and|&|,\s*and)\s*", gap) and c.family in ("status", "log"):
+                listed = re.fullmatch(r"\s*(?:,|and|&|,\s*and)\s*", gap)
+                if listed and c.family in ("status", "log"):
                     group.append(m)
                 else:
                     break
@@ -673,6 +725,8 @@ class _Parse:
             word = fold(t.group()).rstrip(".")
             word = re.sub(r"'s$", "", word)
             common = word in COMMON_WORDS or _PRONOUN.fullmatch(word) is not None
+            if common and run and t.group()[0].isupper() and word not in _COMMAND_WORDS:
+                common = False  # "Karen White": a capitalized everyday word after a name
             if common:
                 if run:
                     break
@@ -688,7 +742,8 @@ class _Parse:
         return " ".join(run)
 
     def _unknown_lead(self, said: str) -> Plan:
-        return Plan(kind="unknown_lead", reply=replies.unknown_lead(said, self.ctx.leads.suggest(said)))
+        closest = self.ctx.leads.suggest(said)
+        return Plan(kind="unknown_lead", reply=replies.unknown_lead(said, closest))
 
     # ---- building each action -----------------------------------------------------------------
 
@@ -705,15 +760,18 @@ class _Parse:
 
     def _log_action(self, c: _Clause, lead: LeadRef) -> LogInteraction:
         itype = c.cue.type if c.cue is not None else "note"
-        note = self._note_text(c.start, c.span_end, cmd_end=c.cmd_end, cue=c.cue)
+        note = self._note_text(c.start, c.span_end, cmd_end=c.cmd_end, cue=c.cue,
+                               clause_end=c.end, lead=lead)
         return LogInteraction(lead.id, lead.name, itype, note)
 
     def _note_text(self, s: int, e: int, cmd_end: int | None = None, cue: Cue | None = None,
-                   keep_all: bool = False) -> str:
+                   keep_all: bool = False, clause_end: int | None = None,
+                   lead: LeadRef | None = None) -> str:
         """The content of a log: what was said after the command words and the lead's name."""
         if keep_all:
             return self._clean_note(self.norm[s:e])
         own_end = min(e, max(cmd_end or s, cue.end if cue else s))
+        own_clause_end = clause_end if clause_end is not None else e
         start = own_end
         # the lead (and a possessive) right after the command words belongs to them
         for m in self.mentions:
@@ -727,22 +785,34 @@ class _Parse:
         pron = re.match(r"\s*(?:with\s+|to\s+)?(?:him|her|them)\b", self.low[start:e])
         if pron:
             start += pron.end()
-        cut = self._when_cut(s, e, start)
-        pieces = [self.norm[start:e]] if cut is None else [self.norm[start:cut[0]],
-                                                            self.norm[cut[1]:e]]
-        note = " ".join(p.strip() for p in pieces if p.strip())
+        cut = self._when_cut(s, own_clause_end, start)
+        note = self._note_pieces(start, e, cut, lead)
         prefix = ""
         if cue is not None:
             vm = _VOICEMAIL.search(self.masked, cue.start, min(e, cue.end + 30))
             if vm:
                 prefix = f"left a {vm.group(1)}"
                 if vm.end() > start:
-                    note = self.norm[vm.end():e]
-                    cut = self._when_cut(s, e, vm.end())
-                    if cut is not None:
-                        note = self.norm[vm.end():cut[0]] + " " + self.norm[cut[1]:e]
+                    note = self._note_pieces(vm.end(), e, self._when_cut(s, own_clause_end,
+                                                                          vm.end()), lead)
         note = self._clean_note(note)
         return ", ".join(x for x in (prefix, note) if x)
+
+    def _note_pieces(self, start: int, e: int, cut: tuple[int, int] | None,
+                     lead: LeadRef | None) -> str:
+        """norm[start:e] minus the time phrase and minus "with <the lead>" wherever it is."""
+        drops = [cut] if cut is not None else []
+        for m in self.mentions:
+            if start <= m.start and m.end <= e and lead is not None and lead in m.leads:
+                pre = re.search(r"(?:\b(?:with|to|for|w)\s+)?$", self.low[start:m.start])
+                drops.append((m.start - (len(pre.group()) if pre else 0), m.end))
+        out, pos = [], start
+        for ds, de in sorted(drops):
+            if ds >= pos:
+                out.append(self.norm[pos:ds])
+                pos = de
+        out.append(self.norm[pos:e])
+        return re.sub(r"\s+([,;.!?])", r"\1", " ".join(p.strip() for p in out if p.strip()))
 
     def _when_cut(self, s: int, e: int, start: int) -> tuple[int, int] | None:
         when = self._when(s, e)
@@ -861,6 +931,19 @@ class _Parse:
         return CreateLead(name=name, phone=phone, email=email)
 
 
+_YEARLESS_DATE = re.compile(
+    r"(?i)\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|\d{1,2}/\d{1,2}(?!/)"
+)
+_YEAR = re.compile(r"\b(?:19|20)\d\d\b|\byears?\b|'\d\d\b|\d/\d{1,2}/\d")
+
+
+def _far_rollover(when: WhenMatch, now: datetime) -> bool:
+    """A month/day just behind us ("March 2" said on March 5) means the past, not next year."""
+    if when.due_at is None or when.due_at - now < timedelta(days=300):
+        return False
+    return bool(_YEARLESS_DATE.search(when.text)) and not _YEAR.search(when.text)
+
+
 def _pronoun_as(m: re.Match, name: str, text: str) -> str:
     word = m.group(1)
     if word in ("his", "their", "theirs", "hers"):
@@ -872,6 +955,7 @@ def _pronoun_as(m: re.Match, name: str, text: str) -> str:
     return name
 
 
+_COMMAND_WORDS = frozenset("to as status update mark set change move with and".split())
 # "email her the disclosures" (object) vs "send her contract" (possessive)
 _AFTER_OBJECT_HER = frozenset(
     "the a an this that these those some back about on at in for to with and or if when "

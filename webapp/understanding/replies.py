@@ -54,7 +54,8 @@ def sms_segments(text: str) -> int:
 
 def format_due(due: datetime) -> str:
     """'Sat Mar 7, 10:00 AM': the day and time as the agent would say them."""
-    return f"{due:%a %b} {due.day}, {due.hour % 12 or 12}:{due:%M} {'AM' if due.hour < 12 else 'PM'}"
+    meridiem = "AM" if due.hour < 12 else "PM"
+    return f"{due:%a %b} {due.day}, {due.hour % 12 or 12}:{due:%M} {meridiem}"
 
 
 def describe(action: Action) -> str:
@@ -64,7 +65,8 @@ def describe(action: Action) -> str:
         return f"Update {action.lead}: {old}{action.status}."
     if isinstance(action, LogInteraction):
         note = f": {action.note}" if action.note else ""
-        what = "note for" if action.interaction_type == "note" else f"{action.interaction_type} with"
+        kind = action.interaction_type
+        what = "note for" if kind == "note" else f"{kind} with"
         return f"Log {what} {action.lead}{note}."
     if isinstance(action, ScheduleFollowUp):
         default = action.title.casefold() == f"follow up with {action.lead}".casefold()
@@ -140,7 +142,10 @@ def unknown(too_long: bool = False) -> str:
 
 
 def carrier_keyword() -> str:
-    return "Messages are paused or resumed by your carrier keywords. Text START to resume, HELP for help."
+    return (
+        "Messages are paused or resumed by your carrier keywords. "
+        "Text START to resume, HELP for help."
+    )
 
 
 def confirm() -> str:

@@ -32,11 +32,13 @@ SYNONYMS: dict[str, str] = {
     "closed lost": "closed_lost", "lost": "closed_lost", "dead": "closed_lost",
     "dead lead": "closed_lost", "lost the deal": "closed_lost", "fell through": "closed_lost",
     "deal fell through": "closed_lost", "not interested": "closed_lost",
-    "no longer interested": "closed_lost", "dead deal": "closed_lost", "closed and lost": "closed_lost",
+    "no longer interested": "closed_lost", "dead deal": "closed_lost",
+    "closed and lost": "closed_lost",
     "closed loss": "closed_lost", "gone cold": "closed_lost", "walked away": "closed_lost",
     "follow up": "follow_up", "needs follow up": "follow_up", "needs a follow up": "follow_up",
     "need follow up": "follow_up", "needs followup": "follow_up", "follow up needed": "follow_up",
-    "to follow up": "follow_up", "pending follow up": "follow_up", "needs following up": "follow_up",
+    "to follow up": "follow_up", "pending follow up": "follow_up",
+    "needs following up": "follow_up",
 }
 for _s in STATUSES:
     SYNONYMS[_s.replace("_", " ")] = _s
