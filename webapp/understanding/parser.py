@@ -169,7 +169,8 @@ _LOG_EXPLICIT = re.compile(
     r"jot down|note)\b(?:\s+(?:that|down|a|an|the|my|for|on|to|about))*\s*:?\s*"
 )
 _SCHEDULE = re.compile(
-    r"^(?:please\s+|can you\s+|could you\s+|pls\s+|hey\s+|ok\s+|also\s+)?"
+    r"^(?:please\s+|can you\s+|could you\s+|pls\s+|hey\s+|ok\s+|also\s+|let's\s+|lets\s+|"
+    r"let us\s+|i want to\s+|i'd like to\s+|we need to\s+|go ahead and\s+)?"
     r"(?:remind me(?:\s+(?:to|about|that|of|for))?|"
     r"(?:set|add|create|make|put in)\s+(?:a\s+|me\s+a\s+)?"
     r"(?:reminder|task|to-?do|follow up|follow-up)(?:\s+(?:to|for|about|with))?|"
@@ -186,12 +187,12 @@ _PAST_START = re.compile(
 )
 _NOUN_START = re.compile(
     r"^(?:(?:had|have|did|just|quick|great|good|nice|long|short|a|an|the|my|our|first|second|"
+    r"grabbed|got|went for|went to|went on|finished|wrapped up|"
     r"another|initial|final|i|we|today's|todays|this|productive|awesome|bad|" + _L +
     r"+(?:'s)?)\s+)*$"
 )
-_PAST_MARKERS = re.compile(
-    r"\b(?:went|was|were|had|did|said|says|loved|liked|hated|wanted|wants|mentioned|asked|"
-    r"agreed|no answer|no show|no-show|didn't|did not|got|been|ago|yesterday|earlier|last)\b"
+_DONE_START = re.compile(
+    r"^(?:i\s+|we\s+|just\s+)*(?:had|did|grabbed|got|went|finished|wrapped up|held|attended)\b"
 )
 _LEAD_COPULA = re.compile(
     r"(?:^|\s)(?:" + _L + r"+|he|she|they|him|her|them)(?:'s|s')?\s*(?:(?:is|are|was|has been|have "
@@ -637,6 +638,8 @@ class _Parse:
 
     def _log_or_schedule(self, c: _Clause) -> str:
         s, e = c.span
+        if c.cue is not None and _DONE_START.match(self.low[c.start:c.cue.start]):
+            return "log"  # "Had a great meeting with Rachel today" is done, whatever the time
         when = self._when(s, e)
         if when is not None:
             return "log" if when.in_past else "schedule"
