@@ -308,6 +308,7 @@ class _Parse:
     masked: str = ""
     mentions: list[Mention] = field(default_factory=list)
     _whens: dict = field(default_factory=dict)
+    _weak: list = field(default_factory=list)
 
     # ---- entry ---------------------------------------------------------------------------------
 
@@ -324,8 +325,9 @@ class _Parse:
             return Plan(kind="unknown", reply=replies.unknown())
         self.low = safe_lower(self.norm)
         # A weak fuzzy match of one word ("Karen" ~ Green) is more likely someone else.
-        self.mentions = [m for m in self.ctx.leads.find_mentions(self.norm)
-                         if m.exact or m.score >= MIN_FUZZY_SCORE]
+        found = self.ctx.leads.find_mentions(self.norm)
+        self.mentions = [m for m in found if m.exact or m.score >= MIN_FUZZY_SCORE]
+        self._weak = [(m.start, m.end) for m in found if m not in self.mentions]
         self.mentions = self._join_strangers(self.mentions)
         self.masked = self._mask(self.low)
         try:
@@ -367,9 +369,33 @@ class _Parse:
                 out.append(Mention(m.start, n.end, (), 0.0, False))
                 i += 2
                 continue
-            out.append(m)
+            stranger = self._stranger_next_to(m)
+            if stranger is not None:
+                out.append(Mention(*stranger, (), 0.0, False))
+            else:
+                out.append(m)
             i += 1
         return out
+
+    def _stranger_next_to(self, m: Mention) -> tuple[int, int] | None:
+        """A first or last name alone next to a name we do not know ("Karen Smith")."""
+        if m.exact or len(self.norm[m.start:m.end].split()) != 1:
+            return None
+        before = re.search(r"([^\W\d_][\w'-]*) $", self.norm[:m.start])
+        after = re.match(r" ([^\W\d_][\w'-]*)", self.norm[m.end:])
+        for word, span in ((before, "before"), (after, "after")):
+            if word is None:
+                continue
+            ws, we = (word.start(1), word.end(1)) if span == "before" else (
+                m.end + word.start(1), m.end + word.end(1))
+            text = self.norm[ws:we]
+            weak = (ws, we) in self._weak
+            unknown_cap = (text[0].isupper() and fold(text) not in COMMON_WORDS
+                           and not self.norm[ws:we].isupper())
+            # after a first name only a dropped fuzzy word counts ("Dana Maple St" is Dana)
+            if weak or (span == "before" and unknown_cap and self.norm[:ws].strip() != ""):
+                return (min(ws, m.start), max(we, m.end))
+        return None
 
     def _mask(self, low: str) -> str:
         chars = list(low)
