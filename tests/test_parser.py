@@ -54,7 +54,8 @@ def test_clarify_answer_2_picks_the_second_option() -> None:
     assert done.kind == "plan"
     action = done.actions[0]
     assert isinstance(action, LogInteraction)
-    assert (action.lead, action.interaction_type, action.note) == ("John Smith", "call", "no answer")
+    said = (action.lead, action.interaction_type, action.note)
+    assert said == ("John Smith", "call", "no answer")
 
 
 def test_clarify_answer_by_full_name_continues_it() -> None:

@@ -970,7 +970,14 @@ def _far_rollover(when: WhenMatch, now: datetime) -> bool:
     """A month/day just behind us ("March 2" said on March 5) means the past, not next year."""
     if when.due_at is None or when.due_at - now < timedelta(days=300):
         return False
-    return bool(_YEARLESS_DATE.search(when.text)) and not _YEAR.search(when.text)
+    if not _YEARLESS_DATE.search(when.text) or _YEAR.search(when.text):
+        return False
+    try:
+        this_year = when.due_at.replace(year=now.year)
+    except ValueError:  # Feb 29
+        return False
+    # "Fri, Jul 18" may land in a later year to match its weekday: that is not the past
+    return timedelta(0) < now - this_year <= timedelta(days=90)
 
 
 def _pronoun_as(m: re.Match, name: str, text: str) -> str:
