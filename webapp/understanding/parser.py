@@ -15,6 +15,23 @@ A clarify answer is continued by re-parsing the original message with the answer
 "override" (a lead for a name span, a time for a time span, a status, a phone), so the second pass
 goes through exactly the same rules as the first. Overrides live in `Plan.clarify`, which is
 plain JSON, because the conversation stores it between messages.
+
+Choices where the spec is silent:
+- Carrier keywords (STOP, START, UNSUBSCRIBE, QUIT...) are intercepted by the SMS channel layer
+  before the parser; if one reaches the parser it is kind "unknown" (never "cancel").
+- An invalid phone in "New lead ..." is refused with kind "clarify" that asks for the number;
+  the answer (a valid number, or "no phone") continues the same create_lead.
+- A log's note is "" when nothing but the command was said ("Had a viewing with Dana Cole");
+  "left a voicemail" is kept in the note, since the type (call) alone loses it.
+- A follow-up's title keeps the imperative verb ("Call Dana tomorrow" -> "Call Dana Cole") and
+  drops "remind me to", "schedule/book/set up" and a leading article ("viewing with Dana Cole").
+- A command without a lead of its own uses the last lead of the message, else the previous
+  message's (recent_lead_ids), else asks "Which lead is this for?".
+- A month/day a few weeks behind us ("March 2" on March 5) is the past (clarify), not next year.
+- A message that only names a lead ("Dana Cole?") is a lead_status query.
+- Agenda and leads_by_status replies are placeholders that the conversation layer replaces with
+  rows from the database; leads_by_status with status None means all leads ("list my leads").
+- Input over MAX_CHARS is "unknown" without being read.
 """
 
 from __future__ import annotations
