@@ -216,6 +216,9 @@ _LEAD_COPULA = re.compile(
     r"been|'s been|is now|went|became|got|now|just|officially|finally|a|an|status|to|->|:|=|"
     r"now\s+a)\s*)*$"
 )
+_PRONOUN_COPULA = re.compile(
+    r"(?<=\s)(?:she's|he's|they're|she is|he is|they are|she's now|he's now)\s+(?:now\s+)?"
+)
 _TRAILING_STATUS_FILLER = re.compile(
     r"^\s*(?:now|lead|status|too|as well|officially|again|today|!+|\.)?\s*$"
 )
@@ -525,6 +528,7 @@ class _Parse:
 
     def _plan(self) -> Plan:
         spans = split_clauses(self.low, [(m.start, m.end) for m in self.mentions])
+        spans = [part for s, e in spans for part in self._split_pronoun_status(s, e)]
         clauses: list[_Clause] = []
         for s, e in spans:
             s, e = self._trim(s, e)
@@ -554,6 +558,18 @@ class _Parse:
                 mentioned.append(lead_id)
         return Plan(kind="plan", reply=replies.plan_reply(actions), actions=actions,
                     mentioned_lead_ids=mentioned)
+
+    def _split_pronoun_status(self, s: int, e: int) -> list[tuple[int, int]]:
+        """Speech: "spoke with sarah she's negotiating now" is a call, then a status."""
+        m = _PRONOUN_COPULA.search(self.masked, s, e)
+        if m is None or m.start() <= s:
+            return [(s, e)]
+        found = find_status(self.masked, m.end(), e)
+        if found is None or not _TRAILING_STATUS_FILLER.match(self.masked[found.end:e]):
+            return [(s, e)]
+        if self._classify(*self._trim(s, m.start()), first=True).family is None:
+            return [(s, e)]
+        return [(s, m.start()), (m.start(), e)]
 
     def _trim(self, s: int, e: int) -> tuple[int, int]:
         while s < e and not self.low[s].isalnum() and self.low[s] not in "\x01+(":
