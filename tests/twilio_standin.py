@@ -136,7 +136,10 @@ class TwilioStandIn:
         self._server = ThreadingHTTPServer((self.host, 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="twilio-standin", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},  # stop() waits at most one poll
+            name="twilio-standin",
+            daemon=True,
         )
         self._thread.start()
         return self
