@@ -39,7 +39,7 @@ MAX_TEXT = 5000  # larger than SMS's own limit so the "too long" reply can be tr
 # a message body that slipped past escaping could not execute.
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
-    "img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    "img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 
 bp = Blueprint(

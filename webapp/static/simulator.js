@@ -74,6 +74,7 @@
     if (m.status === "failed" || m.status === "undelivered") item.className += " problem";
     item.dataset.id = String(m.id);
     item.dataset.direction = m.direction;
+    item.dataset.status = m.status;
     var bubble = document.createElement("div");
     bubble.className = "bubble";
     bubble.textContent = m.body;
@@ -82,8 +83,24 @@
     meta.textContent = metaText(m);
     item.appendChild(bubble);
     item.appendChild(meta);
-    thread.appendChild(item);
+    thread.insertBefore(item, replyPlace(m));
     shown.set(m.id, { item: item, meta: meta, status: m.status, seenAt: Date.now() });
+  }
+
+  // Where a row goes: at the end, except an immediate reply ("replied"), which goes right
+  // after the text it answers. SmsInbound records that reply only after the conversation has
+  // queued the plan, so a fast worker's "✅ Done!" can get the smaller id; on the phone the
+  // answer to a text still belongs under that text. The text it answers is the agent's latest
+  // text before it (the reply is recorded in the same request as that text).
+  function replyPlace(m) {
+    if (m.direction !== "outbound" || m.status !== "replied") return null;
+    var items = thread.children;
+    for (var i = items.length - 1; i >= 0; i--) {
+      var id = Number(items[i].dataset.id);
+      if (id < m.id && items[i].dataset.direction === "inbound") return items[i].nextSibling;
+      if (id < m.id && items[i].dataset.status === "replied") return null;
+    }
+    return null;
   }
 
   function update(m) {
