@@ -7,9 +7,10 @@ from flask import Flask
 
 def register_cli(app: Flask) -> None:
     from webapp.cli.agents import agents_cli
+    from webapp.cli.assistant import assistant_cli
     from webapp.cli.database import db_cli
     from webapp.cli.demo import demo_cli
     from webapp.cli.leads import leads_cli
 
-    for group in (agents_cli, db_cli, demo_cli, leads_cli):
+    for group in (agents_cli, assistant_cli, db_cli, demo_cli, leads_cli):
         app.cli.add_command(group)

@@ -1,0 +1,85 @@
+"""`flask --app wsgi assistant parse` — see what the assistant understands, without side effects.
+
+For debugging and evaluation: prints the spec's output shape (kind, actions, reply) for one
+message, or for every JSON line on stdin with --jsonl (each line parsed on its own, as the first
+message of a conversation). Reads the agent and leads from the database; writes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import click
+from flask.cli import AppGroup
+
+from webapp import get_db
+from webapp.agents import find_agent
+from webapp.conversation.lead_directories import directory_for
+from webapp.conversation.queries import answer_query
+from webapp.phones import region_of
+from webapp.understanding.parser import AgentContext, parse_message
+
+assistant_cli = AppGroup("assistant", help="Inspect the assistant's understanding.")
+
+
+def resolve_now(raw: str | None, zone: ZoneInfo) -> datetime:
+    """--now: a local time in the agent's zone, or an ISO time with an offset; default now."""
+    if not raw:
+        return datetime.now(UTC).astimezone(zone)
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError as exc:
+        raise click.BadParameter(f"not an ISO time: {raw!r}", param_hint="--now") from exc
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=zone)
+    return moment.astimezone(zone)
+
+
+@assistant_cli.command("parse")
+@click.option("--agent", "agent_phone", required=True, help="The agent's phone.")
+@click.option("--now", "now_raw", default=None,
+              help="Local time in the agent's zone, or ISO+offset.")
+@click.option("--parser", "parser_name", type=click.Choice(["rules"]), default="rules",
+              show_default=True, help="Which parser answers.")
+@click.option("--jsonl", is_flag=True, help='Read {"message": ..., "now": ...} lines from stdin.')
+@click.argument("message", required=False)
+def parse(agent_phone: str, now_raw: str | None, parser_name: str, jsonl: bool,
+          message: str | None) -> None:
+    """Print the plan for MESSAGE (or for each JSON line on stdin with --jsonl)."""
+    if not jsonl and message is None:
+        raise click.UsageError("give a MESSAGE, or --jsonl with JSON lines on stdin")
+    with get_db().session() as session:
+        agent = find_agent(session, agent_phone)
+        if agent is None:
+            raise click.ClickException(f"no agent with phone {agent_phone}")
+        zone = ZoneInfo(agent.timezone)
+        ctx = AgentContext(leads=directory_for(session, agent.id), timezone=zone,
+                           country=region_of(agent.phone))
+
+        def one(text: str, now: datetime) -> dict:
+            plan = parse_message(text, ctx, now)
+            if plan.kind == "query" and plan.query:
+                plan.reply = answer_query(session, agent.id, plan.query, zone, now)
+            return plan.to_dict(text)
+
+        if not jsonl:
+            click.echo(json.dumps(one(message or "", resolve_now(now_raw, zone)),
+                                  ensure_ascii=False))
+            return
+        default_now = now_raw
+        out = sys.stdout
+        for line_no, line in enumerate(sys.stdin, start=1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+                text = item["message"]
+                now = resolve_now(item.get("now") or default_now, zone)
+            except (ValueError, KeyError, TypeError, click.BadParameter) as exc:
+                out.write(json.dumps({"line": line_no, "error": str(exc)}) + "\n")
+                continue
+            out.write(json.dumps(one(text, now), ensure_ascii=False) + "\n")
+        out.flush()
