@@ -19,6 +19,10 @@ from db.models import Base
 from tests.databases import TemporarySchema
 from webapp import create_app, get_db
 
+pytest_plugins = ["tests.twilio_fixtures"]
+
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://localhost:6379/15")
+
 TEST_SETTINGS = {
     "APP_ENV": "testing",
     "TESTING": True,
@@ -26,6 +30,8 @@ TEST_SETTINGS = {
     "TWILIO_AUTH_TOKEN": "test-auth-token",
     "TWILIO_PHONE_NUMBER": "+13125550000",
     "PUBLIC_BASE_URL": "https://fieldline.test",
+    "REDIS_URL": TEST_REDIS_URL,
+    "RATE_LIMIT_PER_MINUTE": 1000,
 }
 
 
@@ -56,6 +62,16 @@ def database_url(request: pytest.FixtureRequest) -> str:
     return url
 
 
+def _flush_test_redis(app: Flask) -> None:
+    """Empty the test Redis database (never the developer's: tests use their own db number)."""
+    redis = app.extensions.get("redis")
+    if redis is not None:
+        try:
+            redis.flushdb()
+        except Exception:  # Redis-less tests (parser, CLI) must still run
+            pass
+
+
 def _empty_all_tables(app: Flask) -> None:
     with get_db(app).engine.begin() as connection:
         for table in reversed(Base.metadata.sorted_tables):
@@ -63,9 +79,16 @@ def _empty_all_tables(app: Flask) -> None:
 
 
 @pytest.fixture
-def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
-    app = create_app({**TEST_SETTINGS, "DATABASE_URL": database_url})
+def settings() -> dict:
+    """Per-test overrides of the app's settings; tests and fixtures may add to it first."""
+    return {}
+
+
+@pytest.fixture
+def app(database_url: str, settings: dict, tmp_path: Path) -> Iterator[Flask]:
+    app = create_app({**TEST_SETTINGS, "DATABASE_URL": database_url, **settings})
     _empty_all_tables(app)
+    _flush_test_redis(app)
     yield app
     _empty_all_tables(app)
     get_db(app).dispose()
@@ -80,3 +103,109 @@ def db_session(app: Flask):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def cli(app: Flask):  # type: ignore[no-untyped-def]
     return app.test_cli_runner()
+
+
+# --- Agents, signed Twilio webhooks, a real Celery worker ---------------------------------
+
+AGENT_PHONE = "+13125550100"
+AGENT_LEADS = [
+    ("John Doe", "+13125550123", "contacted"),
+    ("Jane Doe", "+13125550124", "new"),
+    ("Sarah Smith", "+13125550125", "contacted"),
+    ("John Smith", "+13125550126", "qualified"),
+    ("Dana Cole", "+17735550127", "negotiating"),
+]
+
+
+@pytest.fixture
+def agent(app: Flask):  # type: ignore[no-untyped-def]
+    """An agent in Chicago with a handful of leads (two Johns, two Does)."""
+    from db.models import Lead, User
+
+    with get_db(app).session() as session:
+        user = User(name="Alex Rivera", phone=AGENT_PHONE, timezone="America/Chicago")
+        session.add(user)
+        session.flush()
+        for name, phone, status in AGENT_LEADS:
+            session.add(Lead(agent_id=user.id, name=name, phone=phone, status=status))
+        session.commit()
+        return user
+
+
+def sign(app: Flask, path: str, params: dict[str, str]) -> str:
+    """The X-Twilio-Signature Twilio would send for a POST of `params` to `path`."""
+    from twilio.request_validator import RequestValidator
+
+    validator = RequestValidator(app.config["TWILIO_AUTH_TOKEN"])
+    return validator.compute_signature(app.config["PUBLIC_BASE_URL"] + path, params)
+
+
+class SmsPhone:
+    """Sends signed inbound-SMS webhooks as one phone, as Twilio would."""
+
+    def __init__(self, app: Flask, phone: str) -> None:
+        self.app = app
+        self.client = app.test_client()
+        self.phone = phone
+        self.count = 0
+
+    def post(self, body: str, sid: str | None = None, **extra: str):  # type: ignore[no-untyped-def]
+        self.count += 1
+        params = {
+            "MessageSid": sid or f"SM{os.getpid():08x}{self.count:024x}",
+            "AccountSid": self.app.config["TWILIO_ACCOUNT_SID"],
+            "From": self.phone,
+            "To": self.app.config["TWILIO_PHONE_NUMBER"],
+            "Body": body,
+            "NumMedia": "0",
+            **extra,
+        }
+        return self.client.post(
+            "/sms", data=params, headers={"X-Twilio-Signature": sign(self.app, "/sms", params)}
+        )
+
+    def text(self, body: str, **extra: str) -> str | None:
+        """Send `body`; return the TwiML reply's message text (None for an empty reply)."""
+        response = self.post(body, **extra)
+        assert response.status_code == 200, response.data
+        return twiml_message(response.data)
+
+
+def twiml_message(data: bytes) -> str | None:
+    """The text of the single <Message> in a TwiML <Response>, checked as XML."""
+    import xml.etree.ElementTree as ET
+
+    root = ET.fromstring(data)
+    assert root.tag == "Response"
+    messages = root.findall("Message")
+    assert len(messages) <= 1
+    return messages[0].text if messages else None
+
+
+@pytest.fixture
+def phone(app: Flask, agent) -> SmsPhone:  # type: ignore[no-untyped-def]
+    return SmsPhone(app, agent.phone)
+
+
+@pytest.fixture
+def celery_worker(app: Flask):  # type: ignore[no-untyped-def]
+    """A real Celery worker (threads pool) consuming from the real test broker."""
+    from celery.contrib.testing.worker import start_worker
+
+    celery_app = app.extensions["celery"]
+    with start_worker(celery_app, pool="threads", concurrency=2, perform_ping_check=False,
+                      shutdown_timeout=20, loglevel="WARNING") as worker:
+        yield worker
+
+
+def wait_for(predicate, timeout: float = 15.0, interval: float = 0.05):  # type: ignore[no-untyped-def]
+    """Poll `predicate` until it returns something truthy; fail after `timeout` seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s")

@@ -23,16 +23,60 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.update(test_config)
     check_required(app.config)
 
+    # Twilio's own limit is 1,600 characters; anything far larger is not a real webhook.
+    app.config.setdefault("MAX_CONTENT_LENGTH", 64 * 1024)
+    if app.config["TRUST_PROXY_HEADERS"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+
     app.extensions["db"] = Database(app.config["DATABASE_URL"])
 
     from workers.flask_celery import celery_init_app
 
     celery_init_app(app)
+    _init_conversation(app)
+
+    from webapp.sms_webhooks import bp as sms_bp
+
+    app.register_blueprint(sms_bp)
 
     from webapp.cli import register_cli
 
     register_cli(app)
     return app
+
+
+def _init_conversation(app: Flask) -> None:
+    """Redis-backed state and the shared conversation, with bounded Redis waits so a webhook
+    answers quickly even when Redis is down."""
+    from redis import Redis
+
+    from webapp.conversation.conversation import Conversation
+    from webapp.conversation.pending_plans import PendingPlans
+    from webapp.conversation.recent_leads import RecentLeads
+    from webapp.rate_limit import RateLimiter
+    from webapp.sms_inbound import SmsInbound
+    from workers.tasks import enqueue_run_plan
+
+    config = app.config
+    redis = Redis.from_url(
+        config["REDIS_URL"],
+        socket_timeout=config["REDIS_TIMEOUT"],
+        socket_connect_timeout=config["REDIS_TIMEOUT"],
+        decode_responses=True,
+    )
+    conversation = Conversation(
+        db=app.extensions["db"],
+        pending=PendingPlans(redis, config["PENDING_PLAN_TTL"]),
+        recent=RecentLeads(redis, config["CONTEXT_TTL"]),
+        enqueue_plan=enqueue_run_plan,
+    )
+    app.extensions["redis"] = redis
+    app.extensions["conversation"] = conversation
+    app.extensions["sms_inbound"] = SmsInbound(
+        app.extensions["db"], conversation, RateLimiter(redis, config["RATE_LIMIT_PER_MINUTE"])
+    )
 
 
 def get_db(app: Flask | None = None) -> Database:

@@ -90,6 +90,8 @@ def settings_from_env(instance_path: str) -> dict[str, Any]:
         "REDIS_TIMEOUT": _float("REDIS_TIMEOUT", 1.0),
         "REMINDER_INTERVAL_SECONDS": _int("REMINDER_INTERVAL_SECONDS", 30),
         "SWEEP_INTERVAL_SECONDS": _int("SWEEP_INTERVAL_SECONDS", 30),
+        "RECOVERY_GRACE_SECONDS": _int("RECOVERY_GRACE_SECONDS", 60),
+        "MAX_PLAN_ATTEMPTS": _int("MAX_PLAN_ATTEMPTS", 5),
         "SIMULATOR_ENABLED": _bool(os.environ.get("SIMULATOR_ENABLED"), env == "development"),
         "DEFAULT_COUNTRY": os.environ.get("DEFAULT_COUNTRY") or "US",
     }

@@ -39,7 +39,7 @@ def celery_config(config: dict[str, Any]) -> dict[str, Any]:
         "redis_socket_connect_timeout": 2,
         "task_publish_retry": False,
         "beat_schedule": beat_schedule(config),
-        "include": ["workers.tasks"],
+        "include": ["workers.tasks", "workers.outbound"],
     }
 
 

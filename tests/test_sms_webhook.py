@@ -1,0 +1,188 @@
+"""POST /sms: signatures, senders, duplicates, carrier keywords, bad input, the conversation.
+
+These run the real Flask app against the real database and Redis; no worker is needed because
+nothing here waits for a plan to run.
+"""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from db.models import ExecutedPlan, Message, User
+from tests.conftest import SmsPhone, sign
+from webapp import get_db
+
+
+def _count(app, model, *where) -> int:  # type: ignore[no-untyped-def]
+    with get_db(app).session() as session:
+        return session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def test_unsigned_request_is_refused_and_nothing_is_recorded(app, agent) -> None:
+    response = app.test_client().post("/sms", data={"From": agent.phone, "Body": "HELP"})
+    assert response.status_code == 403
+    assert _count(app, Message) == 0
+
+
+def test_tampered_request_is_refused(app, agent) -> None:
+    params = {"MessageSid": "SM1", "From": agent.phone, "Body": "HELP"}
+    signature = sign(app, "/sms", params)
+    tampered = {**params, "Body": "Update John Doe to closed won"}
+    response = app.test_client().post(
+        "/sms", data=tampered, headers={"X-Twilio-Signature": signature}
+    )
+    assert response.status_code == 403
+    assert _count(app, Message) == 0
+
+
+def test_signature_for_another_url_is_refused(app, agent) -> None:
+    params = {"MessageSid": "SM1", "From": agent.phone, "Body": "HELP"}
+    signature = sign(app, "/voice", params)
+    response = app.test_client().post("/sms", data=params,
+                                      headers={"X-Twilio-Signature": signature})
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize("settings", [{"PUBLIC_BASE_URL": "", "TRUST_PROXY_HEADERS": True}])
+def test_behind_a_trusted_proxy_the_forwarded_url_is_what_is_checked(app, agent, settings):  # type: ignore[no-untyped-def]
+    params = {"MessageSid": "SMproxy", "From": agent.phone, "Body": "HELP"}
+    from twilio.request_validator import RequestValidator
+
+    signature = RequestValidator(app.config["TWILIO_AUTH_TOKEN"]).compute_signature(
+        "https://crm.example.com/sms", params
+    )
+    response = app.test_client().post(
+        "/sms", data=params,
+        headers={"X-Twilio-Signature": signature, "X-Forwarded-Proto": "https",
+                 "X-Forwarded-Host": "crm.example.com"},
+    )
+    assert response.status_code == 200
+
+
+def test_unknown_number_gets_one_polite_reply_and_learns_nothing(app, agent) -> None:
+    stranger = SmsPhone(app, "+14155550199")
+    reply = stranger.text("What's John Doe's status?")
+    assert reply is not None and "registered" in reply
+    assert "John" not in reply
+    assert _count(app, ExecutedPlan) == 0
+
+
+def test_a_repeated_message_sid_has_no_second_effect_and_no_reply(app, phone) -> None:
+    first = phone.post("Update Sarah Smith's status to qualified", sid="SMdup1")
+    assert b"Reply YES" in first.data
+    again = phone.post("Update Sarah Smith's status to qualified", sid="SMdup1")
+    assert again.status_code == 200
+    from tests.conftest import twiml_message
+
+    assert twiml_message(again.data) is None
+    assert _count(app, Message, Message.direction == "inbound") == 1
+
+
+def test_a_plan_is_offered_and_waits_for_yes(app, phone) -> None:
+    reply = phone.text("Update Sarah Smith's status to qualified")
+    assert "Sarah Smith" in reply
+    assert reply.endswith("Reply YES to confirm or NO to cancel.")
+    assert _count(app, ExecutedPlan) == 0
+
+
+def test_a_new_plan_replaces_the_pending_one_and_says_so(app, phone) -> None:
+    phone.text("Update Sarah Smith's status to qualified")
+    reply = phone.text("Update Dana Cole's status to closed won")
+    assert "replaces" in reply
+
+
+def test_no_cancels_the_pending_plan(app, phone) -> None:
+    phone.text("Update Sarah Smith's status to qualified")
+    assert "Cancelled" in phone.text("NO")
+    assert phone.text("YES") == "Nothing is waiting for confirmation."
+
+
+def test_yes_with_nothing_pending_says_so(app, phone) -> None:
+    assert phone.text("yes") == "Nothing is waiting for confirmation."
+
+
+def test_yes_records_the_confirmed_plan_before_anything_runs(app, phone) -> None:
+    phone.text("Update Sarah Smith's status to qualified")
+    reply = phone.text("YES")
+    assert "Confirmed" in reply
+    with get_db(app).session() as session:
+        row = session.scalar(select(ExecutedPlan))
+    assert row.state == "confirmed"
+    assert row.channel == "sms"
+    assert row.plan["actions"][0]["status"] == "qualified"
+
+
+def test_clarify_then_a_number_continues_the_same_request(app, phone) -> None:
+    question = phone.text("Update John to qualified")
+    assert "1" in question and "John Doe" in question and "John Smith" in question
+    reply = phone.text("2")
+    assert "Reply YES" in reply
+    assert ("John Smith" in reply) != ("John Doe" in reply)
+
+
+def test_query_is_answered_at_once_and_changes_nothing(app, phone) -> None:
+    reply = phone.text("What's Dana Cole's status?")
+    assert "negotiating" in reply
+    assert _count(app, ExecutedPlan) == 0
+
+
+def test_help_lists_examples(app, phone) -> None:
+    reply = phone.text("HELP")
+    assert "YES" in reply or "status" in reply.lower()
+
+
+def test_stop_opts_out_and_start_opts_back_in(app, agent, phone) -> None:
+    assert "unsubscribed" in phone.text("STOP")
+    with get_db(app).session() as session:
+        assert session.get(User, agent.id).opted_out is True
+    assert "START" in phone.text("Update Sarah Smith to qualified")
+    assert "Welcome back" in phone.text("start")
+    with get_db(app).session() as session:
+        assert session.get(User, agent.id).opted_out is False
+
+
+def test_stop_is_never_taken_as_cancel(app, phone) -> None:
+    phone.text("Update Sarah Smith's status to qualified")
+    phone.text("STOP")
+    phone.text("START")
+    assert "Confirmed" in phone.text("YES")
+
+
+@pytest.mark.parametrize(
+    ("body", "extra", "expected"),
+    [
+        ("", {}, "didn't get any text"),
+        ("   ", {}, "didn't get any text"),
+        ("", {"NumMedia": "1"}, "only read text"),
+        ("x" * 1601, {}, "too long"),
+        ("🙂🏡🔥", {}, "emoji"),
+        ("Update Sarah\x00 Smith to won", {}, "can't read"),
+    ],
+)
+def test_bad_input_gets_a_clear_reply_and_changes_nothing(app, phone, body, extra, expected):  # type: ignore[no-untyped-def]
+    reply = phone.text(body, **extra)
+    assert expected in reply
+    assert phone.text("YES") == "Nothing is waiting for confirmation."
+
+
+@pytest.mark.parametrize("settings", [{"RATE_LIMIT_PER_MINUTE": 3}])
+def test_a_flood_is_answered_once_then_ignored(app, phone, settings) -> None:  # type: ignore[no-untyped-def]
+    replies = [phone.text("What's Dana Cole's status?") for _ in range(6)]
+    assert all("negotiating" in r for r in replies[:3])
+    assert "too fast" in replies[3]
+    assert replies[4] is None and replies[5] is None
+
+
+def test_another_agents_lead_does_not_exist_for_this_agent(app, agent) -> None:
+    from db.models import Lead
+
+    with get_db(app).session() as session:
+        other = User(name="Other", phone="+13125550111", timezone="America/Chicago")
+        session.add(other)
+        session.flush()
+        session.add(Lead(agent_id=other.id, name="Karen White", status="new"))
+        session.commit()
+    reply = SmsPhone(app, agent.phone).text("Update Karen White to qualified")
+    assert "Reply YES" not in reply
+    assert "Karen White" in reply  # "I don't know Karen White", not her data

@@ -1,0 +1,168 @@
+"""One agent message in, one `Turn` out: parse, then act on the kind.
+
+Order of truth: a plan waiting for YES lives in Redis (losing it costs a retyped message); once
+the agent says YES the plan is written to the database and committed *before* its task is
+queued, so a broker outage or a dead worker can delay it but never lose it.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
+
+from db.models import ExecutedPlan, User
+from db.session import Database
+from webapp.conversation.lead_directories import directory_for
+from webapp.conversation.pending_plans import PendingPlan, PendingPlans
+from webapp.conversation.queries import answer_query
+from webapp.conversation.recent_leads import RecentLeads
+from webapp.conversation.undo import describe_undo, last_undoable_plan
+from webapp.phones import region_of
+from webapp.understanding.parser import AgentContext, continue_clarify, parse_message
+from webapp.understanding.plan import Plan, action_to_dict
+
+log = logging.getLogger(__name__)
+
+CONFIRM_PROMPT = "Reply YES to confirm or NO to cancel."
+TRY_AGAIN = (
+    "Sorry, I can't process messages right now. Please try again in a minute — nothing changed."
+)
+NOTHING_PENDING = "Nothing is waiting for confirmation."
+
+Parser = Callable[[str, AgentContext, datetime], Plan]
+
+
+@dataclass
+class Turn:
+    """What to tell the agent now, and what happened."""
+
+    reply: str
+    kind: str
+    plan_id: str | None = None
+    queued: bool | None = None  # for confirm: the task reached the broker
+
+
+@dataclass
+class Conversation:
+    db: Database
+    pending: PendingPlans
+    recent: RecentLeads
+    enqueue_plan: Callable[[str], bool]
+    parse: Parser = parse_message
+    confirm_prompt: str = CONFIRM_PROMPT
+
+    def handle(self, agent: User, text: str, channel: str, now: datetime | None = None) -> Turn:
+        """Understand `text` from `agent` and act on it. Never raises for Redis/DB outages."""
+        now = now or datetime.now(UTC)
+        try:
+            return self._handle(agent, text, channel, now)
+        except (RedisError, SQLAlchemyError):
+            log.warning("conversation unavailable", exc_info=True,
+                        extra={"agent_id": agent.id})
+            return Turn(TRY_AGAIN, "unavailable")
+
+    def _handle(self, agent: User, text: str, channel: str, now: datetime) -> Turn:
+        zone = ZoneInfo(agent.timezone)
+        with self.db.session() as session:
+            ctx = AgentContext(
+                leads=directory_for(session, agent.id),
+                timezone=zone,
+                country=region_of(agent.phone),
+                recent_lead_ids=self.recent.recall(agent.phone),
+            )
+        local_now = now.astimezone(zone)
+        clarify = self.pending.take_clarify(agent.phone)
+        if clarify is not None:
+            plan = continue_clarify(text, clarify, ctx, local_now)
+        else:
+            plan = self.parse(text, ctx, local_now)
+        self.recent.remember(agent.phone, plan.mentioned_lead_ids)
+        return self._act(agent, plan, channel, zone, now)
+
+    def _act(self, agent: User, plan: Plan, channel: str, zone: ZoneInfo, now: datetime) -> Turn:
+        kind = plan.kind
+        if kind == "plan":
+            return self._offer(agent, plan, channel)
+        if kind == "confirm":
+            return self._confirm(agent, channel)
+        if kind == "cancel":
+            dropped = self.pending.take(agent.phone)
+            reply = "Cancelled — nothing was changed." if dropped else "Nothing to cancel."
+            return Turn(reply, kind)
+        if kind == "undo":
+            return self._offer_undo(agent, channel)
+        if kind == "query":
+            with self.db.session() as session:
+                reply = answer_query(session, agent.id, plan.query or {}, zone, now)
+            return Turn(reply, kind)
+        if kind == "clarify" and plan.clarify is not None:
+            self.pending.put_clarify(agent.phone, plan.clarify)
+        return Turn(plan.reply, kind)
+
+    def _offer(self, agent: User, plan: Plan, channel: str) -> Turn:
+        pending = PendingPlan(
+            plan_id=uuid.uuid4().hex,
+            actions=[action_to_dict(a) for a in plan.actions],
+            summary=plan.reply,
+            channel=channel,
+        )
+        replaced = self.pending.put(agent.phone, pending)
+        reply = plan.reply
+        if replaced:
+            reply = "(This replaces your earlier unconfirmed request.) " + reply
+        return Turn(reply, "plan", pending.plan_id)
+
+    def _offer_undo(self, agent: User, channel: str) -> Turn:
+        with self.db.session() as session:
+            last = last_undoable_plan(session, agent.id)
+            description = describe_undo(last) if last else ""
+        if last is None or not description:
+            return Turn("There is nothing to undo.", "undo")
+        pending = PendingPlan(
+            plan_id=uuid.uuid4().hex,
+            actions=[],
+            summary=f"Undo: {description}.",
+            channel=channel,
+            undo_of=last.plan_id,
+        )
+        self.pending.put(agent.phone, pending)
+        return Turn(f"Undo your last change: {description}. {self.confirm_prompt}", "undo",
+                    pending.plan_id)
+
+    def _confirm(self, agent: User, channel: str) -> Turn:
+        pending = self.pending.take(agent.phone)
+        if pending is None:
+            return Turn(NOTHING_PENDING, "confirm")
+        try:
+            with self.db.session() as session:
+                session.add(
+                    ExecutedPlan(
+                        plan_id=pending.plan_id,
+                        agent_id=agent.id,
+                        channel=channel,
+                        state="confirmed",
+                        plan={"actions": pending.actions, "summary": pending.summary},
+                        undoes_plan_id=pending.undo_of,
+                    )
+                )
+                session.commit()
+        except SQLAlchemyError:
+            log.warning("could not record confirmation", exc_info=True,
+                        extra={"plan_id": pending.plan_id})
+            self.pending.put_back(agent.phone, pending)
+            return Turn("Sorry, I couldn't save that just now. Your request is still waiting — "
+                        "reply YES again in a minute.", "confirm")
+        queued = self.enqueue_plan(pending.plan_id)
+        if queued:
+            reply = "👍 Confirmed — working on it. I'll text you when it's done."
+        else:
+            reply = ("👍 Confirmed and saved. I'm running slow right now; it will be done "
+                     "within a few minutes and I'll text you.")
+        return Turn(reply, "confirm", pending.plan_id, queued)

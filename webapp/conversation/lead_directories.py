@@ -1,0 +1,49 @@
+"""The agent's leads as a `LeadDirectory`, rebuilt only when the leads changed.
+
+Building the name indexes for 5,000 leads costs far more than one parse, so each process keeps
+the last directory per agent and checks a cheap fingerprint (count, newest update, newest id).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from db.models import Lead
+from webapp.understanding.lead_names import LeadDirectory
+from webapp.understanding.plan import LeadRef
+
+_MAX_AGENTS = 256
+_cache: OrderedDict[int, tuple[tuple, LeadDirectory]] = OrderedDict()
+_lock = threading.Lock()
+
+
+def directory_for(session: Session, agent_id: int) -> LeadDirectory:
+    """The directory of `agent_id`'s own leads (and only theirs)."""
+    fingerprint = tuple(
+        session.execute(
+            select(func.count(Lead.id), func.max(Lead.updated_at), func.max(Lead.id)).where(
+                Lead.agent_id == agent_id
+            )
+        ).one()
+    )
+    with _lock:
+        cached = _cache.get(agent_id)
+        if cached and cached[0] == fingerprint:
+            _cache.move_to_end(agent_id)
+            return cached[1]
+    rows = session.execute(
+        select(Lead.id, Lead.name, Lead.status, Lead.phone).where(Lead.agent_id == agent_id)
+    )
+    directory = LeadDirectory(
+        LeadRef(id=r.id, name=r.name, status=r.status, phone=r.phone) for r in rows
+    )
+    with _lock:
+        _cache[agent_id] = (fingerprint, directory)
+        _cache.move_to_end(agent_id)
+        while len(_cache) > _MAX_AGENTS:
+            _cache.popitem(last=False)
+    return directory
