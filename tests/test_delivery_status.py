@@ -11,7 +11,6 @@ from sqlalchemy import select
 
 from db.models import Message, User
 from tests.conftest import TEST_SETTINGS
-from tests.twilio_fixtures import twilio_standin as twilio_standin  # noqa: F401 - fixture
 from tests.twilio_standin import TwilioStandIn
 from webapp import get_db
 from webapp.delivery_status import STATUS_RANK, record_status

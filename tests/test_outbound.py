@@ -18,7 +18,6 @@ from sqlalchemy import select, update
 
 from db.models import Message, User
 from tests.conftest import TEST_SETTINGS
-from tests.twilio_fixtures import twilio_standin as twilio_standin  # noqa: F401 - fixture
 from tests.twilio_standin import TwilioStandIn, num_segments
 from webapp import create_app, get_db
 from webapp.config import ConfigError

@@ -24,16 +24,9 @@ def settings() -> dict:
     return dict(ENABLED)
 
 
-def use_simulator(app: Flask) -> Flask:
-    """Register the blueprint unless `create_app` already does (it is meant to)."""
-    if "simulator" not in app.blueprints:
-        app.register_blueprint(simulator_module.bp)
-    return app
-
-
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
-    return use_simulator(app).test_client()
+    return app.test_client()
 
 
 def _messages(app: Flask) -> list[Message]:

@@ -22,8 +22,6 @@ from werkzeug.serving import make_server
 
 from db.models import Message
 from tests.conftest import wait_for
-from tests.test_simulator import use_simulator
-from tests.twilio_fixtures import twilio_standin  # noqa: F401  (a fixture used below)
 from webapp import get_db
 
 pytestmark = pytest.mark.integration
@@ -62,7 +60,7 @@ def _require_browser() -> Any:
 
 
 @pytest.fixture
-def settings(twilio_standin) -> dict:  # type: ignore[no-untyped-def]  # noqa: F811
+def settings(twilio_standin) -> dict:  # type: ignore[no-untyped-def]
     return {
         "SIMULATOR_ENABLED": True,
         "SMS_SENDER": "twilio",
@@ -73,7 +71,7 @@ def settings(twilio_standin) -> dict:  # type: ignore[no-untyped-def]  # noqa: F
 @pytest.fixture
 def server(app: Flask, agent) -> Iterator[str]:  # type: ignore[no-untyped-def]
     """The test app on a real socket (127.0.0.1, a free port), served from a thread."""
-    http = make_server("127.0.0.1", 0, use_simulator(app), threaded=True)
+    http = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=http.serve_forever, name="simulator-http", daemon=True)
     thread.start()
     try:
@@ -116,7 +114,7 @@ def _send(page: Any, text: str) -> None:
 
 
 def test_typing_in_the_local_phone_shows_reply_confirmation_and_the_workers_text(
-    app, agent, server, page, celery_worker, twilio_standin  # noqa: F811
+    app, agent, server, page, celery_worker, twilio_standin
 ) -> None:
     from playwright.sync_api import expect
 

@@ -41,6 +41,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(sms_bp)
 
+    from webapp.simulator import bp as simulator_bp
+
+    app.register_blueprint(simulator_bp)  # answers 404 unless SIMULATOR_ENABLED in dev/testing
+
     from webapp.cli import register_cli
 
     register_cli(app)
