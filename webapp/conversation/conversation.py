@@ -47,6 +47,7 @@ class Turn:
     kind: str
     plan_id: str | None = None
     queued: bool | None = None  # for confirm: the task reached the broker
+    plan: Plan | None = None  # what the parser understood (voice words its reply from it)
 
 
 @dataclass
@@ -84,7 +85,9 @@ class Conversation:
         else:
             plan = self.parse(text, ctx, local_now)
         self.recent.remember(agent.phone, plan.mentioned_lead_ids)
-        return self._act(agent, plan, channel, zone, now)
+        turn = self._act(agent, plan, channel, zone, now)
+        turn.plan = plan
+        return turn
 
     def _act(self, agent: User, plan: Plan, channel: str, zone: ZoneInfo, now: datetime) -> Turn:
         kind = plan.kind
