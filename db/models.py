@@ -6,13 +6,14 @@ on PostgreSQL. Allowed values live in CHECK constraints so bad data cannot get i
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -89,6 +91,8 @@ class User(Base):
     phone: Mapped[str] = mapped_column(String(20), unique=True)  # E.164
     timezone: Mapped[str] = mapped_column(String(64))  # IANA name, validated on input
     opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Secret part of the agent's calendar feed URL (/calendar/<token>.ics); None until asked for.
+    calendar_token: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     leads: Mapped[list[Lead]] = relationship(back_populates="agent")
@@ -146,11 +150,15 @@ class Appointment(Base):
     title: Mapped[str] = mapped_column(String(300))
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
     state: Mapped[str] = mapped_column(String(12), default="scheduled")
-    # Reminder bookkeeping: claimed by a dispatcher, then sent (provider sid recorded).
-    reminder_claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Reminder bookkeeping. A dispatcher claims a due follow-up and writes its reminder text
+    # (a `messages` row, which carries the provider sid once sent) in one transaction, so
+    # "reminded" and "a text exists to send" can never disagree.
     reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    reminder_sid: Mapped[str | None] = mapped_column(String(64))
-    reminder_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    reminder_message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("messages.id", ondelete="SET NULL")
+    )
+    reminder_number: Mapped[int | None] = mapped_column(Integer)  # "DONE 2" refers to it
+    reminder_late: Mapped[bool] = mapped_column(Boolean, default=False)
     channel: Mapped[str] = mapped_column(String(10), default="sms")
     plan_id: Mapped[str | None] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -237,3 +245,18 @@ class ExecutedPlan(Base):
         Index("ix_executed_plans_state_confirmed_at", "state", "confirmed_at"),
         Index("ix_executed_plans_agent_id_executed_at", "agent_id", "executed_at"),
     )
+
+
+class DailyAgenda(Base):
+    """One row per agent per local day once the morning agenda was handled, so two beats (or a
+    restart) never send it twice: the unique key is the claim."""
+
+    __tablename__ = "daily_agendas"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    day: Mapped[date] = mapped_column(Date)
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("agent_id", "day"),)

@@ -41,7 +41,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(sms_bp)
 
+    from webapp.calendar_feed import bp as calendar_bp
     from webapp.simulator import bp as simulator_bp
+
+    app.register_blueprint(calendar_bp)
 
     app.register_blueprint(simulator_bp)  # answers 404 unless SIMULATOR_ENABLED in dev/testing
 

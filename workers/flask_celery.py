@@ -45,6 +45,14 @@ def celery_config(config: dict[str, Any]) -> dict[str, Any]:
 
 def beat_schedule(config: dict[str, Any]) -> dict[str, Any]:
     return {
+        "dispatch-reminders": {
+            "task": "workers.tasks.dispatch_reminders",
+            "schedule": float(config["REMINDER_INTERVAL_SECONDS"]),
+        },
+        "dispatch-daily-agendas": {
+            "task": "workers.tasks.dispatch_agendas",
+            "schedule": 60.0,
+        },
         "recover-confirmed-plans": {
             "task": "workers.tasks.recover_confirmed_plans",
             "schedule": float(config["SWEEP_INTERVAL_SECONDS"]),

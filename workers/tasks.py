@@ -20,6 +20,7 @@ from db.models import ExecutedPlan
 from webapp import get_db
 from workers.outbound import enqueue_send, requeue_stale_messages
 from workers.plan_execution import mark_failed, run_confirmed_plan
+from workers.reminders import ReminderRules, dispatch_daily_agendas, dispatch_due_reminders
 
 log = logging.getLogger(__name__)
 
@@ -96,3 +97,23 @@ def sweep(grace: timedelta, max_attempts: int, now: datetime | None = None) -> d
     for message_id in messages:
         enqueue_send(message_id)
     return {"plans_requeued": requeued, "plans_failed": failed, "messages_requeued": len(messages)}
+
+
+@shared_task(name="workers.tasks.dispatch_reminders")
+def dispatch_reminders() -> int:
+    """Beat, every REMINDER_INTERVAL_SECONDS: claim due follow-ups, then queue their texts."""
+    rules = ReminderRules.from_config(current_app.config)
+    message_ids = dispatch_due_reminders(get_db(), datetime.now(UTC), rules)
+    for message_id in message_ids:
+        enqueue_send(message_id)
+    return len(message_ids)
+
+
+@shared_task(name="workers.tasks.dispatch_agendas")
+def dispatch_agendas() -> int:
+    """Beat, every minute: the morning agenda for agents whose local agenda hour has come."""
+    rules = ReminderRules.from_config(current_app.config)
+    message_ids = dispatch_daily_agendas(get_db(), datetime.now(UTC), rules)
+    for message_id in message_ids:
+        enqueue_send(message_id)
+    return len(message_ids)

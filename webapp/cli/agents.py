@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
 from db.models import User
 from webapp import get_db
-from webapp.agents import AgentError, add_agent
+from webapp.agents import AgentError, add_agent, find_agent
+from webapp.calendar_feed import issue_calendar_token
 
 agents_cli = AppGroup("agents", help="Manage agents (the people who text the assistant).")
 
@@ -35,3 +37,18 @@ def list_agents() -> None:
         for agent in session.scalars(select(User).order_by(User.id)):
             flag = "  (opted out)" if agent.opted_out else ""
             click.echo(f"{agent.phone}\t{agent.name}\t{agent.timezone}{flag}")
+
+
+@agents_cli.command("calendar-url")
+@click.option("--agent", "agent_phone", required=True, help="The agent's phone.")
+@click.option("--rotate", is_flag=True, help="Issue a new URL; the old one stops working.")
+def calendar_url(agent_phone: str, rotate: bool) -> None:
+    """Print the agent's private calendar feed URL (subscribe to it in any calendar app)."""
+    with get_db().session() as session:
+        agent = find_agent(session, agent_phone)
+        if agent is None:
+            raise click.ClickException(f"no agent with phone {agent_phone}")
+        token = issue_calendar_token(session, agent, rotate)
+        session.commit()
+    base = current_app.config["PUBLIC_BASE_URL"] or "http://127.0.0.1:5000"
+    click.echo(f"{base}/calendar/{token}.ics")

@@ -23,6 +23,7 @@ from webapp.conversation.lead_directories import directory_for
 from webapp.conversation.pending_plans import PendingPlan, PendingPlans
 from webapp.conversation.queries import answer_query
 from webapp.conversation.recent_leads import RecentLeads
+from webapp.conversation.reminder_replies import mark_done, snooze
 from webapp.conversation.undo import describe_undo, last_undoable_plan
 from webapp.phones import region_of
 from webapp.understanding.parser import AgentContext, continue_clarify, parse_message
@@ -105,9 +106,20 @@ class Conversation:
             with self.db.session() as session:
                 reply = answer_query(session, agent.id, plan.query or {}, zone, now)
             return Turn(reply, kind)
+        if kind in ("done", "snooze"):
+            return Turn(self._answer_reminder(agent, plan, zone), kind)
         if kind == "clarify" and plan.clarify is not None:
             self.pending.put_clarify(agent.phone, plan.clarify)
         return Turn(plan.reply, kind)
+
+    def _answer_reminder(self, agent: User, plan: Plan, zone: ZoneInfo) -> str:
+        details = getattr(plan, "reminder", None) or {}
+        number = details.get("number")
+        with self.db.session() as session:
+            if plan.kind == "done":
+                return mark_done(session, agent.id, number)
+            due_at = datetime.fromisoformat(details["due_at"])
+            return snooze(session, agent.id, number, due_at, zone)
 
     def _offer(self, agent: User, plan: Plan, channel: str) -> Turn:
         pending = PendingPlan(
