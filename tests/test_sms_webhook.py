@@ -186,3 +186,42 @@ def test_another_agents_lead_does_not_exist_for_this_agent(app, agent) -> None:
     reply = SmsPhone(app, agent.phone).text("Update Karen White to qualified")
     assert "Reply YES" not in reply
     assert "Karen White" in reply  # "I don't know Karen White", not her data
+
+
+def test_a_redelivery_with_the_same_idempotency_token_is_ignored(app, phone) -> None:
+    from tests.conftest import twiml_message
+
+    params = {"MessageSid": "SMtok2", "From": phone.phone, "Body": "Called Dana Cole",
+              "To": app.config["TWILIO_PHONE_NUMBER"]}
+    headers = {"X-Twilio-Signature": sign(app, "/sms", params),
+               "I-Twilio-Idempotency-Token": "token-abc"}
+    client = app.test_client()
+    assert twiml_message(client.post("/sms", data=params, headers=headers).data)
+    params["MessageSid"] = "SMtok3"  # a different sid, but the same delivery token
+    headers["X-Twilio-Signature"] = sign(app, "/sms", params)
+    assert twiml_message(client.post("/sms", data=params, headers=headers).data) is None
+
+
+def test_status_callbacks_only_move_a_message_forward(app, agent) -> None:
+    from workers.outbound import queue_text
+
+    with get_db(app).session() as session:
+        message = queue_text(session, agent_id=agent.id, phone=agent.phone, body="hi")
+        message.provider_sid = "SMstatus1"
+        message.status = "sent"
+        session.commit()
+    client = app.test_client()
+
+    def callback(status: str) -> int:
+        params = {"MessageSid": "SMstatus1", "MessageStatus": status}
+        return client.post("/sms/status", data=params,
+                           headers={"X-Twilio-Signature": sign(app, "/sms/status", params)}
+                           ).status_code
+
+    assert callback("delivered") == 204
+    assert callback("sent") == 204  # late and out of order
+    assert client.post("/sms/status", data={"MessageSid": "SMstatus1",
+                                            "MessageStatus": "failed"}).status_code == 403
+    with get_db(app).session() as session:
+        assert session.scalar(select(Message.status).where(
+            Message.provider_sid == "SMstatus1")) == "delivered"

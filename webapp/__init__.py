@@ -62,6 +62,7 @@ def _init_conversation(app: Flask) -> None:
     from webapp.conversation.conversation import Conversation
     from webapp.conversation.pending_plans import PendingPlans
     from webapp.conversation.recent_leads import RecentLeads
+    from webapp.idempotency import IdempotencyTokens
     from webapp.rate_limit import RateLimiter
     from webapp.sms_inbound import SmsInbound
     from workers.tasks import enqueue_run_plan
@@ -82,7 +83,10 @@ def _init_conversation(app: Flask) -> None:
     app.extensions["redis"] = redis
     app.extensions["conversation"] = conversation
     app.extensions["sms_inbound"] = SmsInbound(
-        app.extensions["db"], conversation, RateLimiter(redis, config["RATE_LIMIT_PER_MINUTE"])
+        app.extensions["db"],
+        conversation,
+        RateLimiter(redis, config["RATE_LIMIT_PER_MINUTE"]),
+        IdempotencyTokens(redis),
     )
 
 

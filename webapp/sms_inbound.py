@@ -20,6 +20,7 @@ from db.models import Message, User
 from db.session import Database
 from webapp import carrier_keywords as kw
 from webapp.conversation.conversation import TRY_AGAIN, Conversation
+from webapp.idempotency import IdempotencyTokens
 from webapp.phones import normalize_phone
 from webapp.rate_limit import RateLimiter
 
@@ -44,16 +45,22 @@ class Inbound:
     body: str
     num_media: int = 0
     channel: str = "sms"
+    idempotency_token: str | None = None
 
 
 class SmsInbound:
-    def __init__(self, db: Database, conversation: Conversation, limiter: RateLimiter) -> None:
+    def __init__(self, db: Database, conversation: Conversation, limiter: RateLimiter,
+                 tokens: IdempotencyTokens) -> None:
         self.db = db
         self.conversation = conversation
         self.limiter = limiter
+        self.tokens = tokens
 
     def receive(self, message: Inbound) -> str | None:
         """The reply text for `message`, or None when nothing must be said (a duplicate)."""
+        if not self.tokens.first_time(message.idempotency_token):
+            log.info("redelivered webhook ignored", extra={"sid": message.sid})
+            return None
         try:
             phone = normalize_phone(message.from_phone, "US")
         except ValueError:

@@ -36,6 +36,7 @@ def inbound_sms() -> Response:
         from_phone=form.get("From", ""),
         body=form.get("Body", ""),
         num_media=num_media,
+        idempotency_token=request.headers.get("I-Twilio-Idempotency-Token"),
     )
     reply = current_app.extensions["sms_inbound"].receive(message)
     return twiml(reply)
