@@ -53,6 +53,9 @@ def split_clauses(low: str, mentions: Sequence[tuple[int, int]]) -> list[tuple[i
             continue
         if _between_leads(m.start(), m.end(), low, mentions):
             continue
+        clause_start = cuts[-1][1] if cuts else 0
+        if sep.startswith("-") and _only_a_lead(low, clause_start, m.start(), mentions):
+            continue  # "Sarah Smith - negotiating": the dash says what the lead is
         cuts.append((m.start(), m.end()))
     spans: list[tuple[int, int]] = []
     pos = 0
@@ -66,6 +69,12 @@ def split_clauses(low: str, mentions: Sequence[tuple[int, int]]) -> list[tuple[i
     for s, e in spans:
         out.extend(_cut_before_commands(low, s, e, mentions))
     return [(s, e) for s, e in out if low[s:e].strip()]
+
+
+def _only_a_lead(low: str, start: int, end: int, mentions: Sequence[tuple[int, int]]) -> bool:
+    """Is low[start:end] nothing but one lead's name (possessive allowed)?"""
+    return any(low[start:ms].strip() == "" and low[me:end].strip(" '") in ("", "s")
+               for ms, me in mentions if start <= ms and me <= end)
 
 
 def _between_leads(start: int, end: int, low: str, mentions: Sequence[tuple[int, int]]) -> bool:

@@ -47,7 +47,11 @@ _CUES: tuple[tuple[str, str, Form], ...] = (
     (r"\b(?:tried|attempted)\s+(?:calling|to call|to reach|reaching)\b", "call", "past"),
     (r"\b(?:returned|missed)\s+(?:" + LEAD + r"\s+)?calls?\b", "call", "past"),
     (r"\b(?:got|had|received)\s+(?:a\s+)?(?:call|phone call)\b", "call", "past"),
-    (r"\b(?:spoke|spoken|talked|chatted|chatting|talking|speaking)\b", "call", "past"),
+    # "talked to Dana" is a call; "talked financing" is what was said (a note), not a call
+    (r"\b(?:spoke|spoken|talked|chatted|chatting|talking|speaking)\b"
+     r"(?=\s+(?:to|with|w)\b|\s*$|\s+" + LEAD + r")"
+     r"|" + LEAD + r"\s+and\s+i\s+(?:spoke|talked|chatted)\b",
+     "call", "past"),
     (r"\b(?:phone call|call|phone)\b(?=\s+(?:with|from|to)\b)", "call", "noun"),
     (r"\b(?:give|gave)\s+(?:" + LEAD + r"\s+)?a\s+(?:call|ring|buzz)\b", "call", "imperative"),
     (r"^(?:please\s+)?(?:call|phone|ring|dial|try)\b", "call", "imperative"),

@@ -18,6 +18,12 @@ _SHORTHAND: tuple[tuple[str, str], ...] = (
     (r"\b(?:tonite|2nite)\b", "tonight"),
     (r"\bw/o\b", "without"),
     (r"\bw/(?=\s|\w|$)", "with "),
+    # a lone lowercase "w" before a word is "with" ("follow up w kevin"); "W 5th St" is not
+    (r"(?-i:(?<![\w/.'-])w(?=\s+[^\W\d_]))", "with"),
+    # speech-to-text homophones of "to" before a verb ("remind me too call", "need two send")
+    (r"\b(remind me|reminder|need|needs|have|has|got|want|wants|going|try|trying)\s+(?:too|two)"
+     r"(?=\s+(?:call|text|email|e-mail|send|follow|check|see|meet|show|book|schedule|reach|"
+     r"ping|touch|get|ask|review|sign|drop|bring|pick|confirm|let|tell|set)\b)", r"\1 to"),
     (r"\bf/u\b|\bfollowup\b|\bfollow-up\b|\bf-up\b", "follow up"),
     (r"\bre:", "about "),
     (r"\bpl[sz]\b|\bplse\b", "please"),

@@ -213,14 +213,15 @@ _DONE_START = re.compile(
 )
 _LEAD_COPULA = re.compile(
     r"(?:^|\s)(?:" + _L + r"+|he|she|they|him|her|them)(?:'s|s')?\s*(?:(?:is|are|was|has been|have "
-    r"been|'s been|is now|went|became|got|now|just|officially|finally|a|an|status|to|->|:|=|"
-    r"now\s+a)\s*)*$"
+    r"been|'s been|is now|went|became|got|now|just|officially|finally|a|an|status|to|->|:|=|-+|"
+    r"back|now\s+a)\s*)*$"
 )
 _PRONOUN_COPULA = re.compile(
     r"(?<=\s)(?:she's|he's|they're|she is|he is|they are|she's now|he's now)\s+(?:now\s+)?"
 )
 _TRAILING_STATUS_FILLER = re.compile(
-    r"^\s*(?:now|lead|status|too|as well|officially|again|today|!+|\.)?\s*$"
+    r"^\s*(?:now|lead|status|too|as well|officially|again|today|!+|\.)?"
+    r"\s*(?:please|pls|thanks|thank you|thx)?[\s.!]*$"
 )
 _STATUS_THEN_LEAD = re.compile(
     r"^(?:(?:we|i|just|finally|officially)\s+)*$"
@@ -877,8 +878,17 @@ class _Parse:
         return re.sub(r"\s+([,;.!?])", r"\1", " ".join(p.strip() for p in out if p.strip()))
 
     def _when_cut(self, s: int, e: int, start: int) -> tuple[int, int] | None:
+        """The time phrase to leave out of a log's note: when the logged thing happened.
+
+        A day still ahead after some of the note's words is what the lead said, not when the
+        call was ("she wants to see it again saturday"), so it stays in the note; right after
+        the command ("Called April on Monday, ...") it is when the call was.
+        """
         when = self._when(s, e)
         if when is None or when.end <= start:
+            return None
+        if (self.norm[start:when.start].strip(" ,;:-") and when.due_at is not None
+                and when.due_at.date() > self.now.date()):
             return None
         return max(when.start, start), when.end
 
