@@ -47,7 +47,11 @@ _NO_PHRASES = frozenset(
      "do not", "don't do it", "dont do it", "not now", "hold off", "not right", "that's wrong",
      "thats wrong", "cancel that", "cancel it", "leave it", "skip it", "skip", "drop it",
      "not that", "none", "neither", "no way", "no don't", "ignore that", "ignore it",
-     "disregard", "disregard that", "not correct", "no no"}
+     "disregard", "disregard that", "not correct", "no no", "don't do that", "dont do that",
+     "do not do that", "don't do anything", "dont do anything", "don't save it", "don't send it",
+     "don't change it", "don't change anything", "stop that", "wait no", "no wait", "hold on no",
+     "not yet", "no don't do it", "no not that", "wrong one", "that's not right",
+     "thats not right", "nah forget it", "never mind that", "don't bother", "dont bother"}
 )
 _FILLER = frozenset(
     "please pls thanks thank you thx ty it that this just yes ok oh well and sir mam man "
@@ -58,7 +62,8 @@ _HELP = frozenset(
      "commands", "menu", "options", "how does this work", "how do i use this", "how to use",
      "examples", "help me", "instructions", "what do you do", "how does it work",
      "what are the commands", "show commands", "list commands", "usage", "help please",
-     "what can i text", "what can you help with", "hi", "hello", "hey"}
+     "what can i text", "what can you help with", "how do i", "what do i say",
+     "what should i say", "what can i ask", "what can i ask you", "how can you help"}
 )
 _UNDO = frozenset(
     {"undo", "undo that", "undo it", "undo last", "undo the last one", "undo last change",

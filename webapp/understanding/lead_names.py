@@ -627,6 +627,10 @@ class LeadDirectory:
         qualities = [q0]
         for k in range(1, n):
             quality = self._candidates(atoms[k][0]).get(form.atoms[k])
+            if quality is None and k == n - 1 and atoms[k][0].endswith("s"):
+                # a possessive said without its apostrophe, after a first name ("john does",
+                # "sarah smiths"): speech-to-text and hurried texts drop the "'"
+                quality = 99.0 if atoms[k][0][:-1] == form.atoms[k] else None
             if quality is None:
                 return None
             qualities.append(quality)

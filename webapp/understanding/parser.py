@@ -514,7 +514,11 @@ class _Parse:
         tokens = re.findall(r"[^\W\d_]+", said)
         words = [fold(w) for w in tokens]
         capitalized_name = len(tokens) >= 2 and all(t[0].isupper() for t in tokens)
-        if words and len(words) <= 3 and (capitalized_name or
+        # "what's karen white's status": two or three plain words owning a status are a name,
+        # even in lower case and even when one is an everyday word ("white")
+        owned_name = (2 <= len(words) <= 3 and re.search(r"(?:'s|s')\s*$", self.norm[s:e])
+                      and not any(w in _NOT_A_NAME for w in words))
+        if words and len(words) <= 3 and (capitalized_name or owned_name or
                                           not any(w in COMMON_WORDS for w in words)):
             raise _Issue(self._unknown_lead(said))
         pron = _PRONOUN.fullmatch(said.lower()) if said else None
@@ -650,6 +654,10 @@ class _Parse:
             has_lead = LEAD_MASK in text or _PRONOUN.search(text) or "status" in text
             if unknown and has_lead:
                 x0, x1 = unknown.span("x")
+                heard = canonical_status(unknown.group("x"))
+                if heard is not None and LEAD_MASK not in unknown.group("x"):
+                    return _Clause(s, e, "status", cmd_end=s + verb.end(),
+                                   status=StatusMatch(s + x0, s + x1, heard))
                 if LEAD_MASK not in unknown.group("x"):
                     return _Clause(s, e, "status", cmd_end=s + verb.end(),
                                    status_unknown=(s + x0, s + x1))
@@ -1034,6 +1042,10 @@ def _pronoun_as(m: re.Match, name: str, text: str) -> str:
     return name
 
 
+_NOT_A_NAME = frozenset(
+    "the my our your his her their its this that these those a an it deal lead client house "
+    "home listing offer file contract last next new current".split()
+)
 _COMMAND_WORDS = frozenset("to as status update mark set change move with and".split())
 # "email her the disclosures" (object) vs "send her contract" (possessive)
 _AFTER_OBJECT_HER = frozenset(

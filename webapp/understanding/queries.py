@@ -72,9 +72,15 @@ _BY_STATUS_FILLER = re.compile(
 _ALL_LEADS = re.compile(r"^(?:all\s+)?(?:of\s+)?(?:my\s+)?(?:leads|clients|contacts)$")
 
 
+_GREETING = re.compile(r"^(?:what'?s|whats|wats|wat's|what is)\s+up(?:\s+(?:man|dude|bro|buddy))?"
+                       r"[\s?.!]*$")
+
+
 def match_query(low: str) -> QueryShape | None:
     """The question this lowercased message asks, if it is one of the three we answer."""
     text = low.strip()
+    if _GREETING.match(text):
+        return None  # "what's up" is a hello; "what's up today" asks for the agenda
     for pattern in _AGENDA:
         m = pattern.match(text)
         if m:

@@ -43,6 +43,16 @@ SYNONYMS: dict[str, str] = {
 for _s in STATUSES:
     SYNONYMS[_s.replace("_", " ")] = _s
 
+# Speech-to-text homophones, trusted only when the whole status slot is this phrase
+# ("update John's status to one"): "one" anywhere else is a number.
+_HOMOPHONES: dict[str, str] = {
+    "one": "closed_won", "closed one": "closed_won", "close one": "closed_won",
+    "closed won one": "closed_won", "closed want": "closed_won", "close won": "closed_won",
+    "close lost": "closed_lost", "closed last": "closed_lost", "lost it": "closed_lost",
+    "negotiation stage": "negotiating", "qualify": "qualified", "contact": "contacted",
+    "follow": "follow_up", "followup": "follow_up", "followed up": "follow_up",
+}
+
 # Words too short or too common to match by edit distance.
 _FUZZY_WORDS = {
     w: SYNONYMS[w]
@@ -87,6 +97,8 @@ def canonical_status(phrase: str) -> str | None:
     key = key.removesuffix(" status").removesuffix(" now")
     if key in SYNONYMS:
         return SYNONYMS[key]
+    if key in _HOMOPHONES:
+        return _HOMOPHONES[key]
     if " " not in key and len(key) >= 5:
         best = min(_FUZZY_WORDS, key=lambda p: Levenshtein.distance(key, p))
         if Levenshtein.distance(key, best) <= (1 if len(key) < 8 else 2):
