@@ -1,0 +1,363 @@
+"""The voice channel's webhooks, call by call: TwiML checked as XML, signed requests only."""
+
+from __future__ import annotations
+
+import itertools
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from db.models import ExecutedPlan, Lead, Message
+from tests.conftest import SmsPhone, sign
+from webapp import get_db
+from webapp.voice_call import MAX_HINT_CHARS, MAX_HINTS, MAX_HINTS_TOTAL_CHARS
+
+_calls = itertools.count(1)
+
+
+@pytest.fixture(autouse=True)
+def voice_routes(app: Flask) -> None:
+    """Register the voice blueprint until webapp/__init__.py does it itself."""
+    if "voice" not in app.blueprints:
+        from webapp.voice_webhooks import bp
+
+        app.register_blueprint(bp)
+
+
+class VoicePhone:
+    """One phone call, as Twilio would drive it: signed POSTs with one CallSid."""
+
+    def __init__(self, app: Flask, phone: str, call_sid: str | None = None) -> None:
+        self.app = app
+        self.client = app.test_client()
+        self.phone = phone
+        self.call_sid = call_sid or f"CA{next(_calls):032x}"
+
+    def post(self, path: str, signed: bool = True, **fields: str):  # type: ignore[no-untyped-def]
+        params = {
+            "CallSid": self.call_sid,
+            "AccountSid": self.app.config["TWILIO_ACCOUNT_SID"],
+            "From": self.phone,
+            "To": self.app.config["TWILIO_PHONE_NUMBER"],
+            "Direction": "inbound",
+            "CallStatus": "in-progress",
+            **fields,
+        }
+        headers = {"X-Twilio-Signature": sign(self.app, path, params)} if signed else {}
+        return self.client.post(path, data=params, headers=headers)
+
+    def twiml(self, path: str, **fields: str) -> ET.Element:
+        response = self.post(path, **fields)
+        assert response.status_code == 200, response.data
+        assert response.mimetype == "application/xml"
+        root = ET.fromstring(response.data)
+        assert root.tag == "Response"
+        return root
+
+    def call(self) -> ET.Element:
+        return self.twiml("/voice", CallStatus="ringing")
+
+    def say(self, text: str, confidence: str = "0.92") -> ET.Element:
+        return self.twiml("/voice/gather", SpeechResult=text, Confidence=confidence)
+
+    def press(self, digits: str) -> ET.Element:
+        return self.twiml("/voice/gather", Digits=digits)
+
+    def silence(self) -> ET.Element:
+        return self.twiml("/voice/gather")
+
+    def hang_up(self):  # type: ignore[no-untyped-def]
+        return self.post("/voice/status", CallStatus="completed")
+
+
+def said(root: ET.Element) -> str:
+    """Everything a TwiML document says, in order."""
+    return " ".join((say.text or "").strip() for say in root.iter("Say"))
+
+
+def listens(root: ET.Element) -> bool:
+    return root.find("Gather") is not None
+
+
+def hangs_up(root: ET.Element) -> bool:
+    return root.find("Hangup") is not None
+
+
+@pytest.fixture
+def call(app: Flask, agent) -> VoicePhone:  # type: ignore[no-untyped-def]
+    return VoicePhone(app, agent.phone)
+
+
+def _rows(app: Flask, model):  # type: ignore[no-untyped-def]
+    with get_db(app).session() as session:
+        return list(session.scalars(select(model).order_by(model.id)))
+
+
+# --- the greeting and its <Gather> -----------------------------------------------------------
+
+def test_an_agent_is_greeted_by_first_name_inside_a_speech_and_keypad_gather(app, call) -> None:
+    root = call.call()
+    assert [child.tag for child in root] == ["Gather", "Redirect"]
+    gather = root.find("Gather")
+    assert gather.attrib["input"] == "dtmf speech"
+    assert gather.attrib["action"] == "/voice/gather"
+    assert gather.attrib["method"] == "POST"
+    assert gather.attrib["speechTimeout"] == "auto"
+    assert gather.attrib["speechModel"] == "phone_call"
+    assert gather.attrib["enhanced"] == "true"
+    assert gather.attrib["language"] == "en-US"
+    assert gather.attrib["numDigits"] == "1"
+    assert gather.attrib["actionOnEmptyResult"] == "true"
+    assert [child.tag for child in gather] == ["Say"]
+    greeting = said(root)
+    assert greeting.startswith("Hi Alex,") and "What would you like to do?" in greeting
+    redirect = root.find("Redirect")
+    assert (redirect.text, redirect.attrib["method"]) == ("/voice/gather", "POST")
+
+
+def test_hints_hold_lead_names_statuses_and_command_words(app, call) -> None:
+    hints = [h.strip() for h in call.call().find("Gather").attrib["hints"].split(",")]
+    for name in ("John Doe", "Jane Doe", "Sarah Smith", "John Smith", "Dana Cole"):
+        assert name in hints
+    for word in ("qualified", "negotiating", "closed won", "closed lost", "follow up",
+                 "yes", "no", "undo", "help", "agenda", "new lead", "remind me"):
+        assert word in hints
+    assert all(0 < len(h) <= MAX_HINT_CHARS for h in hints)
+    assert len(hints) == len({h.casefold() for h in hints})
+
+
+def test_hints_stay_within_twilios_limits_for_a_big_book(app, agent) -> None:
+    now = datetime.now(UTC)
+    with get_db(app).session() as session:
+        for n in range(700):
+            session.add(Lead(agent_id=agent.id, name=f"Lead Number{n:04d} Person",
+                             updated_at=now - timedelta(days=n + 10)))
+        session.add(Lead(agent_id=agent.id, name="Zed, " + "Very" * 40 + " Longname",
+                         updated_at=now - timedelta(days=5000)))
+        session.add(Lead(agent_id=agent.id, name="Recent Caller",
+                         last_contacted=now, updated_at=now - timedelta(days=9000)))
+        session.commit()
+    root = VoicePhone(app, agent.phone).call()
+    raw = root.find("Gather").attrib["hints"]
+    hints = [h.strip() for h in raw.split(",")]
+    assert len(hints) <= MAX_HINTS
+    assert len(raw) <= MAX_HINTS_TOTAL_CHARS
+    assert all(0 < len(h) <= MAX_HINT_CHARS for h in hints)
+    names = [h for h in hints if h.startswith(("Lead Number", "Recent"))]
+    # Most recently contacted first, then most recently updated; the oldest are left out.
+    assert names[0] == "Recent Caller"
+    assert names[1:4] == ["Lead Number0000 Person", "Lead Number0001 Person",
+                          "Lead Number0002 Person"]
+    assert "Lead Number0699 Person" not in hints
+
+
+def test_an_unknown_caller_is_told_politely_and_hung_up_on(app, agent) -> None:
+    root = VoicePhone(app, "+13125559999").call()
+    assert [child.tag for child in root] == ["Say", "Hangup"]
+    assert "registered Fieldline agents" in said(root)
+    rows = _rows(app, Message)
+    assert [(m.direction, m.channel, m.agent_id) for m in rows] == [
+        ("inbound", "voice", None), ("outbound", "voice", None)]
+
+
+def test_a_withheld_caller_id_is_an_unknown_caller(app, agent) -> None:
+    root = VoicePhone(app, "anonymous").call()
+    assert hangs_up(root) and not listens(root)
+
+
+@pytest.mark.parametrize("path", ["/voice", "/voice/gather", "/voice/status"])
+def test_unsigned_or_badly_signed_requests_are_refused(app, call, path) -> None:
+    assert call.post(path, signed=False).status_code == 403
+    response = call.client.post(path, data={"CallSid": call.call_sid, "From": call.phone},
+                                headers={"X-Twilio-Signature": "bad"})
+    assert response.status_code == 403
+    assert _rows(app, Message) == []
+
+
+# --- a command, yes/no, keypad ---------------------------------------------------------------
+
+def test_a_plan_is_read_back_for_the_ear_and_waits_for_yes(app, call) -> None:
+    call.call()
+    root = call.say("remind me to call dana cole tomorrow at two thirty p m")
+    text = said(root)
+    assert listens(root)
+    assert "Dana Cole" in text and "tomorrow at 2:30 PM" in text
+    assert text.endswith("Say yes to confirm or no to cancel, or press 1 for yes, 2 for no.")
+    assert "Reply" not in text and "YES" not in text
+    assert not any(ord(c) > 0x2000 for c in text)  # no emoji, no dashes or bullets
+
+
+def test_no_cancels_and_asks_for_more(app, call) -> None:
+    call.call()
+    call.say("mark sarah smith as qualified")
+    root = call.say("no")
+    assert "nothing was changed" in said(root).lower()
+    assert said(root).endswith("Anything else?")
+    assert _rows(app, ExecutedPlan) == []
+
+
+def test_keypad_two_cancels_a_pending_plan(app, call) -> None:
+    call.call()
+    call.say("mark sarah smith as qualified")
+    root = call.press("2")
+    assert "nothing was changed" in said(root).lower()
+    assert _rows(app, ExecutedPlan) == []
+
+
+def test_keypad_one_confirms_without_a_worker_and_says_it_will_text(app, call) -> None:
+    app.config["VOICE_RESULT_WAIT"] = 0  # no worker here: the outcome cannot be waited for
+    app.extensions.pop("voice_calls", None)
+    call.call()
+    call.say("mark sarah smith as qualified")
+    root = call.press("1")
+    assert "text you the result" in said(root)
+    assert [p.state for p in _rows(app, ExecutedPlan)] == ["confirmed"]
+    assert _rows(app, ExecutedPlan)[0].channel == "voice"
+
+
+def test_a_numbered_choice_by_keypad(app, call) -> None:
+    call.call()
+    question = said(call.say("update john to qualified"))
+    assert "1, John Doe" in question and "2, John Smith" in question
+    assert "press it on your keypad" in question
+    root = call.press("2")
+    assert "John Smith" in said(root) and "John Doe" not in said(root)
+    assert "Say yes to confirm" in said(root)
+
+
+def test_a_numbered_choice_by_voice(app, call) -> None:
+    call.call()
+    call.say("update john to qualified")
+    root = call.say("one")
+    assert "John Doe" in said(root) and "Say yes to confirm" in said(root)
+
+
+def test_an_unused_key_is_explained(app, call) -> None:
+    call.call()
+    root = call.press("7")
+    assert "doesn't do anything" in said(root) and listens(root)
+
+
+# --- low confidence --------------------------------------------------------------------------
+
+def test_low_confidence_asks_is_that_right_then_yes_proceeds(app, call) -> None:
+    call.call()
+    root = call.say("mark sarah smith as qualified", confidence="0.31")
+    assert said(root).startswith("I heard: mark sarah smith as qualified. Is that right?")
+    assert app.extensions["redis"].get(f"fl:pending:{call.phone}") is None
+    root = call.say("yes")
+    assert "Sarah Smith" in said(root) and "qualified" in said(root)
+    assert "Say yes to confirm" in said(root)
+
+
+def test_low_confidence_then_no_asks_again(app, call) -> None:
+    call.call()
+    call.say("mark sarah smith as qualified", confidence="0.2")
+    root = call.press("2")
+    assert "say it again" in said(root).lower() and listens(root)
+    root = call.say("mark sarah smith as negotiating")
+    assert "negotiating" in said(root) and "Say yes to confirm" in said(root)
+
+
+@pytest.mark.parametrize("settings", [{"VOICE_MIN_CONFIDENCE": 0.95}])
+def test_the_confidence_threshold_is_a_setting(app, call, settings) -> None:  # type: ignore[no-untyped-def]
+    call.call()
+    assert said(call.say("agenda", confidence="0.9")).startswith("I heard: agenda.")
+
+
+def test_no_confidence_at_all_is_not_low_confidence(app, call) -> None:
+    call.call()
+    root = call.twiml("/voice/gather", SpeechResult="what's dana cole's status")
+    assert "Dana Cole is negotiating" in said(root)
+
+
+# --- queries, help, anything else, silence, endings ------------------------------------------
+
+def test_a_query_is_answered_then_anything_else(app, call) -> None:
+    call.call()
+    root = call.say("whats dana coles status")
+    assert said(root) == "Dana Cole is negotiating. Anything else?"
+
+
+def test_help_by_voice(app, call) -> None:
+    call.call()
+    text = said(call.say("what can you do"))
+    assert "say yes to confirm" in text and "Text" not in text
+
+
+def test_one_silence_asks_again_and_two_say_goodbye(app, call) -> None:
+    call.call()
+    root = call.silence()
+    assert listens(root) and "didn't catch that" in said(root)
+    root = call.silence()
+    assert hangs_up(root) and not listens(root)
+    assert "Goodbye" in said(root)
+
+
+def test_silence_during_a_confirmation_says_nothing_was_changed(app, call) -> None:
+    call.call()
+    call.say("mark sarah smith as qualified")
+    assert "Say yes to confirm" in said(call.silence())
+    root = call.silence()
+    assert hangs_up(root)
+    assert "not confirmed, so nothing was changed" in said(root)
+    # The plan the call said was dropped cannot be confirmed later by text either.
+    assert SmsPhone(app, call.phone).text("YES") == "Nothing is waiting for confirmation."
+    assert _rows(app, ExecutedPlan) == []
+
+
+def test_thats_all_ends_the_call(app, call) -> None:
+    call.call()
+    call.say("agenda")
+    root = call.say("no thats all")
+    assert hangs_up(root) and said(root) == "Goodbye."
+
+
+@pytest.mark.parametrize("settings", [{"VOICE_MAX_TURNS": 3}])
+def test_a_call_never_loops_forever(app, call, settings) -> None:  # type: ignore[no-untyped-def]
+    call.call()
+    call.say("agenda")
+    call.say("agenda")
+    call.say("mark sarah smith as qualified")
+    root = call.say("agenda")
+    assert hangs_up(root)
+    assert "not confirmed, so nothing was changed" in said(root)
+
+
+def test_every_turn_is_stored_with_the_call_sid(app, call) -> None:
+    call.call()
+    call.say("mark sarah smith as qualified")
+    call.press("2")
+    call.silence()
+    call.silence()
+    rows = [m for m in _rows(app, Message) if m.channel == "voice"]
+    assert [m.direction for m in rows] == [
+        "inbound", "outbound",  # the call, the greeting
+        "inbound", "outbound",  # the command, the plan read back
+        "inbound", "outbound",  # 2, cancelled
+        "inbound", "outbound",  # silence, ask again
+        "inbound", "outbound",  # silence, goodbye
+    ]
+    assert all(m.provider_sid.startswith(call.call_sid + ":") for m in rows)
+    assert len({m.provider_sid for m in rows}) == len(rows)
+    assert rows[2].body == "mark sarah smith as qualified"
+    assert rows[4].body == "(pressed 2)"
+    assert rows[3].plan_id is not None
+
+
+def test_the_agent_hanging_up_on_a_pending_plan_gets_it_by_text(app, call) -> None:
+    call.call()
+    call.say("mark sarah smith as qualified")
+    assert call.hang_up().status_code == 204
+    texts = [m for m in _rows(app, Message) if m.channel == "sms" and m.direction == "outbound"]
+    assert len(texts) == 1
+    assert texts[0].body.startswith("Your call ended before you confirmed.")
+    assert "Reply YES to confirm" in texts[0].body
+    # ...and YES by text still works for it, once.
+    assert "Confirmed" in SmsPhone(app, call.phone).text("YES")
+    assert call.hang_up().status_code == 204  # a repeated callback sends nothing more
+    assert len([m for m in _rows(app, Message) if m.channel == "sms"
+                and m.direction == "outbound" and m.body.startswith("Your call")]) == 1
