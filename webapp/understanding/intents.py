@@ -72,6 +72,17 @@ _UNDO = frozenset(
      "oops undo", "undo please", "please undo", "undo that please", "oops", "undo my last",
      "go back", "put it back", "reverse it", "undo last message"}
 )
+# "undo", "oops undo my last change", "please revert the last update"
+_UNDO_SHAPE = re.compile(
+    r"^(?:(?:oops|oh|ugh|wait|please|pls|can you|could you)\s+)*(?:undo|revert|reverse|roll ?back)"
+    r"(?:\s+(?:my|the|that|this|it|last|latest|previous|change|changes|action|update|edit|one|"
+    r"thing|message|step|please|pls|thanks|again))*$"
+)
+_HELP_SHAPE = re.compile(
+    r"^(?:(?:please|pls|hey|hi|hello|um|so)\s+)*(?:help|what can i (?:text|send|ask|say to|tell)"
+    r"(?: you)?|what do i (?:text|say|send)|how do i use (?:this|you|it))"
+    r"(?:\s+(?:me|please|pls|thanks|here|out|with this|now))*$"
+)
 _PUNCT = re.compile(r"[^\w\s'?]")
 _SPACES = re.compile(r"\s+")
 
@@ -133,9 +144,9 @@ def detect_intent(text: str) -> Intent | None:
         return None
     if joined in CARRIER_KEYWORDS:
         return "carrier"
-    if joined in _HELP:
+    if joined in _HELP or _HELP_SHAPE.match(joined):
         return "help"
-    if joined in _UNDO:
+    if joined in _UNDO or _UNDO_SHAPE.match(joined):
         return "undo"
     words = joined.split()
     if len(words) > 6:

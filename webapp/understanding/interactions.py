@@ -53,8 +53,12 @@ _CUES: tuple[tuple[str, str, Form], ...] = (
      r"|" + LEAD + r"\s+and\s+i\s+(?:spoke|talked|chatted)\b",
      "call", "past"),
     (r"\b(?:phone call|call|phone)\b(?=\s+(?:with|from|to)\b)", "call", "noun"),
+    # something received: "text from Will", "email from Dana" (logged, never scheduled)
+    (r"^(?:got\s+|had\s+|received\s+)?(?:an?\s+)?(?:text|message|sms)\s+from\b", "text", "past"),
+    (r"^(?:got\s+|had\s+|received\s+)?(?:an?\s+)?(?:email|e-mail)\s+from\b", "email", "past"),
+    (r"^(?:got\s+|had\s+|received\s+)?(?:an?\s+)?(?:call|voicemail)\s+from\b", "call", "past"),
     (r"\b(?:give|gave)\s+(?:" + LEAD + r"\s+)?a\s+(?:call|ring|buzz)\b", "call", "imperative"),
-    (r"^(?:please\s+)?(?:call|phone|ring|dial|try)\b", "call", "imperative"),
+    (r"^(?:please\s+)?(?:call|phone|ring|dial|try)\b(?!\s+from\b)", "call", "imperative"),
     (r"\bcall\b", "call", "noun"),
     # viewings (before meetings: "took Dana to see" and "showed" beat a later "met")
     (r"\btook\s+" + LEAD + r"\s+(?:to\s+(?:see|view|tour|look at|check out)|on a (?:tour|showing)"
@@ -74,12 +78,12 @@ _CUES: tuple[tuple[str, str, Form], ...] = (
     # email
     (r"\b(?:emailed|e-mailed|mailed|wrote to)\b", "email", "past"),
     (r"\bsent\s+(?:" + LEAD + r"\s+)?(?:an?\s+)?(?:email|e-mail)\b", "email", "past"),
-    (r"^(?:please\s+)?(?:email|e-mail)\b", "email", "imperative"),
+    (r"^(?:please\s+)?(?:email|e-mail)\b(?!\s+from\b)", "email", "imperative"),
     (r"\b(?:email|e-mail|emails)\b", "email", "noun"),
     # text
     (r"\b(?:texted|messaged|dmed|dm'd|whatsapped|smsed)\b", "text", "past"),
     (r"\bsent\s+(?:" + LEAD + r"\s+)?(?:an?\s+)?(?:text|sms|message|dm)\b", "text", "past"),
-    (r"^(?:please\s+)?(?:text|message|dm|sms)\b", "text", "imperative"),
+    (r"^(?:please\s+)?(?:text|message|dm|sms)\b(?!\s+from\b)", "text", "imperative"),
     (r"\b(?:text|texts|sms|text message)\b", "text", "noun"),
 )
 _COMPILED = tuple((re.compile(p), t, f) for p, t, f in _CUES)

@@ -405,7 +405,7 @@ class LeadDirectory:
             if not words:
                 continue
             self._names.append((" ".join("".join(w) for w in words), lead))
-            for form in _forms_for(lead, words):
+            for form in _forms_for(lead, words) + _spoken_prefix_forms(lead):
                 forms_by_first[form.atoms[0]].append(form)
                 atoms.update(form.atoms)
         self._forms_by_first = dict(forms_by_first)
@@ -677,6 +677,33 @@ def _forms_for(lead: LeadRef, words: list[tuple[str, ...]]) -> list[_Form]:
                 for part in word:
                     add((part,), _W_MINOR, False)
     return [_Form(lead, atoms, w, full) for atoms, (w, full) in best.items()]
+
+
+_PREFIXED_WORD_RE = re.compile(rf"^({_LETTER}{{1,2}})[{_APOSTROPHES}]({_LETTER}{{2,}})$")
+
+
+def _spoken_prefix_forms(lead: LeadRef) -> list[_Form]:
+    """"O'Brien" as speech-to-text writes it: two words, "o brien" (also "d angelo").
+
+    Only whole-name forms and the surname alone: a lone "o" must never name anybody.
+    """
+    raw = lead.name.split()
+    if not any(_PREFIXED_WORD_RE.match(w) for w in raw):
+        return []
+    words: list[tuple[str, ...]] = []
+    surname: tuple[str, ...] = ()
+    for w in raw:
+        m = _PREFIXED_WORD_RE.match(w)
+        if m:
+            split = (_letters_only(normalize(m.group(1))), _letters_only(normalize(m.group(2))))
+            words.extend([(split[0],), (split[1],)])
+            surname = split
+        elif atoms := _word_atoms(w):
+            words.append(atoms)
+    forms = [_Form(lead, tuple(a for w in words for a in w), _W_FULL, True)]
+    if len(raw) >= 2 and surname:
+        forms.append(_Form(lead, surname, _W_WORD, False))
+    return forms
 
 
 def _mostly_capitalized(tokens: list[_Token]) -> bool:

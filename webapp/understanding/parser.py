@@ -221,6 +221,8 @@ _PRONOUN_COPULA = re.compile(
 )
 _TRAILING_STATUS_FILLER = re.compile(
     r"^\s*(?:now|lead|status|too|as well|officially|again|today|!+|\.)?"
+    r"\s*(?:(?:from|on|with|of)\s+(?:the|this|that|his|her|their|our)\s+(?:deal|offer|house|home|"
+    r"property|sale|listing|contract))?"
     r"\s*(?:please|pls|thanks|thank you|thx)?[\s.!]*$"
 )
 _STATUS_THEN_LEAD = re.compile(
@@ -624,7 +626,7 @@ class _Parse:
             prefix = self.masked[s:cue.start]
             if cue.form == "past" and _PAST_START.match(prefix):
                 return _Clause(s, e, "log", cmd_end=cue.end, cue=cue)
-            if cue.form == "imperative":
+            if cue.form == "imperative" and not re.match(r"\s+(?:me|us)\b", self.masked[cue.end:e]):
                 return _Clause(s, e, "interaction", cmd_end=s, cue=cue)
             if cue.form == "noun" and _NOUN_START.match(prefix):
                 return _Clause(s, e, "interaction", cmd_end=s, cue=cue)
@@ -708,7 +710,9 @@ class _Parse:
         s, e = c.span
         if c.cue is not None and _DONE_START.match(self.low[c.start:c.cue.start]):
             return "log"  # "Had a great meeting with Rachel today" is done, whatever the time
-        when = self._when(s, e)
+        # Only the clause's own words date it: a time in the glued-on note is what the lead
+        # said ("Quick call w Bob, he wants to list in April" is a call logged today).
+        when = self._when(c.start, c.end)
         if when is not None:
             return "log" if when.in_past else "schedule"
         if c.cue is not None and c.cue.form == "imperative":

@@ -67,6 +67,7 @@ _BY_STATUS = re.compile(
 )
 _BY_STATUS_FILLER = re.compile(
     r"\b(?:all|my|of|the|leads?|clients?|ones|people|deals?|are|is|in|at|still|currently|right|"
+    r"everyone|everybody|anyone|anybody|folks|who|that|which|whose|"
     r"now|stage|status|marked|as|with|do i have|i have|have)\b"
 )
 _ALL_LEADS = re.compile(r"^(?:all\s+)?(?:of\s+)?(?:my\s+)?(?:leads|clients|contacts)$")

@@ -29,6 +29,7 @@ SYNONYMS: dict[str, str] = {
     "closed the deal": "closed_won", "closed deal": "closed_won", "deal closed": "closed_won",
     "won the deal": "closed_won", "closed win": "closed_won", "closing won": "closed_won",
     "closed and won": "closed_won", "signed": "closed_won", "bought": "closed_won",
+    "closed one": "closed_won",  # speech-to-text for "closed won"
     "closed lost": "closed_lost", "lost": "closed_lost", "dead": "closed_lost",
     "dead lead": "closed_lost", "lost the deal": "closed_lost", "fell through": "closed_lost",
     "deal fell through": "closed_lost", "not interested": "closed_lost",

@@ -63,7 +63,8 @@ _UNITS = {
     "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18,
     "nineteen": 19,
 }
-_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fourty": 40, "fifty": 50}
+_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fourty": 40, "fifty": 50, "sixty": 60,
+         "seventy": 70, "eighty": 80, "ninety": 90}
 _ORDINALS = {
     "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7,
     "eighth": 8, "ninth": 9, "tenth": 10, "eleventh": 11, "twelfth": 12, "thirteenth": 13,
@@ -105,7 +106,7 @@ def _alt(words) -> str:
     return "|".join(sorted((re.escape(w) for w in words), key=len, reverse=True))
 
 
-_NUM_WORD = (  # one .. fifty-nine, spelled out
+_NUM_WORD = (  # one .. ninety-nine, spelled out (clock minutes check their own range)
     rf"(?:(?:{_alt(_TENS)})(?:[ -](?:{_alt(k for k, v in _UNITS.items() if 0 < v < 10)}))?"
     rf"|{_alt(k for k in _UNITS if k != 'zero')})"
 )
@@ -598,6 +599,9 @@ def _ambiguous_abbrev_strength(ctx: _Ctx, start: int, end: int) -> int | None:
         return None
     if re.fullmatch(r"\.?\s*[.!?]?\s*", ctx.low[end:]):
         return STRONG
+    if re.match(r"\.?\s+(?:morning|afternoon|evening|night|at\s+\d|@\s*\d|\d{1,2}(?::\d\d)?\s*"
+                r"[ap]\.?m)\b", ctx.low[end:]):
+        return STRONG  # "Sat morning", "sun at 3": a part of day or a clock makes it a day
     return WEAK
 
 
