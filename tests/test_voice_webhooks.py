@@ -361,3 +361,15 @@ def test_the_agent_hanging_up_on_a_pending_plan_gets_it_by_text(app, call) -> No
     assert call.hang_up().status_code == 204  # a repeated callback sends nothing more
     assert len([m for m in _rows(app, Message) if m.channel == "sms"
                 and m.direction == "outbound" and m.body.startswith("Your call")]) == 1
+
+
+@pytest.mark.parametrize("settings", [{"REDIS_URL": "redis://127.0.0.1:1/0"}])
+def test_redis_down_ends_the_call_saying_nothing_changed(app, call, settings) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    started = time.monotonic()
+    assert listens(call.call())  # the greeting needs no Redis
+    root = call.say("mark sarah smith as qualified")
+    assert time.monotonic() - started < 10
+    assert hangs_up(root) and "nothing changed" in said(root)
+    assert _rows(app, ExecutedPlan) == []

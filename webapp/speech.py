@@ -215,6 +215,7 @@ _SMS_DAY = re.compile(
     r"(\d{1,2})\b"
 )
 _ISO = re.compile(r"\b\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:?\d\d)?")
+_PLURAL = re.compile(r"\b(\d+) (\w+)\(s\)")  # "1 lead(s)" -> "1 lead", "3 leads"
 _CLOCK = re.compile(r"\b(\d{1,2}):00 ?([AP]M)\b")
 _NUMBERED = re.compile(r"(?:(?<=\s)|^)(\d{1,2})\) ")
 _NUMBERED_NEXT = re.compile(r"(?<=[^\W\d_])\s+(\d{1,2})\) ")  # "1) John Doe 2) ..." -> ". 2, "
@@ -232,6 +233,7 @@ def speakable(text: str, now: datetime | None = None) -> str:
     if now is not None:
         text = _ISO.sub(lambda m: say_when(datetime.fromisoformat(m[0]), now), text)
     text = _CLOCK.sub(r"\1 \2", text)
+    text = _PLURAL.sub(lambda m: f"{m[1]} {m[2]}" + ("" if m[1] == "1" else "s"), text)
     text = _NUMBERED_NEXT.sub(r". \1, ", text)
     text = _NUMBERED.sub(r"\1, ", text)
     text = _QUOTED_WORD.sub(lambda m: m[1], text)

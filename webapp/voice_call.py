@@ -246,7 +246,12 @@ class VoiceCalls:
 
     def answer(self, call_sid: str, from_phone: str) -> VoiceReply:
         """An incoming call: a short refusal for strangers, a greeting for an agent."""
-        agent = self.find_agent(from_phone)
+        try:
+            agent = self.find_agent(from_phone)
+        except SQLAlchemyError:
+            log.warning("could not look up a caller", exc_info=True)
+            return VoiceReply([speech.speakable(TRY_AGAIN), speech.GOODBYE], listen=False,
+                              hangup=True)
         self._record(agent, from_phone, call_sid, "inbound", "(incoming call)")
         if agent is None:
             reply = VoiceReply([speech.UNKNOWN_CALLER], listen=False, hangup=True)
@@ -258,7 +263,19 @@ class VoiceCalls:
 
     def gather(self, call_sid: str, from_phone: str, speech_result: str,
                confidence: str, digits: str) -> VoiceReply:
-        """One <Gather> result (speech, keys, or nothing) in, what to say next out."""
+        """One <Gather> result (speech, keys, or nothing) in, what to say next out.
+
+        Never raises for a Redis or database outage: the caller hears that nothing changed
+        and the call ends, instead of Twilio's "application error"."""
+        try:
+            return self._gather(call_sid, from_phone, speech_result, confidence, digits)
+        except (RedisError, SQLAlchemyError):
+            log.warning("voice turn failed", exc_info=True, extra={"call_sid": call_sid})
+            return VoiceReply([speech.speakable(TRY_AGAIN), speech.GOODBYE], listen=False,
+                              hangup=True)
+
+    def _gather(self, call_sid: str, from_phone: str, speech_result: str,
+                confidence: str, digits: str) -> VoiceReply:
         agent = self.find_agent(from_phone)
         if agent is None:
             return VoiceReply([speech.UNKNOWN_CALLER], listen=False, hangup=True)
