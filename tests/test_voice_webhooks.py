@@ -207,9 +207,8 @@ def test_keypad_two_cancels_a_pending_plan(app, call) -> None:
     assert _rows(app, ExecutedPlan) == []
 
 
-def test_keypad_one_confirms_without_a_worker_and_says_it_will_text(app, call) -> None:
-    app.config["VOICE_RESULT_WAIT"] = 0  # no worker here: the outcome cannot be waited for
-    app.extensions.pop("voice_calls", None)
+@pytest.mark.parametrize("settings", [{"VOICE_RESULT_WAIT": 0}])  # no worker to wait for
+def test_keypad_one_confirms_without_a_worker_and_says_it_will_text(app, call, settings) -> None:  # type: ignore[no-untyped-def]
     call.call()
     call.say("mark sarah smith as qualified")
     root = call.press("1")
