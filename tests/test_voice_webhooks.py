@@ -372,3 +372,16 @@ def test_redis_down_ends_the_call_saying_nothing_changed(app, call, settings) ->
     assert time.monotonic() - started < 10
     assert hangs_up(root) and "nothing changed" in said(root)
     assert _rows(app, ExecutedPlan) == []
+
+
+@pytest.mark.parametrize("settings", [{"VOICE_RESULT_WAIT": 0}])
+def test_an_opted_out_agent_is_not_promised_a_text(app, agent, call, settings) -> None:  # type: ignore[no-untyped-def]
+    from db.models import User
+
+    with get_db(app).session() as session:
+        session.get(User, agent.id).opted_out = True
+        session.commit()
+    call.call()
+    call.say("mark sarah smith as qualified")
+    result = said(call.say("yes"))
+    assert result == "Confirmed. It's taking a little longer than usual. Anything else?"

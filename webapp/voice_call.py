@@ -427,13 +427,12 @@ class VoiceCalls:
         outcome = self.wait_for_outcome(turn.plan_id) if turn.queued else None
         if outcome is None:
             if turn.queued:
-                said = ("Confirmed. It's taking a little longer than usual, so I'll text you "
-                        "the result.")
+                said = "Confirmed. It's taking a little longer than usual"
+                said += "." if agent.opted_out else ", so I'll text you the result."
             else:
                 said = ("Confirmed and saved. I'm running slow right now; it will be done "
-                        "within a few minutes and I'll text you.")
-            if agent.opted_out:
-                said = said.split(" I'll text")[0].rstrip(",;. ") + "."
+                        "within a few minutes")
+                said += "." if agent.opted_out else " and I'll text you."
         elif outcome["state"] == "executed":
             effects = (outcome.get("result") or {}).get("effects", [])
             said = speech.say_result(effects, zone, datetime.now(UTC)) + texted
