@@ -146,3 +146,9 @@ def test_spoken_choices(said, choice) -> None:  # type: ignore[no-untyped-def]
 def test_closing_words() -> None:
     assert is_closing("No, that's all.") and is_closing("bye") and is_closing("Nope")
     assert not is_closing("no answer from dana") and not is_closing("yes")
+
+
+def test_a_title_naming_the_lead_does_not_name_them_twice() -> None:
+    action = ScheduleFollowUp(5, "Dana Cole", datetime(2026, 3, 6, 14, 30, tzinfo=CHICAGO),
+                              "call dana cole")
+    assert speech.say_action(action, NOW) == "Remind you tomorrow at 2:30 PM to call dana cole."

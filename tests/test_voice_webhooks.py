@@ -385,3 +385,9 @@ def test_an_opted_out_agent_is_not_promised_a_text(app, agent, call, settings) -
     call.say("mark sarah smith as qualified")
     result = said(call.say("yes"))
     assert result == "Confirmed. It's taking a little longer than usual. Anything else?"
+
+
+def test_what_was_heard_is_repeated_without_doubled_punctuation(app, call) -> None:
+    call.call()
+    root = call.say("Called Dana Cole, no answer.", confidence="0.4")
+    assert said(root).startswith("I heard: Called Dana Cole, no answer. Is that right?")

@@ -130,7 +130,8 @@ def say_action(action: Action, now: datetime) -> str:
         default = action.title.casefold() == f"follow up with {action.lead}".casefold()
         if default:
             return f"Remind you to follow up with {action.lead} {when}."
-        return f"Remind you {when} to {action.title}, for {action.lead}."
+        named = action.lead.casefold() in action.title.casefold()
+        return f"Remind you {when} to {action.title}" + ("." if named else f", for {action.lead}.")
     if isinstance(action, CreateLead):
         parts = [f"Add a new lead, {action.name}"]
         if action.phone:

@@ -322,7 +322,8 @@ class VoiceCalls:
             state.heard = speech_result
             state.prompt = speech.IS_THAT_RIGHT
             return self._finish(agent, call_sid, state, VoiceReply(
-                [f"I heard: {speech.speakable(speech_result)}. {speech.IS_THAT_RIGHT}"]))
+                [f"I heard: {speech.speakable(speech_result).rstrip('.!?, ')}. "
+                 f"{speech.IS_THAT_RIGHT}"]))
         if state.expect == "choice" and state.numbered:
             speech_result = spoken_choice(speech_result) or speech_result
         return self._understood(agent, call_sid, state, speech_result)
