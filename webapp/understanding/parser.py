@@ -32,6 +32,10 @@ Choices where the spec is silent:
 - Agenda and leads_by_status replies are placeholders that the conversation layer replaces with
   rows from the database; leads_by_status with status None means all leads ("list my leads").
 - Input over MAX_CHARS is "unknown" without being read.
+- Replies to a reminder text (`reminders.py`) are whole messages: "done", "done 2", "snooze",
+  "snooze 2 until 3pm", "remind me again in an hour", "later". A snooze with no time is one hour
+  from now (to the minute); a bare "remind me <time>" with no lead and no task is a snooze too.
+  "Mark the Smith deal as done" is not one: "done" is not a status, so it asks which status.
 """
 
 from __future__ import annotations
@@ -61,6 +65,7 @@ from webapp.understanding.plan import (
     UpdateStatus,
 )
 from webapp.understanding.queries import match_query
+from webapp.understanding.reminders import match_reminder_reply
 from webapp.understanding.statuses import StatusMatch, canonical_status, find_status
 from webapp.understanding.when import WhenMatch, default_due, find_when, resolve_when
 
@@ -106,7 +111,8 @@ def continue_clarify(answer: str, clarify: dict, ctx: AgentContext, now: datetim
     picked = _answer_value(answer, clarify, ctx, now)
     if picked is None:
         fresh = parse_message(answer, ctx, now)
-        if fresh.kind in ("plan", "query", "help", "undo", "confirm", "cancel", "unknown_lead"):
+        if fresh.kind in ("plan", "query", "help", "undo", "confirm", "cancel", "unknown_lead",
+                          "done", "snooze"):
             return fresh
         again = _Parse(message, ctx2, now, overrides).run()
         again.reply = "Sorry, I didn't get that. " + again.reply
@@ -204,12 +210,14 @@ _PAST_START = re.compile(
 )
 _NOUN_START = re.compile(
     r"^(?:(?:had|have|did|just|quick|great|good|nice|long|short|a|an|the|my|our|first|second|"
-    r"grabbed|got|went for|went to|went on|finished|wrapped up|"
+    r"grabbed|got|went for|went to|went on|finished|finished with|wrapped up|done with|"
+    r"completed|"
     r"another|initial|final|i|we|today's|todays|this|productive|awesome|bad|" + _L +
     r"+(?:'s)?)\s+)*$"
 )
 _DONE_START = re.compile(
-    r"^(?:i\s+|we\s+|just\s+)*(?:had|did|grabbed|got|went|finished|wrapped up|held|attended)\b"
+    r"^(?:i\s+|we\s+|just\s+)*(?:had|did|grabbed|got|went|finished|wrapped up|held|attended|"
+    r"done with|completed)\b"
 )
 _LEAD_COPULA = re.compile(
     r"(?:^|\s)(?:" + _L + r"+|he|she|they|him|her|them)(?:'s|s')?\s*(?:(?:is|are|was|has been|have "
@@ -347,6 +355,9 @@ class _Parse:
         if not self.norm or not re.search(r"[^\W_]", self.norm):
             return Plan(kind="unknown", reply=replies.unknown())
         self.low = safe_lower(self.norm)
+        answer = self._reminder_reply()
+        if answer is not None:
+            return answer
         # A weak fuzzy match of one word ("Karen" ~ Green) is more likely someone else.
         found = self.ctx.leads.find_mentions(self.norm)
         self.mentions = [m for m in found if m.exact or m.score >= MIN_FUZZY_SCORE]
@@ -372,6 +383,35 @@ class _Parse:
         if intent == "undo":
             return Plan(kind="undo", reply=replies.undo())
         return Plan(kind="unknown", reply=replies.carrier_keyword())
+
+    def _reminder_reply(self) -> Plan | None:
+        """DONE / SNOOZE answering a reminder text; None when the message is something else."""
+        said = match_reminder_reply(self.low)
+        if said is None:
+            return None
+        if said.type == "done":
+            return Plan(kind="done", reply=replies.reminder_done(said.number),
+                        reminder={"number": said.number})
+        pinned = (self.overrides.get("due") or {}).get("snooze")
+        if pinned:
+            due = datetime.fromisoformat(pinned).astimezone(self.ctx.timezone)
+        elif not said.time_text:
+            due = (self.now + timedelta(hours=1)).replace(second=0, microsecond=0)
+        else:
+            when = find_when(said.time_text, self.now, month_first=_month_first(self.ctx))
+            leftover = "" if when is None else said.time_text[:when.start] + said.time_text[
+                when.end:]
+            if when is None or re.search(r"[^\W_]", leftover):
+                if not said.explicit:
+                    return None  # "remind me tomorrow to call Dana" is a command
+                return Plan(kind="clarify", reply=replies.snooze_when(),
+                            clarify=self._clarify("due", "snooze"))
+            if when.in_past or when.due_at is None or when.due_at <= self.now:
+                return Plan(kind="clarify", reply=replies.past_time(when.text, when.due_at),
+                            clarify=self._clarify("due", "snooze"))
+            due = when.due_at.astimezone(self.ctx.timezone)
+        return Plan(kind="snooze", reply=replies.reminder_snoozed(said.number, due),
+                    reminder={"number": said.number, "due_at": due.isoformat()})
 
     def _join_strangers(self, mentions: list[Mention]) -> list[Mention]:
         """"Kevin Smith" is nobody when Kevin is Kevin O'Neil and Smith is Sarah Smith.

@@ -30,10 +30,13 @@ KINDS: tuple[str, ...] = (
     "clarify",
     "unknown_lead",
     "unknown",
+    "done",
+    "snooze",
 )
 
 Kind = Literal[
-    "plan", "confirm", "cancel", "help", "undo", "query", "clarify", "unknown_lead", "unknown"
+    "plan", "confirm", "cancel", "help", "undo", "query", "clarify", "unknown_lead", "unknown",
+    "done", "snooze",
 ]
 
 
@@ -98,6 +101,9 @@ class Plan:
     query: dict | None = None
     # Lead ids named in this message, for pronouns in the agent's next message.
     mentioned_lead_ids: list[int] = field(default_factory=list)
+    # For kind == "done" / "snooze" (a reply to a reminder text): {"number": int | None} and,
+    # for snooze, "due_at" (ISO 8601 with the agent's offset). number None = the latest reminder.
+    reminder: dict | None = None
 
     def to_dict(self, message: str | None = None) -> dict:
         out: dict = {}
@@ -110,6 +116,8 @@ class Plan:
             out["clarify"] = self.clarify
         if self.query is not None:
             out["query"] = self.query
+        if self.reminder is not None:
+            out["reminder"] = self.reminder
         return out
 
 

@@ -33,7 +33,8 @@ HELP = (
     '- "Remind me to send the contract Fri 2pm"\n'
     '- "New lead Jane Roe 312-555-0123 jane@x.com"\n'
     '- "John Doe\'s status?" / "agenda" / "who\'s negotiating?"\n'
-    "YES confirms, NO cancels, UNDO reverts the last change."
+    "YES confirms, NO cancels, UNDO reverts the last change.\n"
+    "To a reminder reply DONE, or SNOOZE 1h / SNOOZE tomorrow."
 )
 
 GSM7_BASIC = frozenset(
@@ -134,6 +135,21 @@ def agenda_placeholder(day: str) -> str:
 
 def leads_by_status_placeholder(status: str | None) -> str:
     return f"Your {status} leads:" if status else "Your leads:"
+
+
+def reminder_done(number: int | None) -> str:
+    """Placeholder: the conversation layer marks the reminder done and words the answer."""
+    return f"Reminder #{number} done." if number else "Reminder done."
+
+
+def reminder_snoozed(number: int | None, due: datetime) -> str:
+    """Placeholder: the conversation layer moves the reminder and words the answer."""
+    which = f"Reminder #{number}" if number else "Reminder"
+    return f"{which} snoozed until {format_due(due)}."
+
+
+def snooze_when() -> str:
+    return 'Snooze until when? Try "SNOOZE 1h", "SNOOZE 30 min" or "SNOOZE tomorrow".'
 
 
 def unknown(too_long: bool = False) -> str:
