@@ -1,0 +1,687 @@
+"""Throughput and latency of the SMS webhook (POST /sms) under load, against a bare baseline.
+
+Run from the repo root (needs PostgreSQL at 127.0.0.1:5432 and Redis at localhost:6379):
+
+    .venv/bin/python bench/sms_load.py [--duration 20] [--worker-class gthread|sync]
+
+What it does, all on loopback and all cleaned up afterwards:
+
+1. a fresh PostgreSQL schema `bench_<random>` in database `test`, migrated, with one agent
+   (+13125550100, America/Chicago) and 5,000 leads (a few known names among them: "Sarah Smith",
+   "John Doe", ...); Redis db 13 (flushed before and after) for REDIS_URL and the broker;
+2. two gunicorns with the same worker count and class: `wsgi:app` with APP_ENV=production
+   (signatures checked against PUBLIC_BASE_URL + "/sms", rate limit set out of the way) and
+   `bench.bare_twiml_app:app`, a Flask view returning constant TwiML (the baseline);
+3. for each: a warm-up, then signed "plan" texts ("Update Sarah Smith's status to qualified",
+   ...; a unique MessageSid each) at concurrency 16 for --duration seconds, from a separate load
+   generator process: `wrk` with a Lua script when installed (`apt-get install -y wrk`), else a
+   Python one (threads + http.client keep-alive); `--loadgen` picks;
+4. prints requests/s, p50, p99 for both, the ratio real/bare, PASS/MISS against the targets
+   (real >= 25% of bare throughput; real p99 <= 50 ms), every non-200 or unexpected body, and the
+   server CPU per request (ms of worker CPU time), so a starved run can be told from a slow app.
+
+The machine running this also runs the load generator, PostgreSQL and Redis: on a small box
+(2 cores) they all compete with gunicorn for CPU; the CPU figures printed show how much.
+Signatures are precomputed before each timed run, so the generator only does HTTP.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import itertools
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import quote, urlencode
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+AGENT_PHONE = "+13125550100"
+AGENT_TZ = "America/Chicago"
+ACCOUNT_SID = "AC" + "b" * 32
+AUTH_TOKEN = "bench-auth-token-" + "0" * 15
+ASSISTANT_NUMBER = "+13125550000"
+PUBLIC_BASE_URL = "https://fieldline.bench.example"
+CONFIRM_TAIL = "Reply YES to confirm or NO to cancel."
+
+# Leads every plan message names, unique among the 5,000 (a status none of them asks for).
+KNOWN_LEADS = [
+    ("Sarah Smith", "+13125550125"),
+    ("John Doe", "+13125550123"),
+    ("Dana Cole", "+17735550127"),
+    ("Priya Natarajan", "+13125550131"),
+    ("Luis Ortega", "+13125550132"),
+    ("Michael Brennan", "+13125550133"),
+]
+PLAN_MESSAGES = [
+    "Update Sarah Smith's status to qualified",
+    "Mark John Doe as negotiating",
+    "Called Dana Cole, no answer",
+    "Add a note that Priya Natarajan mentioned budget concerns",
+    "Remind me to send Luis Ortega the contract tomorrow morning",
+    "Log that my call with Michael Brennan went well, update his status to negotiating, "
+    "and remind me to send the contract tomorrow morning",
+    "Met John Doe for coffee, he loved the place",
+    "Follow up with Sarah Smith next Tuesday at 2",
+]
+
+TARGET_RATIO = 0.25
+TARGET_P99_MS = 50.0
+
+
+# --- database and redis --------------------------------------------------------------------
+
+
+def schema_url(base_url: str, schema: str) -> str:
+    return f"{base_url}?options={quote(f'-csearch_path={schema}')}"
+
+
+def create_schema(base_url: str, name: str) -> None:
+    from sqlalchemy import create_engine
+
+    engine = create_engine(base_url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(f'CREATE SCHEMA "{name}"')
+    engine.dispose()
+
+
+def drop_schema(base_url: str, name: str) -> None:
+    from sqlalchemy import create_engine
+
+    engine = create_engine(base_url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+    engine.dispose()
+
+
+def seed(url: str, n_leads: int, rng: random.Random) -> None:
+    """One agent with `n_leads` leads: the known ones plus synthetic names (none equal to them)."""
+    from sqlalchemy import insert
+
+    from bench.names_bench import FIRST_NAMES, LAST_NAMES
+    from db.models import Lead, User
+    from db.session import Database
+
+    db = Database(url)
+    statuses = ["new", "contacted", "qualified", "negotiating", "follow_up"]
+    known = {name for name, _ in KNOWN_LEADS}
+    rows = [
+        {"name": name, "phone": phone, "status": "contacted"} for name, phone in KNOWN_LEADS
+    ]
+    while len(rows) < n_leads:
+        name = f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
+        if name in known:
+            continue
+        rows.append({"name": name, "phone": None, "status": rng.choice(statuses)})
+    rng.shuffle(rows)
+    with db.session() as session:
+        agent = User(name="Alex Rivera", phone=AGENT_PHONE, timezone=AGENT_TZ)
+        session.add(agent)
+        session.flush()
+        for row in rows:
+            row["agent_id"] = agent.id
+        session.execute(insert(Lead), rows)
+        session.commit()
+    db.dispose()
+
+
+def flush_redis(url: str) -> None:
+    from redis import Redis
+
+    client = Redis.from_url(url)
+    client.flushdb()
+    client.close()
+
+
+# --- gunicorn ------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+BENCH_CONF = """
+# Written by bench/sms_load.py: the repo's gunicorn.conf.py (JSON logs with access lines,
+# Prometheus multiprocess, worker recycling), with the command line overriding bind, workers,
+# worker class and threads.
+import os
+__file__ = {conf!r}
+exec(compile(open(__file__).read(), __file__, "exec"))
+# Workaround: gunicorn merges logconfig_dict over its defaults one key deep, so a config that
+# replaces "handlers" must also say where "root" goes, or gunicorn exits with
+# "Unable to configure root logger". Harmless once the repo's config names root itself.
+if "logconfig_dict" in globals() and "console" not in logconfig_dict.get("handlers", {{}}):
+    _h = next(iter(logconfig_dict.get("handlers", {{}})), None)
+    if _h:
+        logconfig_dict.setdefault("root", {{"level": "INFO", "handlers": [_h]}})
+"""
+
+
+def bench_gunicorn_config(args: argparse.Namespace, logdir: Path) -> Path:
+    """The config file gunicorn gets: the repo's production config (patched), or none."""
+    path = logdir / "gunicorn_bench.conf.py"
+    if args.gunicorn_conf:
+        path.write_text(BENCH_CONF.format(conf=str(Path(args.gunicorn_conf).resolve())))
+    else:
+        path.write_text("# gunicorn defaults (--gunicorn-conf '')\n")
+    return path
+
+
+class Gunicorn:
+    def __init__(self, name: str, module: str, env: dict[str, str], args: argparse.Namespace,
+                 logdir: Path) -> None:
+        self.name = name
+        self.port = free_port()
+        self.log = logdir / f"gunicorn-{name}.log"
+        gunicorn = Path(sys.executable).parent / "gunicorn"
+        cmd = [str(gunicorn), "--config", str(bench_gunicorn_config(args, logdir)),
+               "--bind", f"127.0.0.1:{self.port}", "--workers", str(args.workers),
+               "--worker-class", args.worker_class]
+        if not args.gunicorn_conf:
+            cmd += ["--timeout", "30", "--log-level", "warning", "--error-logfile", str(self.log)]
+        if args.worker_class == "gthread":
+            cmd += ["--threads", str(args.threads)]
+        if not args.recycle:
+            cmd += ["--max-requests", "0"]
+        cmd.append(module)
+        self.output = logdir / f"gunicorn-{name}.out"
+        with self.output.open("w") as out:
+            self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"gunicorn {self.name} exited: {self.logs()[-3000:]}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+            except OSError:
+                time.sleep(0.1)
+                continue
+            if len(self.worker_pids()) >= 1:
+                return
+        raise RuntimeError(f"gunicorn {self.name} not ready after {timeout}s")
+
+    def logs(self) -> str:
+        return "".join(p.read_text() for p in (self.output, self.log) if p.exists())
+
+    def worker_pids(self) -> list[int]:
+        pids = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == self.proc.pid:
+                pids.append(int(entry))
+        return pids
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU of the master and its workers so far."""
+        total = 0
+        for pid in [self.proc.pid, *self.worker_pids()]:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        return total / os.sysconf("SC_CLK_TCK")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)  # our own session's group only
+                self.proc.wait(timeout=5)
+
+
+# --- requests ------------------------------------------------------------------------------
+
+
+class RequestMaker:
+    """Signed inbound-SMS form bodies, each with a unique MessageSid, as Twilio sends them."""
+
+    def __init__(self) -> None:
+        from twilio.request_validator import RequestValidator
+
+        self.validator = RequestValidator(AUTH_TOKEN)
+        self.run = uuid.uuid4().hex[:8]
+        self.count = 0
+
+    def make(self, n: int) -> list[tuple[str, str]]:
+        out = []
+        for _ in range(n):
+            self.count += 1
+            params = {
+                "ToCountry": "US",
+                "SmsMessageSid": "",
+                "NumMedia": "0",
+                "MessageSid": f"SM{self.run}{self.count:024x}",
+                "AccountSid": ACCOUNT_SID,
+                "From": AGENT_PHONE,
+                "To": ASSISTANT_NUMBER,
+                "Body": PLAN_MESSAGES[self.count % len(PLAN_MESSAGES)],
+                "NumSegments": "1",
+                "ApiVersion": "2010-04-01",
+            }
+            params["SmsMessageSid"] = params["MessageSid"]
+            signature = self.validator.compute_signature(PUBLIC_BASE_URL + "/sms", params)
+            out.append((signature, urlencode(params)))
+        return out
+
+
+def write_requests(path: Path, requests: list[tuple[str, str]]) -> None:
+    with path.open("w") as f:
+        for signature, body in requests:
+            f.write(f"{signature}\t{body}\n")
+
+
+# --- load generators -----------------------------------------------------------------------
+
+WRK_LUA = r"""
+local data_file = DATA_FILE
+local expect = EXPECT
+local cycle = CYCLE
+local nthreads = NTHREADS
+local threads = {}
+local next_id = 1
+
+function setup(thread)
+  thread:set("tid", next_id)
+  table.insert(threads, thread)
+  next_id = next_id + 1
+end
+
+function init(args)
+  reqs = {}
+  local headers = {["Content-Type"] = "application/x-www-form-urlencoded"}
+  for line in io.lines(data_file) do
+    local tab = line:find("\t", 1, true)
+    headers["X-Twilio-Signature"] = line:sub(1, tab - 1)
+    reqs[#reqs + 1] = wrk.format("POST", "/sms", headers, line:sub(tab + 1))
+  end
+  idx = tid
+  ok, bad, exhausted, stopped = 0, 0, 0, false
+  samples = ""
+end
+
+function request()
+  if idx > #reqs then
+    if not cycle then
+      exhausted = 1
+      stopped = true
+      wrk.thread:stop()
+    end
+    idx = ((idx - 1) % #reqs) + 1
+  end
+  local r = reqs[idx]
+  idx = idx + nthreads
+  return r
+end
+
+function response(status, headers, body)
+  if stopped then return end
+  if status == 200 and body:find("<Response><Message>", 1, true)
+      and body:find(expect, 1, true) then
+    ok = ok + 1
+  else
+    bad = bad + 1
+    if #samples < 4000 then
+      samples = samples .. status .. " " .. body:sub(1, 300):gsub("\n", " ") .. "\n"
+    end
+  end
+end
+
+function done(summary, latency, requests)
+  local tok, tbad, tex = 0, 0, 0
+  local tsamples = ""
+  for _, t in ipairs(threads) do
+    tok = tok + t:get("ok")
+    tbad = tbad + t:get("bad")
+    tex = math.max(tex, t:get("exhausted"))
+    tsamples = tsamples .. t:get("samples")
+  end
+  local e = summary.errors
+  io.write(string.format(
+    'WRKJSON {"completed":%d,"elapsed":%f,"p50_ms":%f,"p99_ms":%f,"max_ms":%f,' ..
+    '"ok":%d,"bad":%d,"exhausted":%d,"err_connect":%d,"err_read":%d,"err_write":%d,' ..
+    '"err_status":%d,"err_timeout":%d}\n',
+    summary.requests, summary.duration / 1e6, latency:percentile(50) / 1e3,
+    latency:percentile(99) / 1e3, latency.max / 1e3, tok, tbad, tex,
+    e.connect, e.read, e.write, e.status, e.timeout))
+  io.write("WRKBAD\n" .. tsamples)
+end
+"""
+
+
+def run_wrk(port: int, data: Path, expect: str, cycle: bool, duration: float,
+            concurrency: int, workdir: Path, wrk_threads: int = 2) -> dict:
+    script = workdir / "sms_load.lua"
+    script.write_text(
+        WRK_LUA.replace("DATA_FILE", json.dumps(str(data)))
+        .replace("EXPECT", json.dumps(expect))
+        .replace("CYCLE", "true" if cycle else "false")
+        .replace("NTHREADS", str(wrk_threads))
+    )
+    before = os.times()
+    out = subprocess.run(
+        ["wrk", "-t", str(wrk_threads), "-c", str(concurrency), "-d", f"{duration:g}s",
+         "--timeout", "5s", "-s", str(script), f"http://127.0.0.1:{port}"],
+        capture_output=True, text=True, timeout=duration + 120,
+    )
+    after = os.times()
+    if out.returncode != 0 or "WRKJSON" not in out.stdout:
+        raise RuntimeError(f"wrk failed: {out.stdout[-2000:]} {out.stderr[-2000:]}")
+    result = json.loads(out.stdout.split("WRKJSON ", 1)[1].split("\n", 1)[0])
+    samples = out.stdout.split("WRKBAD\n", 1)[1].strip().splitlines()
+    errors = sum(result[k] for k in result if k.startswith("err_") and k != "err_status")
+    result.update(
+        rps=result["completed"] / result["elapsed"],
+        errors=result["bad"] + errors,
+        error_samples=samples[:10],
+        loadgen_cpu=(after.children_user - before.children_user)
+        + (after.children_system - before.children_system),
+    )
+    return result
+
+
+def run_python_loadgen(port: int, data: Path, expect: str, cycle: bool, duration: float,
+                       concurrency: int, workdir: Path) -> dict:
+    spec = workdir / "loadgen.json"
+    out = workdir / "loadgen-result.json"
+    spec.write_text(json.dumps({
+        "port": port, "data": str(data), "expect": expect, "cycle": cycle,
+        "duration": duration, "concurrency": concurrency, "out": str(out),
+    }))
+    before = os.times()
+    subprocess.run([sys.executable, __file__, "--loadgen-spec", str(spec)], check=True,
+                   timeout=duration + 120)
+    after = os.times()
+    result = json.loads(out.read_text())
+    result["loadgen_cpu"] = ((after.children_user - before.children_user)
+                             + (after.children_system - before.children_system))
+    return result
+
+
+def loadgen_main(spec_path: str) -> None:
+    """The Python load generator (its own process): threads, one keep-alive connection each."""
+    spec = json.loads(Path(spec_path).read_text())
+    requests = []
+    for line in Path(spec["data"]).read_text().splitlines():
+        signature, body = line.split("\t", 1)
+        requests.append(({"Content-Type": "application/x-www-form-urlencoded",
+                          "X-Twilio-Signature": signature}, body.encode()))
+    expect = spec["expect"].encode()
+    counter = itertools.count()
+    deadline_holder: list[float] = []
+    start_gate = threading.Barrier(spec["concurrency"] + 1)
+    results: list[tuple[list[float], int, int, list[str], bool]] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", spec["port"], timeout=5)
+        latencies: list[float] = []
+        ok = bad = 0
+        samples: list[str] = []
+        exhausted = False
+        start_gate.wait()
+        deadline = deadline_holder[0]
+        while time.monotonic() < deadline:
+            i = next(counter)
+            if i >= len(requests):
+                if not spec["cycle"]:
+                    exhausted = True
+                    break
+                i %= len(requests)
+            headers, body = requests[i]
+            t0 = time.perf_counter()
+            try:
+                conn.request("POST", "/sms", body, headers)
+                response = conn.getresponse()
+                payload = response.read()
+                status = response.status
+            except (OSError, http.client.HTTPException) as exc:
+                conn.close()
+                bad += 1
+                if len(samples) < 10:
+                    samples.append(f"exception {exc!r}")
+                continue
+            latencies.append(time.perf_counter() - t0)
+            if status == 200 and b"<Response><Message>" in payload and expect in payload:
+                ok += 1
+            else:
+                bad += 1
+                if len(samples) < 10:
+                    samples.append(f"{status} {payload[:300]!r}")
+        conn.close()
+        with lock:
+            results.append((latencies, ok, bad, samples, exhausted))
+
+    threads = [threading.Thread(target=worker) for _ in range(spec["concurrency"])]
+    for t in threads:
+        t.start()
+    deadline_holder.append(time.monotonic() + spec["duration"])
+    t_start = time.monotonic()
+    start_gate.wait()
+    for t in threads:
+        t.join(spec["duration"] + 60)
+    elapsed = time.monotonic() - t_start
+    latencies = sorted(x for r in results for x in r[0])
+    Path(spec["out"]).write_text(json.dumps({
+        "completed": len(latencies),
+        "elapsed": elapsed,
+        "rps": len(latencies) / elapsed,
+        "p50_ms": percentile(latencies, 50) * 1e3,
+        "p99_ms": percentile(latencies, 99) * 1e3,
+        "max_ms": latencies[-1] * 1e3 if latencies else 0.0,
+        "ok": sum(r[1] for r in results),
+        "bad": sum(r[2] for r in results),
+        "errors": sum(r[2] for r in results),
+        "exhausted": int(any(r[4] for r in results)),
+        "error_samples": [s for r in results for s in r[3]][:10],
+    }))
+
+
+def percentile(ordered: list[float], p: float) -> float:
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+# --- the run -------------------------------------------------------------------------------
+
+
+def measure(server: Gunicorn, maker: RequestMaker | None, bare_requests: list[tuple[str, str]],
+            expect: str, args: argparse.Namespace, workdir: Path) -> dict:
+    """Warm up, then one timed run; `maker` None means cycle `bare_requests` (no unique sids)."""
+    run = run_wrk if args.loadgen == "wrk" else run_python_loadgen
+    data = workdir / f"{server.name}.tsv"
+
+    def requests_for(seconds: float, rate: float) -> list[tuple[str, str]]:
+        if maker is None:
+            return bare_requests
+        return maker.make(min(args.max_requests, int(seconds * rate * 1.6) + 500))
+
+    write_requests(data, requests_for(args.warmup, 3000))
+    warm = run(server.port, data, expect, maker is None, args.warmup, args.concurrency, workdir)
+    write_requests(data, requests_for(args.duration, max(warm["rps"], 50.0)))
+    cpu_before = server.cpu_seconds()
+    machine_before = machine_cpu()
+    result = run(server.port, data, expect, maker is None, args.duration, args.concurrency,
+                 workdir)
+    result["server_cpu"] = server.cpu_seconds() - cpu_before
+    busy, total = (a - b for a, b in zip(machine_cpu(), machine_before, strict=True))
+    result["machine_busy"] = busy / total if total else float("nan")
+    result["warmup_errors"] = warm["errors"]
+    result["warmup_samples"] = warm["error_samples"][:3]
+    return result
+
+
+def machine_cpu() -> tuple[int, int]:
+    """(busy, total) jiffies over all CPUs since boot, from /proc/stat (iowait counts as idle)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    return sum(fields) - idle, sum(fields)
+
+
+def report(name: str, r: dict) -> None:
+    per_req = r["server_cpu"] / r["completed"] * 1e3 if r["completed"] else float("nan")
+    print(f"  {name:<5} {r['rps']:8.1f} req/s   p50 {r['p50_ms']:7.2f} ms   "
+          f"p99 {r['p99_ms']:7.2f} ms   max {r['max_ms']:7.1f} ms   "
+          f"n={r['completed']} in {r['elapsed']:.1f}s   errors {r['errors']}")
+    print(f"        gunicorn CPU {r['server_cpu']:.1f}s ({per_req:.2f} ms/request, "
+          f"{r['server_cpu'] / r['elapsed'] * 100:.0f}% of one core); "
+          f"load generator CPU {r['loadgen_cpu']:.1f}s "
+          f"({r['loadgen_cpu'] / r['elapsed'] * 100:.0f}% of one core); "
+          f"whole machine {r['machine_busy']:.0%} busy (PostgreSQL, Redis, anything else)")
+    if r.get("exhausted"):
+        print("        WARNING: ran out of precomputed requests before the time was up")
+    for sample in r["error_samples"]:
+        print(f"        error: {sample}")
+    if r["warmup_errors"]:
+        print(f"        warm-up errors: {r['warmup_errors']} e.g. {r['warmup_samples']}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds per timed run")
+    parser.add_argument("--warmup", type=float, default=4.0, help="seconds of warm-up per server")
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--worker-class", choices=["sync", "gthread"], default="gthread")
+    parser.add_argument("--threads", type=int, default=8,
+                        help="threads per gthread worker (8: each of the 16 connections gets one)")
+    parser.add_argument("--gunicorn-conf", default=str(ROOT / "gunicorn.conf.py")
+                        if (ROOT / "gunicorn.conf.py").exists() else "",
+                        help="production gunicorn config to start from ('' for gunicorn defaults)")
+    parser.add_argument("--recycle", action="store_true",
+                        help="keep the config's max_requests worker recycling (off by default: "
+                        "at thousands of req/s it restarts the bare workers every second)")
+    parser.add_argument("--loadgen", choices=["auto", "wrk", "python"], default="auto")
+    parser.add_argument("--leads", type=int, default=5000)
+    parser.add_argument("--max-requests", type=int, default=60000,
+                        help="cap on unique signed requests precomputed per real-webhook run")
+    parser.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--redis", default="redis://localhost:6379/13")
+    parser.add_argument("--hold", type=float, default=0.0,
+                        help="keep the servers up this many seconds after setup (to profile)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--loadgen-spec", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.loadgen_spec:
+        loadgen_main(args.loadgen_spec)
+        return 0
+    if args.loadgen == "auto":
+        args.loadgen = "wrk" if shutil.which("wrk") else "python"
+
+    from db import migrate
+
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    url = schema_url(args.pg, schema)
+    workdir = Path(tempfile.mkdtemp(prefix="sms_load_"))
+    servers: list[Gunicorn] = []
+    try:
+        print(f"setup: schema {schema}, {args.leads} leads, Redis {args.redis}, "
+              f"gunicorn {args.workers} x {args.worker_class}"
+              + (f" ({args.threads} threads)" if args.worker_class == "gthread" else "")
+              + f", config {args.gunicorn_conf or 'none'}"
+              + (", worker recycling on" if args.recycle else "")
+              + f", load generator {args.loadgen}, concurrency {args.concurrency}, "
+              f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+        create_schema(args.pg, schema)
+        migrate.upgrade(url)
+        seed(url, args.leads, random.Random(args.seed))
+        flush_redis(args.redis)
+
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "OPENAI_"))}
+        env.update(
+            APP_ENV="production",
+            DATABASE_URL=url,
+            REDIS_URL=args.redis,
+            CELERY_BROKER_URL=args.redis,
+            TWILIO_ACCOUNT_SID=ACCOUNT_SID,
+            TWILIO_AUTH_TOKEN=AUTH_TOKEN,
+            TWILIO_PHONE_NUMBER=ASSISTANT_NUMBER,
+            TWILIO_API_BASE_URL="http://127.0.0.1:9",  # never called by /sms; never the internet
+            PUBLIC_BASE_URL=PUBLIC_BASE_URL,
+            RATE_LIMIT_PER_MINUTE=str(10**9),
+            PARSER="rules",
+            SMS_SENDER="",
+            SECRET_KEY="bench",
+            PYTHONDONTWRITEBYTECODE="1",
+            PROMETHEUS_MULTIPROC_DIR=str(workdir / "metrics"),
+        )
+        (workdir / "metrics").mkdir()
+        real = Gunicorn("real", "wsgi:app", env, args, workdir)
+        servers.append(real)
+        bare = Gunicorn("bare", "bench.bare_twiml_app:app", env, args, workdir)
+        servers.append(bare)
+        real.wait_ready()
+        bare.wait_ready()
+        if args.hold:
+            print(f"holding {args.hold:g}s: real on :{real.port} (pids "
+                  f"{real.worker_pids()}), bare on :{bare.port}; requests in {workdir}")
+            time.sleep(args.hold)
+
+        from bench.bare_twiml_app import BARE_REPLY
+
+        bare_requests = RequestMaker().make(2000)
+        results = {
+            "bare": measure(bare, None, bare_requests, BARE_REPLY, args, workdir),
+            "real": measure(real, RequestMaker(), [], CONFIRM_TAIL, args, workdir),
+        }
+        for server in servers:
+            log = server.logs()
+            if "Traceback" in log or "ERROR" in log:
+                print(f"gunicorn {server.name} log has errors:\n{log[-3000:]}")
+
+        real_r, bare_r = results["real"], results["bare"]
+        ratio = real_r["rps"] / bare_r["rps"]
+        print(f"\nPOST /sms, {args.duration:g}s at concurrency {args.concurrency} "
+              f"(after {args.warmup:g}s warm-up), gunicorn {args.workers} x {args.worker_class}, "
+              f"load generator {args.loadgen} on the same {os.cpu_count()}-CPU machine")
+        report("bare", bare_r)
+        report("real", real_r)
+        errors = real_r["errors"] + bare_r["errors"]
+        print(f"\n  ratio real/bare throughput: {ratio:.1%}")
+        checks = [
+            (f"real >= {TARGET_RATIO:.0%} of bare throughput", ratio >= TARGET_RATIO,
+             f"{ratio:.1%}"),
+            (f"real p99 <= {TARGET_P99_MS:g} ms", real_r["p99_ms"] <= TARGET_P99_MS,
+             f"{real_r['p99_ms']:.1f} ms"),
+            ("every response 200 with the expected TwiML", errors == 0, f"{errors} errors"),
+        ]
+        for label, ok, value in checks:
+            print(f"  {'PASS' if ok else 'MISS'}  {label}: {value}")
+        return 0 if all(ok for _, ok, _ in checks) else 1
+    finally:
+        for server in servers:
+            server.stop()
+        try:
+            drop_schema(args.pg, schema)
+        finally:
+            flush_redis(args.redis)
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
