@@ -62,7 +62,7 @@ class ReminderReply:
 
 def match_reminder_reply(low: str) -> ReminderReply | None:
     """DONE or SNOOZE, if this normalized, lowercased message is a reply to a reminder."""
-    text = re.sub(r"\s+", " ", low).strip(" .!")
+    text = re.sub(r"\s+", " ", re.sub(r"[,;:]", " ", low)).strip(" .!")
     m = _DONE.match(text)
     if m:
         return ReminderReply("done", _int(m.group("n")), "")

@@ -36,6 +36,7 @@ SYNONYMS: dict[str, str] = {
     "no longer interested": "closed_lost", "dead deal": "closed_lost",
     "closed and lost": "closed_lost",
     "closed loss": "closed_lost", "gone cold": "closed_lost", "walked away": "closed_lost",
+    "went cold": "closed_lost", "backed out": "closed_lost", "pulled out": "closed_lost",
     "follow up": "follow_up", "needs follow up": "follow_up", "needs a follow up": "follow_up",
     "need follow up": "follow_up", "needs followup": "follow_up", "follow up needed": "follow_up",
     "to follow up": "follow_up", "pending follow up": "follow_up",
