@@ -1,0 +1,183 @@
+"""/metrics: token required, Prometheus text format, counts what happened, adds up processes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.test_health import wire
+from webapp import metrics
+
+TOKEN = "scrape-token-for-tests"
+
+EXPECTED_FAMILIES = {
+    "fieldline_webhook_duration_seconds",
+    "fieldline_http_responses",
+    "fieldline_messages",
+    "fieldline_plans",
+    "fieldline_parser_messages",
+    "fieldline_parser_duration_seconds",
+    "fieldline_reminders",
+    "fieldline_twilio_errors",
+    "fieldline_llm_calls",
+    "fieldline_llm_fallbacks",
+    "fieldline_queue_depth",
+    "fieldline_broker_up",
+}
+
+
+@pytest.fixture
+def metrics_token(settings: dict) -> str:
+    settings["METRICS_TOKEN"] = TOKEN
+    return TOKEN
+
+
+def scrape(app: Flask) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """sample name + sorted labels → value, from a parsed /metrics answer."""
+    response = app.test_client().get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert response.status_code == 200, response.data
+    assert response.mimetype == "text/plain"
+    samples = {}
+    for family in text_string_to_metric_families(response.get_data(as_text=True)):
+        for sample in family.samples:
+            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return samples
+
+
+def families(app: Flask) -> set[str]:
+    response = app.test_client().get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+    return {f.name for f in text_string_to_metric_families(response.get_data(as_text=True))}
+
+
+def test_metrics_hidden_without_a_token_setting(app: Flask, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.delenv("METRICS_TOKEN", raising=False)
+    assert wire(app).test_client().get("/metrics").status_code == 404
+
+
+def test_metrics_require_the_bearer_token(metrics_token: str, app: Flask) -> None:
+    client = wire(app).test_client()
+    assert client.get("/metrics").status_code == 401
+    wrong = client.get("/metrics", headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401
+    assert wrong.headers["WWW-Authenticate"].startswith("Bearer")
+    basic = client.get("/metrics", headers={"Authorization": f"Basic {TOKEN}"})
+    assert basic.status_code == 401
+
+
+def test_metrics_parse_and_name_every_family(metrics_token: str, app: Flask) -> None:
+    wire(app)
+    assert EXPECTED_FAMILIES <= families(app)
+    samples = scrape(app)
+    for outcome in metrics.PLAN_OUTCOMES:  # fixed labels exist from the start, at zero or more
+        assert ("fieldline_plans_total", (("outcome", outcome),)) in samples
+    assert samples[("fieldline_broker_up", ())] == 1.0
+
+
+def test_a_webhook_is_timed_by_its_route(metrics_token: str, app: Flask, phone) -> None:  # type: ignore[no-untyped-def]
+    wire(app)
+    key = ("fieldline_webhook_duration_seconds_count", (("endpoint", "/sms"), ("method", "POST")))
+    before = scrape(app).get(key, 0.0)
+    assert phone.text("What's John Doe's status?")
+    after = scrape(app)
+    assert after[key] == before + 1
+    assert after[("fieldline_http_responses_total", (("endpoint", "/sms"), ("status", "200")))]
+
+
+def test_counts_a_message_sent(metrics_token: str, app: Flask) -> None:
+    wire(app)
+    key = ("fieldline_messages_total", (("direction", "outbound"), ("kind", "sent")))
+    before = scrape(app).get(key, 0.0)
+    metrics.count_message("outbound", "sent")  # the line workers/outbound.deliver will carry
+    assert scrape(app)[key] == before + 1
+
+
+def test_queue_depth_is_read_from_the_broker(metrics_token: str, app: Flask) -> None:
+    wire(app)
+    redis = app.extensions["redis"]
+    redis.delete("celery")
+    assert scrape(app)[("fieldline_queue_depth", (("queue", "celery"),))] == 0.0
+    redis.rpush("celery", "a", "b")
+    redis.rpush("celery\x06\x163", "c")  # a priority-3 task sits in a sibling list
+    try:
+        assert scrape(app)[("fieldline_queue_depth", (("queue", "celery"),))] == 3.0
+    finally:
+        redis.delete("celery", "celery\x06\x163")
+
+
+def test_queue_depth_missing_when_broker_down(metrics_token: str, settings: dict) -> None:
+    samples = dict(
+        (s.name, s.value)
+        for f in text_string_to_metric_families(
+            metrics.render("redis://127.0.0.1:1/0").decode()
+        )
+        for s in f.samples
+    )
+    assert samples["fieldline_broker_up"] == 0.0
+    assert "fieldline_queue_depth" not in samples
+
+
+def test_helpers_count_plans_reminders_errors_parser_llm() -> None:
+    def value(metric, **labels) -> float:  # type: ignore[no-untyped-def]
+        return metric.labels(**labels)._value.get()
+
+    plans = value(metrics.PLANS, outcome="executed")
+    metrics.count_plan("executed")
+    assert value(metrics.PLANS, outcome="executed") == plans + 1
+
+    late = value(metrics.REMINDERS, outcome="late")
+    metrics.count_reminders(sent=2, late=1, caught_up=0)
+    assert value(metrics.REMINDERS, outcome="late") == late + 1
+
+    metrics.count_twilio_error(21610)
+    assert value(metrics.TWILIO_ERRORS, code="21610") >= 1
+
+    class Plan:
+        kind = "query"
+
+    parse = metrics.timed_parser(lambda text: Plan(), name="rules")
+    queries = value(metrics.PARSED, parser="rules", kind="query")
+    parse("who's negotiating?")
+    assert value(metrics.PARSED, parser="rules", kind="query") == queries + 1
+
+    timeouts = value(metrics.LLM_CALLS, result="timeout")
+    with pytest.raises(TimeoutError), metrics.observe_llm_call():
+        raise TimeoutError
+    assert value(metrics.LLM_CALLS, result="timeout") == timeouts + 1
+
+
+MULTIPROCESS_CHILD = """
+import sys
+from webapp import metrics
+metrics.count_message("inbound", "sms")
+metrics.WEBHOOK_LATENCY.labels(endpoint="/sms", method="POST").observe(0.2)
+"""
+
+MULTIPROCESS_SCRAPE = """
+from webapp import metrics
+print(metrics.render().decode())
+"""
+
+
+def test_multiprocess_mode_adds_up_processes(tmp_path: Path) -> None:
+    """Two processes count into the shared directory; a third one's scrape sees both."""
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prom")}
+    root = Path(__file__).resolve().parents[1]
+    for _ in range(2):
+        subprocess.run([sys.executable, "-c", MULTIPROCESS_CHILD], env=env, cwd=root,
+                       check=True, timeout=60)
+    out = subprocess.run([sys.executable, "-c", MULTIPROCESS_SCRAPE], env=env, cwd=root,
+                         check=True, timeout=60, capture_output=True, text=True).stdout
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for f in text_string_to_metric_families(out)
+        for s in f.samples
+    }
+    assert samples[("fieldline_messages_total", (("direction", "inbound"), ("kind", "sms")))] == 2
+    assert samples[("fieldline_webhook_duration_seconds_count",
+                    (("endpoint", "/sms"), ("method", "POST")))] == 2
