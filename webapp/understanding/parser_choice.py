@@ -1,7 +1,7 @@
 """Which parser answers a message: PARSER=rules|llm|auto, and the circuit breaker around the model.
 
-- `rules`: the deterministic rule parser only (the default without OPENAI_API_KEY; nothing about
-  the model is even imported then).
+- `rules`: the deterministic rule parser only (the default without OPENAI_API_KEY; the openai
+  SDK is not even imported then).
 - `auto` (the default with a key): the rules first, always — they answer in milliseconds and
   cost nothing. Only a message they find `unknown` goes to the model. `unknown_lead` does not:
   the rules already found a name that is none of the agent's leads, and the model's proposal
@@ -34,6 +34,7 @@ from typing import Any
 
 from webapp.config import ConfigError
 from webapp.understanding.intents import detect_intent
+from webapp.understanding.llm_parser import ModelError
 from webapp.understanding.parser import MAX_CHARS, AgentContext, parse_message
 from webapp.understanding.plan import Plan
 
@@ -140,9 +141,13 @@ class ModelAssistedParser:
             return ruled
         try:
             proposal = self.model.propose(text, ctx, now)
-        except Exception:  # ModelError, or a bug in the model path: the rules still answer
+        except ModelError as exc:  # expected: down, slow, rate-limited, malformed
             self.breaker.record_failure()
-            log.warning("model parse failed; rule parser answers", exc_info=True)
+            log.warning("model parse failed (%s); rule parser answers", exc)
+            return ruled
+        except Exception:  # a bug in the model path must not cost the agent an answer
+            self.breaker.record_failure()
+            log.exception("model parse crashed; rule parser answers")
             return ruled
         self.breaker.record_success()
         if proposal.plan is None:
