@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 
 from webapp.health import read_beat_heartbeat
 
@@ -191,6 +192,7 @@ def run_doctor(app: Flask, timeout: float = 2.0) -> list[Result]:
 @click.command("doctor")
 @click.option("--timeout", default=2.0, show_default=True,
               help="Seconds to wait for Redis, the broker and a worker's ping.")
+@with_appcontext
 def doctor(timeout: float) -> None:
     """Check the settings and services a real deployment needs; say what to fix."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
