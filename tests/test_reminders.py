@@ -244,3 +244,19 @@ def test_a_reminder_survives_redis_restarting_empty(app, agent, twilio_standin) 
             assert sweep(timedelta(0), 5)["messages_requeued"] == 1
         wait_for(lambda: twilio_standin.messages)
     assert len(twilio_standin.messages) == 1
+
+
+def test_done_and_snooze_work_by_sms(app, agent, phone) -> None:
+    first = _follow_up(app, agent, datetime.now(UTC) - timedelta(minutes=1),
+                       title="send the contract")
+    dispatch_due_reminders(get_db(app), datetime.now(UTC), RULES)
+    reply = phone.text("snooze 2 hours")
+    assert reply.startswith("😴 Snoozed: send the contract")
+    snoozed = _appointment(app, first)
+    assert snoozed.reminded_at is None
+    assert timedelta(hours=1, minutes=58) < snoozed.due_at - datetime.now(UTC) <= timedelta(hours=2)
+    _follow_up(app, agent, datetime.now(UTC) - timedelta(minutes=1), title="book the inspection",
+               lead_name="Dana Cole")
+    dispatch_due_reminders(get_db(app), datetime.now(UTC), RULES)
+    assert phone.text("DONE") == "✅ Marked done: book the inspection (Dana Cole)."
+    assert phone.text("done") == "There's no reminder waiting for an answer."

@@ -19,11 +19,10 @@ from db.models import (
     Message,
 )
 from tests.conftest import SmsPhone, wait_for
-from tests.test_voice_webhooks import VoicePhone, hangs_up, listens, said, voice_routes
+from tests.test_voice_webhooks import VoicePhone, hangs_up, listens, said
 from webapp import get_db
 
 pytestmark = pytest.mark.integration
-__all__ = ["voice_routes"]  # the autouse fixture that registers the blueprint
 
 SEED_SPOKEN = (
     "log that my call with john doe went well update his status to negotiating "

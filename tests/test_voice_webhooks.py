@@ -18,15 +18,6 @@ from webapp.voice_call import MAX_HINT_CHARS, MAX_HINTS, MAX_HINTS_TOTAL_CHARS
 _calls = itertools.count(1)
 
 
-@pytest.fixture(autouse=True)
-def voice_routes(app: Flask) -> None:
-    """Register the voice blueprint until webapp/__init__.py does it itself."""
-    if "voice" not in app.blueprints:
-        from webapp.voice_webhooks import bp
-
-        app.register_blueprint(bp)
-
-
 class VoicePhone:
     """One phone call, as Twilio would drive it: signed POSTs with one CallSid."""
 

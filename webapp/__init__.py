@@ -41,6 +41,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(sms_bp)
 
+    from webapp.voice_webhooks import bp as voice_bp
+
+    app.register_blueprint(voice_bp)
+
     from webapp.calendar_feed import bp as calendar_bp
     from webapp.simulator import bp as simulator_bp
 

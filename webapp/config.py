@@ -96,6 +96,9 @@ def settings_from_env(instance_path: str) -> dict[str, Any]:
         "AGENDA_HOUR": _int("AGENDA_HOUR", 8),
         "RECOVERY_GRACE_SECONDS": _int("RECOVERY_GRACE_SECONDS", 60),
         "MAX_PLAN_ATTEMPTS": _int("MAX_PLAN_ATTEMPTS", 5),
+        "VOICE_MIN_CONFIDENCE": _float("VOICE_MIN_CONFIDENCE", 0.5),
+        "VOICE_RESULT_WAIT": _float("VOICE_RESULT_WAIT", 4.0),
+        "VOICE_MAX_TURNS": _int("VOICE_MAX_TURNS", 20),
         "SIMULATOR_ENABLED": _bool(os.environ.get("SIMULATOR_ENABLED"), env == "development"),
         "DEFAULT_COUNTRY": os.environ.get("DEFAULT_COUNTRY") or "US",
     }

@@ -113,7 +113,7 @@ class Conversation:
         return Turn(plan.reply, kind)
 
     def _answer_reminder(self, agent: User, plan: Plan, zone: ZoneInfo) -> str:
-        details = getattr(plan, "reminder", None) or {}
+        details = plan.reminder or {}
         number = details.get("number")
         with self.db.session() as session:
             if plan.kind == "done":
