@@ -67,10 +67,12 @@ logconfig_dict: dict[str, Any] = {
             "filters": ["request_id", "mask"],
         }
     },
+    "root": {"handlers": ["stderr"], "level": loglevel.upper()},
     "loggers": {
         "gunicorn.error": {"handlers": ["stderr"], "level": loglevel.upper(),
                            "propagate": False},
         "gunicorn.access": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+        "alembic.runtime.plugins": {"level": "WARNING"},  # announces itself on import
     },
 }
 

@@ -198,3 +198,27 @@ def test_no_phone_or_body_at_info_through_a_whole_conversation(
     assert any("succeeded" in line["msg"] for line in lines)  # the worker's lines are in too
     for line in lines:
         assert line["level"] != "DEBUG"
+
+
+def test_gunicorn_access_line_becomes_fields_with_the_request_id() -> None:
+    """gunicorn passes its atoms as the record's args (gunicorn.glogging.Logger.access)."""
+    from gunicorn.glogging import SafeAtoms
+
+    stream = io.StringIO()
+    handler = make_handler(stream)
+    log = logging.getLogger("gunicorn.access")
+    log.addHandler(handler)
+    log.propagate, old_propagate = False, log.propagate
+    log.setLevel(logging.INFO)
+    try:
+        atoms = SafeAtoms({"h": "10.0.0.1", "m": "GET", "U": "/calendar/s3cr3t-token.ics",
+                           "s": "200", "B": 512, "D": 12345, "M": 12, "a": "curl",
+                           "{x-request-id}o": "abc123def4567890"})
+        log.info('%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms rid=%({x-request-id}o)s', atoms)
+    finally:
+        log.removeHandler(handler)
+        log.propagate = old_propagate
+    line = json.loads(stream.getvalue())
+    assert line["request_id"] == "abc123def4567890"
+    assert line["path"] == "/calendar/***.ics" and "s3cr3t" not in stream.getvalue()
+    assert line["status"] == 200 and line["duration_ms"] == 12.3 and line["method"] == "GET"

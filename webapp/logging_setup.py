@@ -179,7 +179,9 @@ class JsonFormatter(logging.Formatter):
         if record.name == "gunicorn.access" and isinstance(record.args, dict):
             out.update(_access_fields(record.args))
         out["msg"] = record.getMessage()
-        out["request_id"] = getattr(record, "request_id", None) or current_request_id()
+        rid = getattr(record, "request_id", None) or current_request_id()
+        if rid or "request_id" not in out:  # the access line's id comes from its atoms
+            out["request_id"] = rid
         for key, value in record.__dict__.items():
             if key not in _STANDARD_ATTRS and not key.startswith("_") and key not in out:
                 out[key] = _jsonable(value)
@@ -240,7 +242,8 @@ def configure_logging(level: str | int = "INFO", fmt: str = "json", stream: Any 
             root.removeHandler(handler)
     root.addHandler(make_handler(stream, fmt))
     root.setLevel(level)
-    for noisy in ("werkzeug",):  # the dev server's own access line would repeat the body-less URL
+    # The dev server repeats gunicorn's access line; alembic announces its plugins on import.
+    for noisy in ("werkzeug", "alembic.runtime.plugins"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
