@@ -237,6 +237,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, record: RecordedRequest, status: int, payload: dict,
               headers: dict[str, str] | None = None) -> None:
         data = json.dumps(payload).encode()
+        record.response_status = status  # before the client can see the answer
         try:
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -246,6 +247,5 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header(name, value)
             self.end_headers()
             self.wfile.write(data)
-            record.response_status = status
         except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up (its timeout): nothing to answer
+            record.response_status = None  # the client gave up (its timeout): not answered

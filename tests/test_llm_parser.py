@@ -467,6 +467,8 @@ def test_parser_choice_from_config() -> None:
         parser_mode({"PARSER": "llm"})
     with pytest.raises(ConfigError):
         parser_mode({"OPENAI_API_KEY": "sk-x", "PARSER": "gpt"})
+    with pytest.raises(ConfigError):  # the webhook would outlive Twilio's 15 s
+        parser_mode({"OPENAI_API_KEY": "sk-x", "OPENAI_TIMEOUT": 20})
     assert make_parser({}) is parse_message
     assert make_parser({"OPENAI_API_KEY": "sk-x"}, mode="rules") is parse_message
 

@@ -52,6 +52,10 @@ __all__ = [
 
 Parser = Callable[[str, AgentContext, datetime], Plan]
 PARSERS: tuple[str, ...] = ("rules", "llm", "auto")
+DEFAULT_TIMEOUT = 4.0
+# The SMS/voice webhook waits for the model: Twilio gives up after 15 s, and the rest of the
+# request (database, Redis) needs headroom.
+MAX_TIMEOUT = 10.0
 # auto: the rules' kinds that are worth a model call.
 AUTO_ESCALATE: frozenset[str] = frozenset({"unknown"})
 # llm: the rules' kinds the model may read instead (never confirm/cancel/help/undo).
@@ -177,6 +181,10 @@ def parser_mode(config: Mapping[str, Any]) -> str:
         raise ConfigError("PARSER=llm needs OPENAI_API_KEY (any value for a local server)")
     if mode == "auto" and not key:
         return "rules"
+    timeout = float(config.get("OPENAI_TIMEOUT") or DEFAULT_TIMEOUT)
+    if not 0 < timeout <= MAX_TIMEOUT:
+        raise ConfigError(f"OPENAI_TIMEOUT must be over 0 and at most {MAX_TIMEOUT:g} seconds "
+                          f"(Twilio waits 15 s for the webhook), got {timeout:g}")
     return mode
 
 
@@ -187,7 +195,7 @@ def make_client(config: Mapping[str, Any]) -> Any:
     return OpenAI(
         api_key=config["OPENAI_API_KEY"],
         base_url=config.get("OPENAI_BASE_URL") or None,
-        timeout=float(config.get("OPENAI_TIMEOUT") or 4.0),
+        timeout=float(config.get("OPENAI_TIMEOUT") or DEFAULT_TIMEOUT),
         max_retries=0,
     )
 
@@ -205,6 +213,6 @@ def make_parser(config: Mapping[str, Any], mode: str | None = None) -> Parser:
     from webapp.understanding.llm_parser import LlmParser
 
     model = LlmParser(make_client(config), config.get("OPENAI_MODEL") or "gpt-4o-mini",
-                      float(config.get("OPENAI_TIMEOUT") or 4.0))
+                      float(config.get("OPENAI_TIMEOUT") or DEFAULT_TIMEOUT))
     log.info("parser: %s with model %s", chosen, model.model)
     return ModelAssistedParser(chosen, model)
