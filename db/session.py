@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -24,7 +24,19 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # No pre-ping: it costs a round trip on every checkout of every request. A connection the
+    # server dropped fails one request (the webhook answers "try again", tasks retry) and
+    # SQLAlchemy then invalidates the pool; pool_recycle retires connections before typical
+    # server/proxy idle timeouts.
+    return create_engine(url, pool_recycle=1800, pool_size=10, max_overflow=10)
+
+
+def relax_durability(session: Session) -> None:
+    """For rows that are only a log (webhook turns): on PostgreSQL, commit this transaction
+    without waiting for the WAL flush. A crash could lose the last few such rows, never a
+    confirmed plan: those are committed in their own, fully durable transactions."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL synchronous_commit TO OFF"))
 
 
 class Database:

@@ -18,6 +18,7 @@ from db import migrate
 from db.models import Base
 from tests.databases import TemporarySchema
 from webapp import create_app, get_db
+from webapp.conversation.lead_directories import forget_directories
 
 pytest_plugins = ["tests.twilio_fixtures"]
 
@@ -89,6 +90,7 @@ def app(database_url: str, settings: dict, tmp_path: Path) -> Iterator[Flask]:
     app = create_app({**TEST_SETTINGS, "DATABASE_URL": database_url, **settings})
     _empty_all_tables(app)
     _flush_test_redis(app)
+    forget_directories()
     yield app
     _empty_all_tables(app)
     get_db(app).dispose()

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from db.models import Message, User
-from db.session import Database
+from db.session import Database, relax_durability
 from webapp import carrier_keywords as kw
 from webapp.conversation.conversation import TRY_AGAIN, Conversation
 from webapp.idempotency import IdempotencyTokens
@@ -99,6 +99,7 @@ class SmsInbound:
 
     def _record_inbound(self, message: Inbound, phone: str | None) -> User | None:
         with self.db.session() as session:
+            relax_durability(session)
             agent = session.scalar(select(User).where(User.phone == phone)) if phone else None
             session.add(
                 Message(
@@ -141,6 +142,7 @@ class SmsInbound:
         """Record the reply we are about to give in the webhook response."""
         try:
             with self.db.session() as session:
+                relax_durability(session)
                 session.add(
                     Message(
                         direction="outbound",

@@ -7,6 +7,7 @@ the last directory per agent and checks a cheap fingerprint (count, newest updat
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 
 from sqlalchemy import func, select
@@ -17,12 +18,21 @@ from webapp.understanding.lead_names import LeadDirectory
 from webapp.understanding.plan import LeadRef
 
 _MAX_AGENTS = 256
-_cache: OrderedDict[int, tuple[tuple, LeadDirectory]] = OrderedDict()
+# How long a cached directory is trusted without looking at the database again. A lead added a
+# second ago may be missed by a message sent within that second; plans re-read every lead when
+# they run, so nothing is ever written from a stale directory.
+RECHECK_SECONDS = 1.0
+_cache: OrderedDict[int, tuple[tuple, LeadDirectory, float]] = OrderedDict()
 _lock = threading.Lock()
 
 
 def directory_for(session: Session, agent_id: int) -> LeadDirectory:
     """The directory of `agent_id`'s own leads (and only theirs)."""
+    now = time.monotonic()
+    with _lock:
+        cached = _cache.get(agent_id)
+        if cached and now - cached[2] < RECHECK_SECONDS:
+            return cached[1]
     fingerprint = tuple(
         session.execute(
             select(func.count(Lead.id), func.max(Lead.updated_at), func.max(Lead.id)).where(
@@ -33,6 +43,7 @@ def directory_for(session: Session, agent_id: int) -> LeadDirectory:
     with _lock:
         cached = _cache.get(agent_id)
         if cached and cached[0] == fingerprint:
+            _cache[agent_id] = (fingerprint, cached[1], now)
             _cache.move_to_end(agent_id)
             return cached[1]
     rows = session.execute(
@@ -42,8 +53,14 @@ def directory_for(session: Session, agent_id: int) -> LeadDirectory:
         LeadRef(id=r.id, name=r.name, status=r.status, phone=r.phone) for r in rows
     )
     with _lock:
-        _cache[agent_id] = (fingerprint, directory)
+        _cache[agent_id] = (fingerprint, directory, now)
         _cache.move_to_end(agent_id)
         while len(_cache) > _MAX_AGENTS:
             _cache.popitem(last=False)
     return directory
+
+
+def forget_directories() -> None:
+    """Drop every cached directory (tests that rebuild the database between cases use this)."""
+    with _lock:
+        _cache.clear()
