@@ -69,6 +69,7 @@ def _init_conversation(app: Flask) -> None:
     from webapp.idempotency import IdempotencyTokens
     from webapp.rate_limit import RateLimiter
     from webapp.sms_inbound import SmsInbound
+    from webapp.understanding.parser_choice import make_parser
     from workers.tasks import enqueue_run_plan
 
     config = app.config
@@ -83,6 +84,7 @@ def _init_conversation(app: Flask) -> None:
         pending=PendingPlans(redis, config["PENDING_PLAN_TTL"]),
         recent=RecentLeads(redis, config["CONTEXT_TTL"]),
         enqueue_plan=enqueue_run_plan,
+        parse=make_parser(config),  # PARSER=rules|llm|auto; a bad value stops start-up
     )
     app.extensions["redis"] = redis
     app.extensions["conversation"] = conversation

@@ -13,14 +13,17 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
 from webapp import get_db
 from webapp.agents import find_agent
+from webapp.config import ConfigError
 from webapp.conversation.lead_directories import directory_for
 from webapp.conversation.queries import answer_query
 from webapp.phones import region_of
-from webapp.understanding.parser import AgentContext, parse_message
+from webapp.understanding.parser import AgentContext
+from webapp.understanding.parser_choice import make_parser
 
 assistant_cli = AppGroup("assistant", help="Inspect the assistant's understanding.")
 
@@ -42,8 +45,9 @@ def resolve_now(raw: str | None, zone: ZoneInfo) -> datetime:
 @click.option("--agent", "agent_phone", required=True, help="The agent's phone.")
 @click.option("--now", "now_raw", default=None,
               help="Local time in the agent's zone, or ISO+offset.")
-@click.option("--parser", "parser_name", type=click.Choice(["rules"]), default="rules",
-              show_default=True, help="Which parser answers.")
+@click.option("--parser", "parser_name", type=click.Choice(["rules", "llm", "auto"]),
+              default="rules", show_default=True,
+              help="Which parser answers (llm/auto use the OPENAI_* settings).")
 @click.option("--jsonl", is_flag=True, help='Read {"message": ..., "now": ...} lines from stdin.')
 @click.argument("message", required=False)
 def parse(agent_phone: str, now_raw: str | None, parser_name: str, jsonl: bool,
@@ -51,6 +55,10 @@ def parse(agent_phone: str, now_raw: str | None, parser_name: str, jsonl: bool,
     """Print the plan for MESSAGE (or for each JSON line on stdin with --jsonl)."""
     if not jsonl and message is None:
         raise click.UsageError("give a MESSAGE, or --jsonl with JSON lines on stdin")
+    try:
+        parse_message = make_parser(current_app.config, mode=parser_name)
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from exc
     with get_db().session() as session:
         agent = find_agent(session, agent_phone)
         if agent is None:
