@@ -145,6 +145,31 @@ def test_helpers_count_plans_reminders_errors_parser_llm() -> None:
     parse("who's negotiating?")
     assert value(metrics.PARSED, parser="rules", kind="query") == queries + 1
 
+    sent = value(metrics.MESSAGES, direction="outbound", kind="sent")
+    queued = value(metrics.MESSAGES, direction="outbound", kind="queued")
+    metrics.count_send_outcome("sent")
+    metrics.count_send_outcome("queued")  # a retry going back to the queue is no outcome
+    assert value(metrics.MESSAGES, direction="outbound", kind="sent") == sent + 1
+    assert value(metrics.MESSAGES, direction="outbound", kind="queued") == queued
+
+    class Appointment:
+        def __init__(self, late: bool) -> None:
+            self.reminder_late = late
+
+    caught = value(metrics.REMINDERS, outcome="caught_up")
+    late = value(metrics.REMINDERS, outcome="late")
+    metrics.count_reminder_batch([(Appointment(False), None)],
+                                 [(Appointment(True), None), (Appointment(True), None)])
+    assert value(metrics.REMINDERS, outcome="caught_up") == caught + 2
+    assert value(metrics.REMINDERS, outcome="late") == late + 2
+
+    calls = {r: value(metrics.LLM_CALLS, result=r) for r in ("ok", "timeout", "error")}
+    for outcome in ("plan", "error:deadline", "error:APITimeoutError", "error:RateLimitError"):
+        metrics.count_llm_call(outcome)
+    assert value(metrics.LLM_CALLS, result="ok") == calls["ok"] + 1
+    assert value(metrics.LLM_CALLS, result="timeout") == calls["timeout"] + 2
+    assert value(metrics.LLM_CALLS, result="error") == calls["error"] + 1
+
     timeouts = value(metrics.LLM_CALLS, result="timeout")
     with pytest.raises(TimeoutError), metrics.observe_llm_call():
         raise TimeoutError

@@ -170,8 +170,34 @@ def count_reminders(sent: int = 0, late: int = 0, caught_up: int = 0) -> None:
             REMINDERS.labels(outcome=outcome).inc(n)
 
 
+def count_send_outcome(status: str) -> None:
+    """An outbound text's send ended (`workers.outbound._finish`); a retry's `queued` is not."""
+    if status != "queued":
+        MESSAGES.labels(direction="outbound", kind=status).inc()
+
+
+def count_reminder_batch(single: list, folded: list) -> None:
+    """One agent's reminders from `_remind_agent`: (appointment, lead) pairs, own or folded."""
+    late = sum(1 for appointment, _ in [*single, *folded] if appointment.reminder_late)
+    count_reminders(sent=len(single), late=late, caught_up=len(folded))
+
+
 def count_twilio_error(code: str | int | None) -> None:
     TWILIO_ERRORS.labels(code=str(code or "unknown")[:32]).inc()
+
+
+def count_llm_call(outcome: str) -> None:
+    """From `LlmParser._log`'s outcome: ``error:deadline``/``error:*Timeout*`` → timeout,
+    other ``error:*`` → error, anything else (the proposal's outcome) → ok."""
+    if outcome.startswith("error:"):
+        result = "timeout" if "deadline" in outcome or "Timeout" in outcome else "error"
+    else:
+        result = "ok"
+    LLM_CALLS.labels(result=result).inc()
+
+
+def count_llm_fallback() -> None:
+    LLM_FALLBACKS.inc()
 
 
 def timed_parser(parse: F, name: str = "rules") -> F:
