@@ -50,6 +50,8 @@ def main() -> int:
     parser.add_argument("--kills", type=int, default=12)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--log-dir", type=Path, default=None,
+                        help="keep the workers' logs here (default: a temporary directory)")
     args = parser.parse_args()
 
     redis = Redis.from_url(CHAOS_REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
@@ -71,7 +73,9 @@ def main() -> int:
         app = create_app(app_settings(env))
         app.extensions["celery"].set_current()
         stack.callback(get_db(app).dispose)
-        fleet = Fleet(env, work, size=args.workers, concurrency=2)
+        logs = args.log_dir or work
+        logs.mkdir(parents=True, exist_ok=True)
+        fleet = Fleet(env, logs, size=args.workers, concurrency=2)
         stack.callback(fleet.stop)
         stack.callback(redis.flushdb)
 
