@@ -5,15 +5,22 @@ outside the timed loop, as the conversation layer does per agent. Targets on the
 machine: p50 <= 2 ms, p99 <= 10 ms per message.
 
     .venv/bin/python bench/parse_bench.py [--rounds 3]
+
+It then measures `flask --app wsgi assistant parse --jsonl` as a user runs it: one process, a
+throwaway SQLite database holding the same agent and leads, every corpus message fed on stdin
+--rounds times; it prints messages/s with and without the process's start-up.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
@@ -60,7 +67,8 @@ def main() -> None:
     tz = ZoneInfo(agent["agent"]["timezone"])
     now = datetime.fromisoformat(agent["now"]).astimezone(tz)
     started = time.perf_counter()
-    directory = LeadDirectory(build_leads(agent["leads"]))
+    directory_leads = build_leads(agent["leads"])
+    directory = LeadDirectory(directory_leads)
     build_s = time.perf_counter() - started
     ctx = AgentContext(directory, tz, agent["agent"]["country"])
     cold: list[float] = []
@@ -87,6 +95,51 @@ def main() -> None:
           f"{len(latencies) / total_s:.0f} messages/s")
     print(f"first pass (cold word memo): p50 {statistics.median(cold):.2f} ms   "
           f"p99 {cold[min(len(cold) - 1, int(len(cold) * 0.99))]:.2f} ms")
+    jsonl_throughput(agent, list(directory_leads), rows, args.rounds)
+
+
+def jsonl_throughput(agent: dict, leads: list[LeadRef], rows: list[dict], rounds: int) -> None:
+    """One `assistant parse --jsonl` process over the whole corpus, timed from outside."""
+    from db import migrate
+    from db.models import Lead, User
+    from db.session import Database
+
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{tmp}/bench.sqlite3"
+        migrate.upgrade(url)
+        db = Database(url)
+        with db.session() as session:
+            user = User(name="Bench Agent", phone="+13125550100",
+                        timezone=agent["agent"]["timezone"])
+            session.add(user)
+            session.flush()
+            session.add_all(Lead(agent_id=user.id, name=lead.name, status=lead.status)
+                            for lead in leads)
+            session.commit()
+        db.dispose()
+        lines = [json.dumps({"message": row["message"]}) for row in rows] * rounds
+        env = {**os.environ, "DATABASE_URL": url, "APP_ENV": "development"}
+        command = [str(ROOT / ".venv" / "bin" / "flask"), "--app", "wsgi", "assistant", "parse",
+                   "--agent", "+13125550100", "--now", agent["now"], "--jsonl"]
+        started = time.perf_counter()
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdin=subprocess.PIPE,
+                                   stdout=subprocess.PIPE, text=True)
+        assert process.stdin is not None and process.stdout is not None
+        process.stdin.write(lines[0] + "\n")
+        process.stdin.flush()
+        process.stdout.readline()  # the first answer: start-up and directory build are done
+        warm = time.perf_counter()
+        process.stdin.write("\n".join(lines[1:]) + "\n")
+        process.stdin.close()
+        answered = 1 + sum(1 for _ in process.stdout)
+        done = time.perf_counter()
+        process.wait(timeout=60)
+    if answered != len(lines):
+        raise SystemExit(f"--jsonl answered {answered} of {len(lines)} lines")
+    print(f"assistant parse --jsonl: {len(lines)} messages in one process; "
+          f"{(len(lines) - 1) / (done - warm):.0f} messages/s warm, "
+          f"{len(lines) / (done - started):.0f} messages/s including "
+          f"{warm - started:.1f} s of start-up")
 
 
 if __name__ == "__main__":

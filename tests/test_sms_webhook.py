@@ -225,3 +225,8 @@ def test_status_callbacks_only_move_a_message_forward(app, agent) -> None:
     with get_db(app).session() as session:
         assert session.scalar(select(Message.status).where(
             Message.provider_sid == "SMstatus1")) == "delivered"
+
+
+def test_list_my_leads_counts_them_by_status(app, phone) -> None:
+    reply = phone.text("list my leads")
+    assert reply == "You have 5 leads: 1 new, 2 contacted, 1 qualified, 1 negotiating."

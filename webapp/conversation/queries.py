@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from db.models import Appointment, Lead
+from webapp.understanding.plan import STATUSES
 
 MAX_LISTED = 8
 
@@ -27,7 +28,10 @@ def answer_query(session: Session, agent_id: int, query: dict, zone: ZoneInfo,
     if kind == "agenda":
         return agenda_text(session, agent_id, zone, now, query.get("day"))
     if kind == "leads_by_status":
-        return leads_by_status_text(session, agent_id, query.get("status", ""))
+        status = query.get("status")
+        if not status:  # "list my leads": a count per status, not 5,000 names
+            return lead_counts_text(session, agent_id)
+        return leads_by_status_text(session, agent_id, status)
     return "I can answer: a lead's status, your agenda, or who is in a status."
 
 
@@ -62,6 +66,20 @@ def agenda_text(session: Session, agent_id: int, zone: ZoneInfo, now: datetime,
         for appointment, name in overdue[:MAX_LISTED]:
             lines.append(f"• {name}: {appointment.title}")
     return "\n".join(lines)
+
+
+def lead_counts_text(session: Session, agent_id: int) -> str:
+    counts = dict(
+        session.execute(
+            select(Lead.status, func.count(Lead.id))
+            .where(Lead.agent_id == agent_id)
+            .group_by(Lead.status)
+        ).all()
+    )
+    if not counts:
+        return "You have no leads yet. Text e.g. \"New lead Jane Roe 312-555-0123\"."
+    parts = [f"{counts[s]} {s.replace('_', ' ')}" for s in STATUSES if counts.get(s)]
+    return f"You have {sum(counts.values())} leads: {', '.join(parts)}."
 
 
 def leads_by_status_text(session: Session, agent_id: int, status: str) -> str:
