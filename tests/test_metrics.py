@@ -206,3 +206,28 @@ def test_multiprocess_mode_adds_up_processes(tmp_path: Path) -> None:
     assert samples[("fieldline_messages_total", (("direction", "inbound"), ("kind", "sms")))] == 2
     assert samples[("fieldline_webhook_duration_seconds_count",
                     (("endpoint", "/sms"), ("method", "POST")))] == 2
+
+
+@pytest.mark.integration
+def test_a_conversation_shows_up_in_the_figures(metrics_token: str, app: Flask, celery_worker,  # type: ignore[no-untyped-def]
+                                                phone) -> None:
+    """Text, plan, YES, the worker runs it and sends the result: each step is counted."""
+    import workers.outbound
+    import workers.plan_execution
+
+    if not hasattr(workers.outbound, "metrics") or not hasattr(workers.plan_execution,
+                                                                "metrics"):
+        pytest.skip("metric increments not yet inserted in workers/ (see the operations issue)")
+    from tests.conftest import wait_for
+
+    wire(app)
+    sent = ("fieldline_messages_total", (("direction", "outbound"), ("kind", "simulated")))
+    executed = ("fieldline_plans_total", (("outcome", "executed"),))
+    before = scrape(app)
+    assert "Reply YES" in phone.text("Mark Sarah Smith as negotiating")
+    phone.text("YES")
+    wait_for(lambda: scrape(app).get(sent, 0.0) >= before.get(sent, 0.0) + 1)
+    after = scrape(app)
+    assert after[executed] == before[executed] + 1
+    assert after[("fieldline_plans_total", (("outcome", "planned"),))] >= 1
+    assert after[("fieldline_messages_total", (("direction", "inbound"), ("kind", "sms")))] >= 2
