@@ -287,10 +287,24 @@ class Figures:
         )
 
 
-def wipe_broker(redis: Redis) -> None:
+def wipe_broker(redis: Redis) -> int:
     """Redis restarted empty (it keeps nothing on disk here): every queued task, the unacked
-    set and the queue bindings are gone. FLUSHDB on this test's own database only."""
+    set and the queue bindings are gone, and so is every open connection. Done to this test's
+    own database only: FLUSHDB, then CLIENT KILL by id for the clients using that database
+    (workers, this process's producer pool), never anyone else's. Returns connections dropped.
+    """
+    db = redis.connection_pool.connection_kwargs.get("db", 0)
     redis.flushdb()
+    own = redis.client_id()
+    dropped = 0
+    for client in redis.client_list():
+        if int(client.get("db", -1)) == db and int(client["id"]) != own:
+            try:
+                redis.client_kill_filter(_id=client["id"])
+                dropped += 1
+            except Exception:  # noqa: BLE001 (gone already)
+                pass
+    return dropped
 
 
 def run_chaos(
