@@ -94,8 +94,12 @@ class SmsInbound:
         if problem is not None:
             return self._reply(agent, message, problem)
 
-        turn = self.conversation.handle(agent, message.body, message.channel)
-        return self._reply(agent, message, turn.reply, turn.plan_id)
+        turn = self.conversation.handle(agent, message.body, message.channel,
+                                        defer_dispatch=True)
+        reply = self._reply(agent, message, turn.reply, turn.plan_id)
+        if turn.dispatch is not None:
+            turn.dispatch()  # after the reply row, so "Confirmed" is stored before the result
+        return reply
 
     def _record_inbound(self, message: Inbound, phone: str | None) -> User | None:
         with self.db.session() as session:

@@ -36,6 +36,9 @@ TRY_AGAIN = (
     "Sorry, I can't process messages right now. Please try again in a minute — nothing changed."
 )
 NOTHING_PENDING = "Nothing is waiting for confirmation."
+CONFIRMED = "👍 Confirmed and saved — working on it. I'll text you when it's done."
+CONFIRMED_SLOW = ("👍 Confirmed and saved. I'm running slow right now; it will be done within a "
+                  "few minutes and I'll text you.")
 
 Parser = Callable[[str, AgentContext, datetime], Plan]
 
@@ -49,6 +52,7 @@ class Turn:
     plan_id: str | None = None
     queued: bool | None = None  # for confirm: the task reached the broker
     plan: Plan | None = None  # what the parser understood (voice words its reply from it)
+    dispatch: Callable[[], bool] | None = None  # queue the confirmed plan (see handle())
 
 
 @dataclass
@@ -60,15 +64,27 @@ class Conversation:
     parse: Parser = parse_message
     confirm_prompt: str = CONFIRM_PROMPT
 
-    def handle(self, agent: User, text: str, channel: str, now: datetime | None = None) -> Turn:
-        """Understand `text` from `agent` and act on it. Never raises for Redis/DB outages."""
+    def handle(self, agent: User, text: str, channel: str, now: datetime | None = None, *,
+               defer_dispatch: bool = False) -> Turn:
+        """Understand `text` from `agent` and act on it. Never raises for Redis/DB outages.
+
+        A confirmed plan is queued here, unless `defer_dispatch`: then the caller runs
+        `turn.dispatch()` once it has recorded its reply, so the agent's "Confirmed" is stored
+        (and sent) before the worker's result can be.
+        """
         now = now or datetime.now(UTC)
         try:
-            return self._handle(agent, text, channel, now)
+            turn = self._handle(agent, text, channel, now)
         except (RedisError, SQLAlchemyError):
             log.warning("conversation unavailable", exc_info=True,
                         extra={"agent_id": agent.id})
             return Turn(TRY_AGAIN, "unavailable")
+        if turn.dispatch is not None and not defer_dispatch:
+            turn.queued = turn.dispatch()
+            turn.dispatch = None
+            if not turn.queued:
+                turn.reply = CONFIRMED_SLOW
+        return turn
 
     def _handle(self, agent: User, text: str, channel: str, now: datetime) -> Turn:
         zone = ZoneInfo(agent.timezone)
@@ -174,10 +190,7 @@ class Conversation:
             self.pending.put_back(agent.phone, pending)
             return Turn("Sorry, I couldn't save that just now. Your request is still waiting — "
                         "reply YES again in a minute.", "confirm")
-        queued = self.enqueue_plan(pending.plan_id)
-        if queued:
-            reply = "👍 Confirmed — working on it. I'll text you when it's done."
-        else:
-            reply = ("👍 Confirmed and saved. I'm running slow right now; it will be done "
-                     "within a few minutes and I'll text you.")
-        return Turn(reply, "confirm", pending.plan_id, queued)
+        # The plan is safe in the database now: queueing can only make it faster, never lose it
+        # (the recovery sweep queues whatever the broker did not get).
+        plan_id = pending.plan_id
+        return Turn(CONFIRMED, "confirm", plan_id, dispatch=lambda: self.enqueue_plan(plan_id))
