@@ -49,6 +49,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=60.0, help="length of the fault phase")
     parser.add_argument("--kills", type=int, default=12)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--rate", type=float, default=3.0,
+                        help="plans confirmed per second between the bursts")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--log-dir", type=Path, default=None,
                         help="keep the workers' logs here (default: a temporary directory)")
@@ -82,7 +84,7 @@ def main() -> int:
         started = time.monotonic()
         figures = run_chaos(app, fleet, standin, redis, rounds=args.kills, burst=(2, 5),
                             round_seconds=max(0.5, args.seconds / args.kills - 0.2),
-                            drain_timeout=120.0, seed=args.seed)
+                            drain_timeout=120.0, steady_rate=args.rate, seed=args.seed)
         report(figures, args.database, time.monotonic() - started)
         bad = (figures.still_confirmed or figures.duplicates or figures.missing_effects
                or figures.texts_lost or figures.texts_twice)
@@ -110,7 +112,7 @@ def report(figures: Figures, database: str, seconds: float) -> None:
          f"{figures.texts_unknown} ({figures.unknown_received} of them did reach Twilio)"),
         ("result texts lost", figures.texts_lost),
         ("result texts received twice", figures.texts_twice),
-        ("confirmed → executed", f"median {p50:.2f} s, p95 {p95:.1f} s, "
+        ("confirmed → executed", f"median {p50:.2f} s, p95 {p95:.2f} s, "
                                  f"longest {figures.longest_seconds:.1f} s"),
         ("attempts when done", ", ".join(f"{k}: {v}" for k, v in
                                          sorted(figures.attempts.items()))),

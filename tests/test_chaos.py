@@ -318,25 +318,37 @@ def run_chaos(
     round_seconds: float = 1.2,
     drain_timeout: float = 40.0,
     max_attempts: int = CHAOS_MAX_ATTEMPTS,
+    steady_rate: float = 0.0,
     seed: int | None = None,
 ) -> Figures:
     """Confirm bursts of plans, SIGKILL a worker (or a pool child) just after each burst,
     wipe the broker once half-way, sweep every second; then restart everything and sweep until
-    nothing is outstanding; then count."""
+    nothing is outstanding; then count. `steady_rate` adds plans per second in between, so
+    faults also land on a queue that is never idle."""
     rng = random.Random(seed)
     figures = Figures()
-    agent_id, lead_ids = seed_agent(app, rounds * burst[1] + 5)
+    steady = int(steady_rate * rounds * (round_seconds + 0.3)) + 5
+    agent_id, lead_ids = seed_agent(app, rounds * burst[1] + steady + 5)
     plan_ids: list[str] = []
     restart_at: dict[int, float] = {}
     next_sweep = time.monotonic() + 1.0
+    next_steady = time.monotonic() + (1.0 / steady_rate if steady_rate else float("inf"))
+
+    def confirm_next() -> None:
+        number = len(plan_ids)
+        if number < len(lead_ids):
+            plan_ids.append(confirm_plan(app, agent_id, lead_ids[number], number))
     fleet.start_all()
     time.sleep(2.5)  # let the first workers come up, so the first kills hit running tasks
 
     def tick(until: float) -> None:
         """Sleep until `until`, meanwhile restarting killed workers and sweeping on time."""
-        nonlocal next_sweep
+        nonlocal next_sweep, next_steady
         while True:
             now = time.monotonic()
+            if now >= next_steady and until - now > 0.0:
+                confirm_next()
+                next_steady = now + rng.expovariate(steady_rate)
             for index, when in list(restart_at.items()):
                 if now >= when:
                     fleet.start(index)
@@ -352,8 +364,7 @@ def run_chaos(
     wipe_round = rounds // 2
     for round_number in range(rounds):
         for _ in range(rng.randint(*burst)):
-            number = len(plan_ids)
-            plan_ids.append(confirm_plan(app, agent_id, lead_ids[number], number))
+            confirm_next()
         tick(time.monotonic() + rng.uniform(0.0, 0.25))
         if round_number == wipe_round:
             wipe_broker(redis)
@@ -377,6 +388,7 @@ def run_chaos(
         tick(time.monotonic() + round_seconds)
 
     # Drain: every worker back, the sweep as beat would run it, until nothing is outstanding.
+    next_steady = float("inf")
     started = time.monotonic()
     restart_at.clear()
     fleet.start_all()
