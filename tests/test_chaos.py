@@ -689,11 +689,6 @@ def _wait(predicate, timeout: float) -> None:  # type: ignore[no-untyped-def]
     raise AssertionError(f"not done within {timeout}s")
 
 
-GIVE_UP_FIX = ("workers/plan_execution.py `_record_failure` overwrites any state: it must fail "
-               "only a `confirmed` row (guarded UPDATE); see issue 9's chaos report")
-
-
-@pytest.mark.xfail(reason=GIVE_UP_FIX, strict=False)
 def test_giving_up_never_overrides_a_plan_that_ran_meanwhile(
     chaos_database: str, chaos_redis: Redis
 ) -> None:
@@ -719,7 +714,6 @@ def test_giving_up_never_overrides_a_plan_that_ran_meanwhile(
         get_db(app).dispose()
 
 
-@pytest.mark.xfail(reason=GIVE_UP_FIX, strict=False)
 def test_giving_up_while_the_last_attempt_is_committing_keeps_it_executed(
     chaos_database: str, chaos_redis: Redis
 ) -> None:

@@ -52,6 +52,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(simulator_bp)  # answers 404 unless SIMULATOR_ENABLED in dev/testing
 
+    from webapp import health, logging_setup, metrics
+
+    logging_setup.init_app(app)  # JSON logs, request id across Flask and Celery, masking
+    health.init_app(app)  # GET /healthz, GET /readyz
+    metrics.init_app(app)  # GET /metrics, per-route request timing
+
     from webapp.cli import register_cli
 
     register_cli(app)
@@ -67,9 +73,10 @@ def _init_conversation(app: Flask) -> None:
     from webapp.conversation.pending_plans import PendingPlans
     from webapp.conversation.recent_leads import RecentLeads
     from webapp.idempotency import IdempotencyTokens
+    from webapp.metrics import timed_parser
     from webapp.rate_limit import RateLimiter
     from webapp.sms_inbound import SmsInbound
-    from webapp.understanding.parser_choice import make_parser
+    from webapp.understanding.parser_choice import make_parser, parser_mode
     from workers.tasks import enqueue_run_plan
 
     config = app.config
@@ -84,7 +91,7 @@ def _init_conversation(app: Flask) -> None:
         pending=PendingPlans(redis, config["PENDING_PLAN_TTL"]),
         recent=RecentLeads(redis, config["CONTEXT_TTL"]),
         enqueue_plan=enqueue_run_plan,
-        parse=make_parser(config),  # PARSER=rules|llm|auto; a bad value stops start-up
+        parse=timed_parser(make_parser(config), parser_mode(config)),  # PARSER=rules|llm|auto
     )
     app.extensions["redis"] = redis
     app.extensions["conversation"] = conversation

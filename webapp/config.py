@@ -101,6 +101,10 @@ def settings_from_env(instance_path: str) -> dict[str, Any]:
         "VOICE_MAX_TURNS": _int("VOICE_MAX_TURNS", 20),
         "SIMULATOR_ENABLED": _bool(os.environ.get("SIMULATOR_ENABLED"), env == "development"),
         "DEFAULT_COUNTRY": os.environ.get("DEFAULT_COUNTRY") or "US",
+        "METRICS_TOKEN": os.environ.get("METRICS_TOKEN") or "",
+        "READY_TIMEOUT": _float("READY_TIMEOUT", 1.0),
+        "LOG_FORMAT": (os.environ.get("LOG_FORMAT") or "").strip().lower(),
+        "LOG_LEVEL": (os.environ.get("LOG_LEVEL") or "INFO").strip().upper(),
     }
 
 

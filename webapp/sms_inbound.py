@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from db.models import Message, User
 from db.session import Database, relax_durability
 from webapp import carrier_keywords as kw
+from webapp import metrics
 from webapp.conversation.conversation import TRY_AGAIN, Conversation
 from webapp.idempotency import IdempotencyTokens
 from webapp.phones import normalize_phone
@@ -118,6 +119,7 @@ class SmsInbound:
                 )
             )
             session.commit()
+            metrics.count_message("inbound", message.channel)
             return agent
 
     def _carrier_keyword(self, agent: User, body: str) -> str | None:
@@ -161,6 +163,7 @@ class SmsInbound:
                 session.commit()
         except SQLAlchemyError:
             log.warning("could not record reply", exc_info=True)
+        metrics.count_message("outbound", "reply")
         return text
 
 

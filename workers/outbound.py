@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from db.models import Message, User
 from db.session import Database
-from webapp import get_db
+from webapp import get_db, metrics
 from webapp.config import ConfigError
 from workers.sms_sender import (
     PermanentSendError,
@@ -216,6 +216,7 @@ def _finish(
         if opt_out_agent is not None:
             session.execute(update(User).where(User.id == opt_out_agent).values(opted_out=True))
         session.commit()
+    metrics.count_send_outcome(status)
     if changed != 1:
         log.warning(
             "outcome not recorded: the row changed meanwhile",

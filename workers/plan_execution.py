@@ -27,6 +27,7 @@ from db.models import (
     User,
 )
 from db.session import Database
+from webapp import metrics
 from webapp.understanding.plan import INTERACTION_TYPES, STATUSES
 from workers.outbound import queue_text
 
@@ -86,6 +87,7 @@ def run_confirmed_plan(db: Database, plan_id: str, now: datetime | None = None) 
             channel="sms",
         )
         session.commit()
+        metrics.count_plan("executed")
         return Outcome(plan_id, "executed", message.id)
 
 
@@ -95,13 +97,24 @@ def mark_failed(db: Database, plan_id: str, reason: str, now: datetime | None = 
 
 
 def _record_failure(db: Database, plan_id: str, reason: str, now: datetime) -> Outcome:
+    """Move a still-`confirmed` plan to `failed` and tell the agent nothing changed.
+
+    Guarded like the claim: only a `confirmed` row may fail. A plan that a late task executed
+    meanwhile (the sweep gives up just as the last attempt runs, or commits while this waits on
+    the row lock) stays `executed`, and no "Nothing was changed" text contradicts the CRM.
+    """
     with db.session() as session:
+        failed = session.execute(
+            update(ExecutedPlan)
+            .where(ExecutedPlan.plan_id == plan_id, ExecutedPlan.state == "confirmed")
+            .values(state="failed", error=reason, executed_at=now)
+        ).rowcount
+        if failed != 1:
+            state = session.scalar(
+                select(ExecutedPlan.state).where(ExecutedPlan.plan_id == plan_id)
+            )
+            return Outcome(plan_id, "already_done" if state == "executed" else state or "missing")
         row = session.scalar(select(ExecutedPlan).where(ExecutedPlan.plan_id == plan_id))
-        if row is None or row.state == "failed":
-            return Outcome(plan_id, "missing" if row is None else "failed")
-        row.state = "failed"
-        row.error = reason
-        row.executed_at = now
         agent = session.get(User, row.agent_id)
         message = queue_text(
             session,
@@ -111,6 +124,7 @@ def _record_failure(db: Database, plan_id: str, reason: str, now: datetime) -> O
             plan_id=plan_id,
         )
         session.commit()
+        metrics.count_plan("failed")
         return Outcome(plan_id, "failed", message.id)
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from db.models import Appointment, DailyAgenda, Lead, User
 from db.session import Database
+from webapp import metrics
 from webapp.conversation.queries import agenda_text
 from webapp.phones import display_phone
 from workers.outbound import queue_text
@@ -138,6 +139,7 @@ def _remind_agent(session: Session, rows: list, now: datetime, rules: ReminderRu
         for appointment, _ in folded:
             appointment.reminder_message_id = message.id
         message_ids.append(message.id)
+    metrics.count_reminder_batch(single, folded)
     return message_ids
 
 

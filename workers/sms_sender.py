@@ -28,6 +28,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 
+from webapp import metrics
 from webapp.config import ConfigError
 
 log = logging.getLogger(__name__)
@@ -137,6 +138,7 @@ def _classify_rejection(exc: TwilioRestException | TwilioServiceException) -> Se
     status = int(exc.status)
     code = str(exc.code) if exc.code is not None else str(status)
     reason = f"HTTP {status}, Twilio error {code}"
+    metrics.count_twilio_error(code)
     if status == 429 or status >= 500:
         return RetryableSendError(reason, code=code, http_status=status)
     if exc.code is not None and int(exc.code) == OPTED_OUT:

@@ -18,6 +18,7 @@ from sqlalchemy.exc import OperationalError
 
 from db.models import ExecutedPlan
 from webapp import get_db
+from webapp.health import record_beat_heartbeat
 from workers.outbound import enqueue_send, requeue_stale_messages
 from workers.plan_execution import mark_failed, run_confirmed_plan
 from workers.reminders import ReminderRules, dispatch_daily_agendas, dispatch_due_reminders
@@ -82,7 +83,7 @@ def sweep(grace: timedelta, max_attempts: int, now: datetime | None = None) -> d
             outcome = mark_failed(db, plan_id, "it could not be completed in time", now)
             if outcome.message_id is not None:
                 enqueue_send(outcome.message_id)
-            failed += 1
+            failed += outcome.state == "failed"  # not a plan a late task just executed
             continue
         with db.session() as session:
             session.execute(
@@ -102,6 +103,7 @@ def sweep(grace: timedelta, max_attempts: int, now: datetime | None = None) -> d
 @shared_task(name="workers.tasks.dispatch_reminders")
 def dispatch_reminders() -> int:
     """Beat, every REMINDER_INTERVAL_SECONDS: claim due follow-ups, then queue their texts."""
+    record_beat_heartbeat()  # read by `flask doctor`: beat scheduled this and a worker ran it
     rules = ReminderRules.from_config(current_app.config)
     message_ids = dispatch_due_reminders(get_db(), datetime.now(UTC), rules)
     for message_id in message_ids:

@@ -10,7 +10,9 @@ def register_cli(app: Flask) -> None:
     from webapp.cli.assistant import assistant_cli
     from webapp.cli.database import db_cli
     from webapp.cli.demo import demo_cli
+    from webapp.cli.doctor import doctor
     from webapp.cli.leads import leads_cli
+    from webapp.cli.ops import ops_cli
 
-    for group in (agents_cli, assistant_cli, db_cli, demo_cli, leads_cli):
+    for group in (agents_cli, assistant_cli, db_cli, demo_cli, leads_cli, doctor, ops_cli):
         app.cli.add_command(group)

@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from db.models import ExecutedPlan, User
 from db.session import Database
+from webapp import metrics
 from webapp.conversation.lead_directories import directory_for
 from webapp.conversation.pending_plans import PendingPlan, PendingPlans
 from webapp.conversation.queries import answer_query
@@ -148,6 +149,7 @@ class Conversation:
         reply = plan.reply
         if replaced:
             reply = "(This replaces your earlier unconfirmed request.) " + reply
+        metrics.count_plan("planned")
         return Turn(reply, "plan", pending.plan_id)
 
     def _offer_undo(self, agent: User, channel: str) -> Turn:
@@ -170,6 +172,7 @@ class Conversation:
     def _confirm(self, agent: User, channel: str) -> Turn:
         pending = self.pending.take(agent.phone)
         if pending is None:
+            metrics.count_plan("expired")
             return Turn(NOTHING_PENDING, "confirm")
         try:
             with self.db.session() as session:
@@ -193,4 +196,5 @@ class Conversation:
         # The plan is safe in the database now: queueing can only make it faster, never lose it
         # (the recovery sweep queues whatever the broker did not get).
         plan_id = pending.plan_id
+        metrics.count_plan("confirmed")
         return Turn(CONFIRMED, "confirm", plan_id, dispatch=lambda: self.enqueue_plan(plan_id))

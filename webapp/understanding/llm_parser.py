@@ -45,6 +45,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
+from webapp import metrics
 from webapp.phones import InvalidPhone, normalize_phone
 from webapp.understanding import replies
 from webapp.understanding.lead_names import COMMON_WORDS
@@ -603,6 +604,7 @@ class LlmParser:
 
     def _log(self, started: float, usage: Any, outcome: str, n_candidates: int) -> None:
         """Cost and outcome per message; never the message, names or phone numbers."""
+        metrics.count_llm_call(outcome)
         log.info(
             "model parse %s: %d prompt + %d completion tokens, %d ms",
             outcome,
