@@ -134,6 +134,19 @@ def agent(app: Flask):  # type: ignore[no-untyped-def]
         return user
 
 
+@pytest.fixture
+def agent_id(agent) -> int:  # type: ignore[no-untyped-def]
+    return agent.id
+
+
+def rows(app: Flask, model: type) -> list:
+    """Every row of `model` in insertion order, read in a fresh session."""
+    from sqlalchemy import select
+
+    with get_db(app).session() as session:
+        return list(session.scalars(select(model).order_by(model.id)))
+
+
 def sign(app: Flask, path: str, params: dict[str, str]) -> str:
     """The X-Twilio-Signature Twilio would send for a POST of `params` to `path`."""
     from twilio.request_validator import RequestValidator

@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import json
 import secrets
-import threading
 import time
-from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.loopback_server import LoopbackServer
 
 TOOL_NAME = "propose_plan"
 ERROR_TYPES = {
@@ -59,19 +59,17 @@ class _Script:
 
 
 @dataclass
-class OpenAIStandIn:
+class OpenAIStandIn(LoopbackServer):
     """Start with `with OpenAIStandIn() as model:`; point the client at `model.base_url`."""
 
     api_key: str = "sk-test-standin"
     host: str = "127.0.0.1"
     requests: list[RecordedRequest] = field(default_factory=list)
 
+    thread_name = "openai-standin"
+
     def __post_init__(self) -> None:
-        self._lock = threading.Lock()
-        self._script: deque[_Script] = deque()
-        self._stopping = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._init_loopback()
 
     # --- scripting -------------------------------------------------------------------------
 
@@ -102,54 +100,12 @@ class OpenAIStandIn:
         with self._lock:
             return [r for r in self.requests if r.path.endswith("/chat/completions")]
 
-    # --- lifecycle -------------------------------------------------------------------------
-
     @property
     def base_url(self) -> str:
         """What OPENAI_BASE_URL would be set to (the SDK appends /chat/completions)."""
-        assert self._server is not None, "the stand-in is not running"
-        return f"http://{self.host}:{self._server.server_address[1]}/v1"
-
-    def start(self) -> OpenAIStandIn:
-        standin = self
-
-        class Handler(_Handler):
-            owner = standin
-
-        self._server = ThreadingHTTPServer((self.host, 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="openai-standin",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stopping.set()  # wakes hanging handlers
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> OpenAIStandIn:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        return self.root_url + "/v1"
 
     # --- answering (called from handler threads) -------------------------------------------
-
-    def _next_script(self) -> _Script | None:
-        with self._lock:
-            return self._script.popleft() if self._script else None
-
-    def _record(self, request: RecordedRequest) -> None:
-        with self._lock:
-            self.requests.append(request)
 
     def _completion(self, body: dict, message: dict, finish: str,
                     usage: tuple[int, int]) -> dict:
@@ -249,3 +205,6 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
         except (BrokenPipeError, ConnectionResetError):
             record.response_status = None  # the client gave up (its timeout): not answered
+
+
+OpenAIStandIn.handler_class = _Handler

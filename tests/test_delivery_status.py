@@ -20,15 +20,6 @@ from workers.sms_sender import TwilioSender
 AGENT_PHONE = "+13125550100"
 
 
-@pytest.fixture
-def agent_id(app: Flask) -> int:
-    with get_db(app).session() as session:
-        user = User(name="Alex Rivera", phone=AGENT_PHONE, timezone="America/Chicago")
-        session.add(user)
-        session.commit()
-        return user.id
-
-
 def _sent_message(app: Flask, agent_id: int, sid: str, status: str = "sent") -> int:
     with get_db(app).session() as session:
         message = Message(

@@ -46,15 +46,6 @@ AGENT_PHONE = "+13125550100"
 
 
 @pytest.fixture
-def agent_id(app: Flask) -> int:
-    with get_db(app).session() as session:
-        user = User(name="Alex Rivera", phone=AGENT_PHONE, timezone="America/Chicago")
-        session.add(user)
-        session.commit()
-        return user.id
-
-
-@pytest.fixture
 def sender(twilio_standin: TwilioStandIn) -> TwilioSender:
     return TwilioSender(
         ACCOUNT_SID, AUTH_TOKEN, FROM, base_url=twilio_standin.base_url, timeout=0.5,

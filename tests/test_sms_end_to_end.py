@@ -19,7 +19,7 @@ from db.models import (
     LeadHistory,
     Message,
 )
-from tests.conftest import SmsPhone, wait_for
+from tests.conftest import SmsPhone, rows, wait_for
 from webapp import get_db
 
 pytestmark = pytest.mark.integration
@@ -43,10 +43,6 @@ def _plan_state(app, plan_id: str | None = None) -> str | None:  # type: ignore[
         return session.scalar(query.order_by(ExecutedPlan.id.desc()).limit(1))
 
 
-def _rows(app, model):  # type: ignore[no-untyped-def]
-    with get_db(app).session() as session:
-        return list(session.scalars(select(model)))
-
 
 def test_the_seed_example_goes_from_text_to_rows_in_all_four_tables(
     app, agent, phone, celery_worker, twilio_standin
@@ -59,17 +55,17 @@ def test_the_seed_example_goes_from_text_to_rows_in_all_four_tables(
     wait_for(lambda: _plan_state(app) == "executed")
     sent = wait_for(lambda: twilio_standin.messages)
 
-    [interaction] = _rows(app, ClientInteraction)
+    [interaction] = rows(app, ClientInteraction)
     assert (interaction.type, interaction.note, interaction.channel) == ("call", "went well", "sms")
-    [history] = _rows(app, LeadHistory)
+    [history] = rows(app, LeadHistory)
     assert (history.old_status, history.new_status) == ("contacted", "negotiating")
-    [appointment] = _rows(app, Appointment)
+    [appointment] = rows(app, Appointment)
     assert appointment.title == "send the contract"
     local_due = appointment.due_at.astimezone(ZoneInfo("America/Chicago"))
     local_today = datetime.now(ZoneInfo("America/Chicago")).date()
     assert local_due.date() == local_today + timedelta(days=1)
     assert (local_due.hour, local_due.minute) == (10, 0)
-    john = next(lead for lead in _rows(app, Lead) if lead.name == "John Doe")
+    john = next(lead for lead in rows(app, Lead) if lead.name == "John Doe")
     assert john.status == "negotiating"
     assert john.last_contacted is not None
     plan_ids = {interaction.plan_id, history.plan_id, appointment.plan_id}
@@ -110,8 +106,8 @@ def test_twenty_concurrent_yes_run_the_plan_once_and_reply_once(
     assert sum("Confirmed" in (r or "") for r in replies) == 1
     wait_for(lambda: _plan_state(app) == "executed")
     wait_for(lambda: twilio_standin.messages)
-    assert len(_rows(app, LeadHistory)) == 1
-    assert len(_rows(app, ExecutedPlan)) == 1
+    assert len(rows(app, LeadHistory)) == 1
+    assert len(rows(app, ExecutedPlan)) == 1
     import time
 
     time.sleep(1.0)  # give any stray duplicate the chance to show itself
@@ -125,14 +121,14 @@ def test_a_redelivered_task_has_no_second_effect(app, agent, phone, celery_worke
     phone.text("Called Dana Cole, no answer")
     phone.text("YES")
     wait_for(lambda: _plan_state(app) == "executed")
-    plan_id = _rows(app, ExecutedPlan)[0].plan_id
+    plan_id = rows(app, ExecutedPlan)[0].plan_id
     # What a broker does after a worker was lost mid-task: deliver the same task again.
     run_plan.apply_async(args=[plan_id])
     run_plan.apply_async(args=[plan_id])
     import time
 
     time.sleep(1.5)
-    assert len(_rows(app, ClientInteraction)) == 1
+    assert len(rows(app, ClientInteraction)) == 1
     assert len(twilio_standin.messages) == 1
 
 
@@ -148,8 +144,8 @@ def test_a_failing_action_mid_plan_writes_nothing_and_says_so(
     phone.text("YES")
     wait_for(lambda: _plan_state(app) == "failed")
     # ...and the first, already applied in the same transaction, must be rolled back.
-    assert _rows(app, LeadHistory) == []
-    sarah = next(lead for lead in _rows(app, Lead) if lead.name == "Sarah Smith")
+    assert rows(app, LeadHistory) == []
+    sarah = next(lead for lead in rows(app, Lead) if lead.name == "Sarah Smith")
     assert sarah.status == "contacted"
     wait_for(lambda: twilio_standin.messages)
     assert "Nothing was changed" in twilio_standin.messages[0]["Body"]
@@ -178,11 +174,11 @@ def test_undo_reverts_the_last_plan_after_its_own_yes(
     assert "contacted" in offer and "Reply YES" in offer
     phone.text("YES")
     wait_for(lambda: len(twilio_standin.messages) == 2)
-    john = next(lead for lead in _rows(app, Lead) if lead.name == "John Doe")
+    john = next(lead for lead in rows(app, Lead) if lead.name == "John Doe")
     assert john.status == "contacted"
-    assert _rows(app, ClientInteraction) == []
-    assert [a.state for a in _rows(app, Appointment)] == ["cancelled"]
-    assert [(h.old_status, h.new_status) for h in _rows(app, LeadHistory)] == [
+    assert rows(app, ClientInteraction) == []
+    assert [a.state for a in rows(app, Appointment)] == ["cancelled"]
+    assert [(h.old_status, h.new_status) for h in rows(app, LeadHistory)] == [
         ("contacted", "negotiating"), ("negotiating", "contacted")
     ]
     assert "Undone" in twilio_standin.messages[1]["Body"]
@@ -238,4 +234,4 @@ def test_opted_out_agent_gets_no_result_text(app, agent, phone, celery_worker,
         assert message.status == "suppressed"
     assert len(twilio_standin.messages) == 1
     assert all(m.direction != "outbound" or m.body != "late news" or m.status == "suppressed"
-               for m in _rows(app, Message))
+               for m in rows(app, Message))

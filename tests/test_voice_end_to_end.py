@@ -18,7 +18,7 @@ from db.models import (
     LeadHistory,
     Message,
 )
-from tests.conftest import SmsPhone, wait_for
+from tests.conftest import SmsPhone, rows, wait_for
 from tests.test_voice_webhooks import VoicePhone, hangs_up, listens, said
 from webapp import get_db
 
@@ -41,11 +41,6 @@ def call(app, agent) -> VoicePhone:  # type: ignore[no-untyped-def]
     return VoicePhone(app, agent.phone)
 
 
-def _rows(app, model):  # type: ignore[no-untyped-def]
-    with get_db(app).session() as session:
-        return list(session.scalars(select(model).order_by(model.id)))
-
-
 def test_a_whole_call_greeting_command_yes_rows_spoken_and_texted_result(
     app, agent, call, celery_worker, twilio_standin
 ) -> None:
@@ -66,19 +61,19 @@ def test_a_whole_call_greeting_command_yes_rows_spoken_and_texted_result(
     assert "texting you the summary" in result
     assert result.endswith("Anything else?") and listens(root)
 
-    [plan] = _rows(app, ExecutedPlan)
+    [plan] = rows(app, ExecutedPlan)
     assert (plan.state, plan.channel) == ("executed", "voice")
-    [interaction] = _rows(app, ClientInteraction)
+    [interaction] = rows(app, ClientInteraction)
     assert (interaction.type, interaction.note, interaction.channel) == ("call", "went well",
                                                                           "voice")
-    [history] = _rows(app, LeadHistory)
+    [history] = rows(app, LeadHistory)
     assert (history.old_status, history.new_status, history.channel) == (
         "contacted", "negotiating", "voice")
-    [appointment] = _rows(app, Appointment)
+    [appointment] = rows(app, Appointment)
     local_due = appointment.due_at.astimezone(ZoneInfo("America/Chicago"))
     assert local_due.date() == datetime.now(ZoneInfo("America/Chicago")).date() + timedelta(1)
     assert (local_due.hour, local_due.minute) == (10, 0)
-    john = next(lead for lead in _rows(app, Lead) if lead.name == "John Doe")
+    john = next(lead for lead in rows(app, Lead) if lead.name == "John Doe")
     assert john.status == "negotiating"
 
     # The SMS summary is sent too, by the worker, exactly once.
@@ -88,7 +83,7 @@ def test_a_whole_call_greeting_command_yes_rows_spoken_and_texted_result(
 
     root = call.say("no that's all")
     assert hangs_up(root) and said(root) == "Goodbye."
-    voice = [m for m in _rows(app, Message) if m.channel == "voice"]
+    voice = [m for m in rows(app, Message) if m.channel == "voice"]
     assert {m.direction for m in voice} == {"inbound", "outbound"}
     assert all(m.provider_sid.startswith(call.call_sid) for m in voice)
     assert any(m.plan_id == plan.plan_id and m.direction == "outbound" for m in voice)
@@ -114,8 +109,8 @@ def test_a_plan_confirmed_by_voice_cannot_be_confirmed_again_by_text(
     assert "Done." in said(call.say("yes"))
     assert SmsPhone(app, agent.phone).text("YES") == "Nothing is waiting for confirmation."
     assert "Nothing is waiting" in said(call.say("yes"))
-    assert len(_rows(app, ExecutedPlan)) == 1
-    assert len(_rows(app, LeadHistory)) == 1
+    assert len(rows(app, ExecutedPlan)) == 1
+    assert len(rows(app, LeadHistory)) == 1
     import time
 
     time.sleep(0.5)
@@ -130,7 +125,7 @@ def test_undo_by_voice(app, agent, call, celery_worker, twilio_standin) -> None:
     assert "set Sarah Smith back to contacted" in offer and "Say yes to confirm" in offer
     result = said(call.say("yes"))
     assert "Undone: Sarah Smith is back to contacted." in result
-    sarah = next(lead for lead in _rows(app, Lead) if lead.name == "Sarah Smith")
+    sarah = next(lead for lead in rows(app, Lead) if lead.name == "Sarah Smith")
     assert sarah.status == "contacted"
     wait_for(lambda: len(twilio_standin.messages) == 2)
 
@@ -143,7 +138,7 @@ def test_a_failed_plan_is_said_plainly(app, agent, call, celery_worker, twilio_s
         session.commit()
     result = said(call.say("yes"))
     assert "Sorry, I couldn't do that: that lead no longer exists. Nothing was changed." in result
-    assert _rows(app, LeadHistory) == []
+    assert rows(app, LeadHistory) == []
 
 
 @pytest.mark.parametrize("settings", [{"VOICE_RESULT_WAIT": 0}])
@@ -152,7 +147,7 @@ def test_an_outcome_not_ready_in_time_is_promised_by_text(app, agent, call, sett
     call.say("mark sarah smith as qualified")
     result = said(call.say("yes"))
     assert "I'll text you the result" in result and result.endswith("Anything else?")
-    assert [p.state for p in _rows(app, ExecutedPlan)] == ["confirmed"]
+    assert [p.state for p in rows(app, ExecutedPlan)] == ["confirmed"]
 
 
 # The spec's examples as Twilio's speech-to-text writes them: lowercase, no punctuation,

@@ -18,13 +18,13 @@ import base64
 import json
 import re
 import secrets
-import threading
-from collections import deque
 from dataclasses import dataclass, field
 from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.loopback_server import LoopbackServer
 
 MESSAGES_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account>AC[0-9a-fA-F]{32})/Messages\.json$")
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
@@ -84,7 +84,7 @@ class _Script:
 
 
 @dataclass
-class TwilioStandIn:
+class TwilioStandIn(LoopbackServer):
     """Start with `with TwilioStandIn() as twilio:`; point the client at `twilio.base_url`."""
 
     account_sid: str = "AC" + "0" * 32
@@ -93,12 +93,10 @@ class TwilioStandIn:
     messages: list[AcceptedMessage] = field(default_factory=list)
     requests: list[RecordedRequest] = field(default_factory=list)
 
+    thread_name = "twilio-standin"
+
     def __post_init__(self) -> None:
-        self._lock = threading.Lock()
-        self._script: deque[_Script] = deque()
-        self._stopping = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._init_loopback()
 
     # --- scripting -------------------------------------------------------------------------
 
@@ -120,53 +118,11 @@ class TwilioStandIn:
         with self._lock:
             self._script.extend(_Script("drop") for _ in range(times))
 
-    # --- lifecycle -------------------------------------------------------------------------
-
     @property
     def base_url(self) -> str:
-        assert self._server is not None, "the stand-in is not running"
-        return f"http://{self.host}:{self._server.server_address[1]}"
-
-    def start(self) -> TwilioStandIn:
-        standin = self
-
-        class Handler(_Handler):
-            owner = standin
-
-        self._server = ThreadingHTTPServer((self.host, 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},  # stop() waits at most one poll
-            name="twilio-standin",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stopping.set()  # wakes hanging handlers
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> TwilioStandIn:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        return self.root_url
 
     # --- request handling (called from handler threads) ------------------------------------
-
-    def _next_script(self) -> _Script | None:
-        with self._lock:
-            return self._script.popleft() if self._script else None
-
-    def _record(self, request: RecordedRequest) -> None:
-        with self._lock:
-            self.requests.append(request)
 
     def _accept(self, account: str, form: dict[str, str], auth: tuple[str, str]) -> dict[str, Any]:
         sid = "SM" + secrets.token_hex(16)
@@ -301,3 +257,6 @@ def _validate(form: dict[str, str]) -> tuple[int, int, str | None] | None:
     if len(form.get("Body", "")) > 1600:
         return 400, 21617, None
     return None
+
+
+TwilioStandIn.handler_class = _Handler
