@@ -66,7 +66,7 @@ def test_unknown_or_rotated_tokens_get_404(app, agent) -> None:
 
 
 def test_cli_prints_the_feed_url(app, agent, cli) -> None:
-    result = cli.invoke(args=["agents", "calendar-url", "--agent", agent.phone])
+    result = cli.invoke(args=["agents", "calendar-token", "--agent", agent.phone])
     assert result.exit_code == 0, result.output
     assert result.output.strip().startswith(app.config["PUBLIC_BASE_URL"] + "/calendar/")
     assert result.output.strip().endswith(".ics")

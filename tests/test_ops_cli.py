@@ -140,3 +140,14 @@ def test_summary_counts_plans_and_outbound_texts_by_state(
     _text(app, alex, "received", "in", direction="inbound")
     assert ops.invoke(args=["ops", "summary"]).output == (
         "plans: confirmed 1, executed 2\noutbound texts: sent 1, unknown 1\n")
+
+
+def test_plans_list_is_the_documented_form_of_the_same_view(
+    app: Flask, ops: FlaskCliRunner, two_agents: tuple[int, int]
+) -> None:
+    _plan(app, two_agents[0], "ran", "executed", timedelta(minutes=1))
+    result = ops.invoke(args=["plans", "list", "--state", "executed", "--agent", "+13125550100"])
+    assert result.exit_code == 0, result.output
+    assert result.output == ops.invoke(
+        args=["ops", "plans", "--state", "executed", "--agent", "+13125550100"]).output
+    assert "ran" in result.output

@@ -213,7 +213,7 @@ def test_a_reminder_reaches_twilio_once_with_its_sid_recorded(
     from workers.tasks import dispatch_reminders
 
     _follow_up(app, agent, datetime.now(UTC) - timedelta(seconds=5))
-    twilio_standin.fail_next(429)
+    twilio_standin.fail_next(429, times=2)
     dispatch_reminders.delay()
     dispatch_reminders.delay()
     wait_for(lambda: twilio_standin.messages)

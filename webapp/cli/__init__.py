@@ -12,7 +12,8 @@ def register_cli(app: Flask) -> None:
     from webapp.cli.demo import demo_cli
     from webapp.cli.doctor import doctor
     from webapp.cli.leads import leads_cli
-    from webapp.cli.ops import ops_cli
+    from webapp.cli.ops import ops_cli, plans_cli
 
-    for group in (agents_cli, assistant_cli, db_cli, demo_cli, leads_cli, doctor, ops_cli):
+    groups = (agents_cli, assistant_cli, db_cli, demo_cli, doctor, leads_cli, ops_cli, plans_cli)
+    for group in groups:
         app.cli.add_command(group)

@@ -39,10 +39,10 @@ def list_agents() -> None:
             click.echo(f"{agent.phone}\t{agent.name}\t{agent.timezone}{flag}")
 
 
-@agents_cli.command("calendar-url")
+@agents_cli.command("calendar-token")
 @click.option("--agent", "agent_phone", required=True, help="The agent's phone.")
 @click.option("--rotate", is_flag=True, help="Issue a new URL; the old one stops working.")
-def calendar_url(agent_phone: str, rotate: bool) -> None:
+def calendar_token(agent_phone: str, rotate: bool) -> None:
     """Print the agent's private calendar feed URL (subscribe to it in any calendar app)."""
     with get_db().session() as session:
         agent = find_agent(session, agent_phone)

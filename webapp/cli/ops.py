@@ -148,3 +148,8 @@ def summary() -> None:
                             or "none"))
     click.echo("outbound texts: " + (", ".join(f"{k} {v}" for k, v in sorted(text_counts.items()))
                                      or "none"))
+
+
+plans_cli = AppGroup("plans", help="Confirmed plans and where they are.")
+# `flask --app wsgi plans list` is the documented form; it is the same view as `ops plans`.
+plans_cli.add_command(plans, "list")
