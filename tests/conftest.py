@@ -7,7 +7,10 @@ Each PostgreSQL test session works in a schema of its own, dropped at the end.
 
 from __future__ import annotations
 
+import io
+import logging
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -155,6 +158,31 @@ def sign(app: Flask, path: str, params: dict[str, str]) -> str:
     return validator.compute_signature(app.config["PUBLIC_BASE_URL"] + path, params)
 
 
+# Every body a test sends in as an agent: none may appear in an INFO-or-above log line.
+SENT_BODIES: list[str] = []
+_E164 = re.compile(r"\+\d{8,15}")
+
+
+@pytest.fixture(autouse=True)
+def no_phone_or_body_in_info_logs(caplog: pytest.LogCaptureFixture):  # type: ignore[no-untyped-def]
+    """Across the whole suite: what the production log handler would write at INFO and above
+    holds no phone number and no message body (the web process and in-process workers alike)."""
+    from webapp.logging_setup import make_handler
+
+    caplog.set_level(logging.INFO)
+    SENT_BODIES.clear()
+    yield
+    handler = make_handler(io.StringIO())
+    leaks = []
+    for record in caplog.get_records("setup") + caplog.get_records("call"):
+        if record.levelno < logging.INFO or not all(f.filter(record) for f in handler.filters):
+            continue
+        line = handler.format(record)
+        if _E164.search(line) or any(body in line for body in SENT_BODIES if len(body) >= 12):
+            leaks.append(line)
+    assert not leaks, "phone numbers or message bodies in INFO logs:\n" + "\n".join(leaks[:5])
+
+
 class SmsPhone:
     """Sends signed inbound-SMS webhooks as one phone, as Twilio would."""
 
@@ -166,6 +194,7 @@ class SmsPhone:
 
     def post(self, body: str, sid: str | None = None, **extra: str):  # type: ignore[no-untyped-def]
         self.count += 1
+        SENT_BODIES.append(body)
         params = {
             "MessageSid": sid or f"SM{os.getpid():08x}{self.count:024x}",
             "AccountSid": self.app.config["TWILIO_ACCOUNT_SID"],
