@@ -11,17 +11,9 @@ import pytest
 from flask import Flask
 
 from db.session import Database
-from webapp import health, logging_setup, metrics
+from webapp import health
 
 DEAD_REDIS = "redis://127.0.0.1:1/0"  # nothing listens on port 1: refused at once
-
-
-def wire(app: Flask) -> Flask:
-    """What create_app will do once the operations modules are registered there."""
-    health.init_app(app)
-    metrics.init_app(app)
-    logging_setup.init_app(app)
-    return app
 
 
 @pytest.fixture
@@ -62,14 +54,13 @@ def silent_port(settings: dict) -> Iterator[int]:
 
 
 def test_healthz_needs_nothing(redis_down: None, app: Flask) -> None:
-    wire(app)
     response = app.test_client().get("/healthz")
     assert response.status_code == 200
     assert response.get_json() == {"status": "ok"}
 
 
 def test_readyz_all_up(app: Flask) -> None:
-    response = wire(app).test_client().get("/readyz")
+    response = app.test_client().get("/readyz")
     body = response.get_json()
     assert response.status_code == 200, body
     assert body["status"] == "ok"
@@ -78,7 +69,6 @@ def test_readyz_all_up(app: Flask) -> None:
 
 
 def test_readyz_names_redis_when_down(redis_down: None, app: Flask) -> None:
-    wire(app)
     start = time.monotonic()
     response = app.test_client().get("/readyz")
     elapsed = time.monotonic() - start
@@ -94,7 +84,7 @@ def test_readyz_names_database_when_down(app: Flask, monkeypatch: pytest.MonkeyP
                                          tmp_path) -> None:  # type: ignore[no-untyped-def]
     broken = Database("sqlite:///" + str(tmp_path / "missing-dir" / "db.sqlite3"))
     monkeypatch.setitem(app.extensions, "db", broken)
-    response = wire(app).test_client().get("/readyz")
+    response = app.test_client().get("/readyz")
     body = response.get_json()
     assert response.status_code == 503
     assert body["down"] == ["database"]
@@ -104,7 +94,6 @@ def test_readyz_names_database_when_down(app: Flask, monkeypatch: pytest.MonkeyP
 
 
 def test_readyz_bounded_when_redis_hangs(silent_port: int, app: Flask) -> None:
-    wire(app)
     start = time.monotonic()
     response = app.test_client().get("/readyz")
     elapsed = time.monotonic() - start

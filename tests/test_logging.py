@@ -13,7 +13,6 @@ from celery import shared_task
 from flask import Flask
 
 from tests.conftest import AGENT_LEADS, AGENT_PHONE, wait_for
-from tests.test_health import wire
 from webapp import logging_setup
 from webapp.logging_setup import current_request_id, make_handler, mask_text
 
@@ -98,7 +97,6 @@ def test_masking_leaves_ids_and_times_alone() -> None:
 
 
 def test_a_request_carries_one_id_into_its_log_lines(app: Flask, capture: Capture) -> None:
-    wire(app)
 
     @app.get("/_log_something")
     def log_something() -> str:
@@ -121,7 +119,6 @@ def test_a_request_carries_one_id_into_its_log_lines(app: Flask, capture: Captur
 
 @pytest.mark.integration
 def test_request_id_follows_into_tasks(app: Flask, celery_worker, capture: Capture) -> None:  # type: ignore[no-untyped-def]
-    wire(app)
 
     @app.post("/_queue_something")
     def queue_something() -> str:
@@ -176,7 +173,6 @@ def test_no_phone_or_body_at_info_through_a_whole_conversation(
     from db.models import Message
     from webapp import get_db
 
-    wire(app)
     phone.text("Called Dana Cole, no answer, she wants the Elm Street listing")
     phone.text("YES")
 

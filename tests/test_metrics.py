@@ -11,7 +11,6 @@ import pytest
 from flask import Flask
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.test_health import wire
 from webapp import metrics
 
 TOKEN = "scrape-token-for-tests"
@@ -57,11 +56,11 @@ def families(app: Flask) -> set[str]:
 
 def test_metrics_hidden_without_a_token_setting(app: Flask, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.delenv("METRICS_TOKEN", raising=False)
-    assert wire(app).test_client().get("/metrics").status_code == 404
+    assert app.test_client().get("/metrics").status_code == 404
 
 
 def test_metrics_require_the_bearer_token(metrics_token: str, app: Flask) -> None:
-    client = wire(app).test_client()
+    client = app.test_client()
     assert client.get("/metrics").status_code == 401
     wrong = client.get("/metrics", headers={"Authorization": "Bearer nope"})
     assert wrong.status_code == 401
@@ -71,7 +70,6 @@ def test_metrics_require_the_bearer_token(metrics_token: str, app: Flask) -> Non
 
 
 def test_metrics_parse_and_name_every_family(metrics_token: str, app: Flask) -> None:
-    wire(app)
     assert EXPECTED_FAMILIES <= families(app)
     samples = scrape(app)
     for outcome in metrics.PLAN_OUTCOMES:  # fixed labels exist from the start, at zero or more
@@ -80,7 +78,6 @@ def test_metrics_parse_and_name_every_family(metrics_token: str, app: Flask) -> 
 
 
 def test_a_webhook_is_timed_by_its_route(metrics_token: str, app: Flask, phone) -> None:  # type: ignore[no-untyped-def]
-    wire(app)
     key = ("fieldline_webhook_duration_seconds_count", (("endpoint", "/sms"), ("method", "POST")))
     before = scrape(app).get(key, 0.0)
     assert phone.text("What's John Doe's status?")
@@ -90,7 +87,6 @@ def test_a_webhook_is_timed_by_its_route(metrics_token: str, app: Flask, phone) 
 
 
 def test_counts_a_message_sent(metrics_token: str, app: Flask) -> None:
-    wire(app)
     key = ("fieldline_messages_total", (("direction", "outbound"), ("kind", "sent")))
     before = scrape(app).get(key, 0.0)
     metrics.count_message("outbound", "sent")  # the line workers/outbound.deliver will carry
@@ -98,7 +94,6 @@ def test_counts_a_message_sent(metrics_token: str, app: Flask) -> None:
 
 
 def test_queue_depth_is_read_from_the_broker(metrics_token: str, app: Flask) -> None:
-    wire(app)
     redis = app.extensions["redis"]
     redis.delete("celery")
     assert scrape(app)[("fieldline_queue_depth", (("queue", "celery"),))] == 0.0
@@ -212,15 +207,8 @@ def test_multiprocess_mode_adds_up_processes(tmp_path: Path) -> None:
 def test_a_conversation_shows_up_in_the_figures(metrics_token: str, app: Flask, celery_worker,  # type: ignore[no-untyped-def]
                                                 phone) -> None:
     """Text, plan, YES, the worker runs it and sends the result: each step is counted."""
-    import workers.outbound
-    import workers.plan_execution
-
-    if not hasattr(workers.outbound, "metrics") or not hasattr(workers.plan_execution,
-                                                                "metrics"):
-        pytest.skip("metric increments not yet inserted in workers/ (see the operations issue)")
     from tests.conftest import wait_for
 
-    wire(app)
     sent = ("fieldline_messages_total", (("direction", "outbound"), ("kind", "simulated")))
     executed = ("fieldline_plans_total", (("outcome", "executed"),))
     before = scrape(app)
