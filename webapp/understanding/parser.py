@@ -507,9 +507,11 @@ class _Parse:
         if found is None:
             return None
         if found.due_at is not None and _far_rollover(found, self.now):
-            found = WhenMatch(found.start, found.end, found.text, None, True, found.has_time)
+            found = WhenMatch(found.start, found.end, found.text, None, True, found.has_time,
+                              found.also)
+        also = (found.also[0] + offset, found.also[1] + offset) if found.also else None
         return WhenMatch(found.start + offset, found.end + offset, found.text, found.due_at,
-                         found.in_past, found.has_time)
+                         found.in_past, found.has_time, also)
 
     # ---- questions -----------------------------------------------------------------------------
 
@@ -913,10 +915,10 @@ class _Parse:
         note = self._clean_note(note)
         return ", ".join(x for x in (prefix, note) if x)
 
-    def _note_pieces(self, start: int, e: int, cut: tuple[int, int] | None,
+    def _note_pieces(self, start: int, e: int, cut: list[tuple[int, int]] | None,
                      lead: LeadRef | None) -> str:
         """norm[start:e] minus the time phrase and minus "with <the lead>" wherever it is."""
-        drops = [cut] if cut is not None else []
+        drops = list(cut) if cut is not None else []
         for m in self.mentions:
             if start <= m.start and m.end <= e and lead is not None and lead in m.leads:
                 pre = re.search(r"(?:\b(?:with|to|for|w)\s+)?$", self.low[start:m.start])
@@ -929,7 +931,7 @@ class _Parse:
         out.append(self.norm[pos:e])
         return re.sub(r"\s+([,;.!?])", r"\1", " ".join(p.strip() for p in out if p.strip()))
 
-    def _when_cut(self, s: int, e: int, start: int) -> tuple[int, int] | None:
+    def _when_cut(self, s: int, e: int, start: int) -> list[tuple[int, int]] | None:
         """The time phrase to leave out of a log's note: when the logged thing happened.
 
         A day still ahead after some of the note's words is what the lead said, not when the
@@ -942,7 +944,7 @@ class _Parse:
         if (self.norm[start:when.start].strip(" ,;:-") and when.due_at is not None
                 and when.due_at.date() > self.now.date()):
             return None
-        return max(when.start, start), when.end
+        return [(max(cs, start), ce) for cs, ce in _when_spans(when) if ce > start]
 
     def _clean_note(self, note: str) -> str:
         low = note.lower()
@@ -973,10 +975,14 @@ class _Parse:
         """The purpose as said, minus command words and time, with names spelled out in full."""
         s, e = c.span
         start = max(s, c.cmd_end)
-        cut = (when.start, when.end) if when is not None and when.end > start else None
-        pieces: list[tuple[int, int]] = [(start, e)]
-        if cut is not None:
-            pieces = [(start, max(start, cut[0])), (cut[1], e)]
+        cuts = _when_spans(when) if when is not None else []
+        pieces: list[tuple[int, int]] = []
+        pos = start
+        for cs, ce in cuts:
+            if ce > pos:
+                pieces.append((pos, max(pos, cs)))
+                pos = ce
+        pieces.append((pos, max(pos, e)))
         out: list[str] = []
         for ps, pe in pieces:
             out.append(self._render(ps, pe, lead))
@@ -1073,6 +1079,11 @@ def _far_rollover(when: WhenMatch, now: datetime) -> bool:
         return False
     # "Fri, Jul 18" may land in a later year to match its weekday: that is not the past
     return timedelta(0) < now - this_year <= timedelta(days=90)
+
+
+def _when_spans(when: WhenMatch) -> list[tuple[int, int]]:
+    """The text a time phrase occupies: one span, or two for a day and a time said apart."""
+    return sorted([(when.start, when.end), *([when.also] if when.also else [])])
 
 
 def _pronoun_as(m: re.Match, name: str, text: str) -> str:

@@ -46,6 +46,9 @@ class WhenMatch:
     due_at: datetime | None  # timezone-aware, in now.tzinfo's zone; None when in_past
     in_past: bool  # the moment said is already past -> the parser will ask to clarify
     has_time: bool  # a time of day was said (vs the default hour applied)
+    # a second, separate part of the same moment ("lunch tomorrow with Hannah at noon"):
+    # its span, also to be cut from a title; None when the expression is one piece of text
+    also: tuple[int, int] | None = None
 
 
 def default_due(now: datetime) -> datetime:
@@ -472,9 +475,9 @@ def _offset_from_now(m: re.Match, ctx: _Ctx) -> _Piece | None:
     return _offset_piece(ctx, m, m.group("q"), m.group("u"))
 
 
-@_pattern(r"\bin\s+(?P<n>\d{1,2})(?=\s*[.!?]?\s*$)")
+@_pattern(r"\bin\s+(?P<n>\d{1,2})(?=\s*[.!?]?\s*$|\s+(?:to|and|then|please|pls|mins?)\b|\s*[,;])")
 def _in_bare_minutes(m: re.Match, ctx: _Ctx) -> _Piece | None:
-    """'back in 15' at the end of a message: minutes."""
+    """'back in 15', 'remind me in 15 to call Bob': minutes (texting drops the unit)."""
     if int(m.group("n")) > 60:
         return None
     return _offset_piece(ctx, m, m.group("n"), "minutes")
@@ -983,7 +986,7 @@ def _week_piece(m: re.Match, ctx: _Ctx) -> _Piece | None:
 
 @_pattern(
     r"""\b(?P<mod>this|tonight'?s|in\s+the|early|early\s+in\s+the|late|first\s+thing(?:\s+in\s+the)?)?
-    \s*(?P<pod>mornings?|afternoon|evening|night|nite)(?:ish)?\b
+    \s*(?P<pod>mornings?|morn|afternoon|aftn|aft|arvo|evening|night|nite)(?:ish)?\b
     |\bin\s+the\s+(?P<ap>[ap])\.?\s?m\b\.?
     |\b(?P<solo>tonight|tonite|2nite|noon|midday|mid\s+day|midnight|lunch(?:\s*time)?|eod|cob
       |end\s+of\s+(?:the\s+)?(?:business\s+)?day|close\s+of\s+business|first\s+thing)\b"""
@@ -1001,12 +1004,17 @@ def _pod_piece(m: re.Match, ctx: _Ctx) -> _Piece | None:
         if w == "midnight":
             return _Piece(m.start(), m.end(), time=(0, 0, 0))
         if w.startswith("lunch"):
+            # "at lunch" is a time; "lunch with Hannah" is the meeting itself
+            if _prev_word(ctx, m.start()) not in ("at", "by", "around", "after", "before",
+                                                  "until", "till", "over", "during", "@"):
+                return None
             return _Piece(m.start(), m.end(), pod="lunch", strength=WEAK)
         if w == "first thing":
             return _Piece(m.start(), m.end(), pod="morning", strength=WEAK)
         return _Piece(m.start(), m.end(), pod="eod")
     mod = re.sub(r"\s+", " ", (m.group("mod") or "").strip())
-    pod = {"nite": "night", "mornings": "morning"}.get(m.group("pod"), m.group("pod"))
+    pod = {"nite": "night", "mornings": "morning", "morn": "morning", "aft": "afternoon",
+           "aftn": "afternoon", "arvo": "afternoon"}.get(m.group("pod"), m.group("pod"))
     if pod == "mornings" or m.group("pod") == "mornings":
         return None
     if pod == "morning" and mod.startswith("early"):
@@ -1401,6 +1409,29 @@ def _span(ctx: _Ctx, group: list[_Piece]) -> tuple[int, int]:
     return start, end
 
 
+# Words between a day and a time that still belong to one request ("lunch tomorrow with
+# Hannah Becker at noon"); a subject, a clause joiner or punctuation starts something else.
+_SPLIT_GAP = re.compile(r"[^\W\d_][\w'-]*(?:\s+[^\W\d_][\w'-]*){0,4}")
+_SPLIT_STOP = frozenset("and then but or also i we he she they it you so because if when".split())
+
+
+def _split_moment(ctx: _Ctx, a: list[_Piece], b: list[_Piece]) -> bool:
+    """Are two groups a day and a time of one moment, said apart ("friday with Lisa at 9")?"""
+    gap = ctx.low[a[-1].end:b[0].start].strip()
+    if not _SPLIT_GAP.fullmatch(gap) or _SPLIT_STOP & set(gap.split()):
+        return False
+
+    def has(group: list[_Piece], *names: str) -> bool:
+        return any(getattr(p, n) is not None for p in group for n in names)
+
+    if has(a, "instant", "special") or has(b, "instant", "special"):
+        return False
+    day_a, day_b = has(a, "date"), has(b, "date")
+    time_a, time_b = has(a, "time", "pod"), has(b, "time", "pod")
+    return (day_a and not time_a and time_b and not day_b) or (
+        day_b and not time_b and time_a and not day_a)
+
+
 def find_when(text: str, now: datetime, *, month_first: bool = True) -> WhenMatch | None:
     """Locate the (single, longest sensible) time expression in a free-text message such as
     'remind me to send the contract tomorrow morning' or 'Book a viewing with Dana Cole Tuesday
@@ -1414,28 +1445,33 @@ def find_when(text: str, now: datetime, *, month_first: bool = True) -> WhenMatc
         return None
     ctx = _Ctx(text, _lowercase(text), now, now.date(), month_first)
     best: tuple | None = None
-    for group in _clusters(ctx, _scan(ctx)):
-        group = _valid(group)
-        if not group:
-            continue
+    groups = [g for g in (_valid(g) for g in _clusters(ctx, _scan(ctx))) if g]
+    candidates: list[tuple[list[_Piece], list[_Piece] | None]] = [(g, None) for g in groups]
+    for a, b in zip(groups, groups[1:], strict=False):
+        if _split_moment(ctx, a, b):
+            candidates.append((a + b, b))
+    for group, second in candidates:
         try:
             res = _resolve(group, ctx)
         except (ValueError, OverflowError):  # beyond the calendar's range
             continue
         if res is None:
             continue
-        start, end = _span(ctx, group)
-        key = (not res.in_past, len(group), end - start)
+        first = group[:len(group) - len(second)] if second else group
+        start, end = _span(ctx, first)
+        also = _span(ctx, second) if second else None
+        key = (not res.in_past, len(group), end - start + (also[1] - also[0] if also else 0))
         if best is None or key > best[0]:
-            best = (key, start, end, res)
+            best = (key, start, end, res, also)
     if best is None:
         return None
-    _, start, end, res = best
+    _, start, end, res, also = best
     return WhenMatch(
         start=start,
         end=end,
         text=text[start:end],
         due_at=None if res.in_past else res.due,
+        also=also,
         in_past=res.in_past,
         has_time=res.has_time,
     )
