@@ -49,7 +49,8 @@ _CUES: tuple[tuple[str, str, Form], ...] = (
     (r"\b(?:got|had|received)\s+(?:a\s+)?(?:call|phone call)\b", "call", "past"),
     # "talked to Dana" is a call; "talked financing" is what was said (a note), not a call
     (r"\b(?:spoke|spoken|talked|chatted|chatting|talking|speaking)\b"
-     r"(?=\s+(?:to|with|w)\b|\s*$|\s+" + LEAD + r")"
+     r"(?=\s+(?:to|with|w)\b|\s*$|\s+" + LEAD + r"|\s+(?:this|today|yesterday|earlier|last|"
+     r"just now|again|briefly|on the phone|over the phone|by phone)\b)"
      r"|" + LEAD + r"\s+and\s+i\s+(?:spoke|talked|chatted)\b",
      "call", "past"),
     (r"\b(?:phone call|call|phone)\b(?=\s+(?:with|from|to)\b)", "call", "noun"),

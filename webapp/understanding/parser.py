@@ -220,8 +220,10 @@ _DONE_START = re.compile(
     r"done with|completed)\b"
 )
 _LEAD_COPULA = re.compile(
-    r"(?:^|\s)(?:" + _L + r"+|he|she|they|him|her|them)(?:'s|s')?\s*(?:(?:is|are|was|has been|have "
-    r"been|'s been|is now|went|became|got|now|just|officially|finally|a|an|status|to|->|:|=|-+|"
+    r"(?:^|\s)(?:" + _L + r"+|he|she|they|him|her|them)(?:'s|s')?"
+    r"(?:\s+(?:deal|sale|file|offer|listing|purchase|contract|house|home))?"
+    r"\s*(?:(?:is|are|was|has been|have been|'s been|is now|went|became|got|now|just|"
+    r"officially|finally|a|an|status|to|->|:|=|-+|"
     r"back|now\s+a)\s*)*$"
 )
 _PRONOUN_COPULA = re.compile(
@@ -646,7 +648,7 @@ class _Parse:
         if m:
             return _Clause(s, e, "create", cmd_end=s + m.end())
         m = _LOG_EXPLICIT.match(text)
-        if m and not re.match(r"(?:log|note)\s+(?:in|into|on)\b", text):
+        if m and not re.match(r"(?:log|note)\s+(?:in|into|on)\b(?!\s*\x01)", text):
             cue = self._cue(s, e, from_=s + m.end())
             if text.startswith(("add a note", "add note", "make a note", "note", "jot")):
                 cue = Cue(s, s + m.end(), "note", "explicit")
@@ -756,6 +758,8 @@ class _Parse:
         # said ("Quick call w Bob, he wants to list in April" is a call logged today).
         when = self._when(c.start, c.end)
         if when is not None:
+            if when.in_past and c.cue is not None and c.cue.form == "imperative":
+                return "schedule"  # "call Dana this morning" at 3 pm: a to-do in the past
             return "log" if when.in_past else "schedule"
         if c.cue is not None and c.cue.form == "imperative":
             return "schedule"
@@ -942,7 +946,7 @@ class _Parse:
         if when is None or when.end <= start:
             return None
         if (self.norm[start:when.start].strip(" ,;:-") and when.due_at is not None
-                and when.due_at.date() > self.now.date()):
+                and when.due_at > self.now):
             return None
         return [(max(cs, start), ce) for cs, ce in _when_spans(when) if ce > start]
 
