@@ -353,7 +353,7 @@ class _Parse:
             intent = detect_intent(raw)
             if intent is not None:
                 return self._intent_plan(intent)
-        self.norm = normalize(raw)
+        self.norm = self._family_names(normalize(raw))
         if not self.norm or not re.search(r"[^\W_]", self.norm):
             return Plan(kind="unknown", reply=replies.unknown())
         self.low = safe_lower(self.norm)
@@ -374,6 +374,16 @@ class _Parse:
         except _Issue as issue:
             issue.plan.mentioned_lead_ids = self._mentioned_ids()
             return issue.plan
+
+    def _family_names(self, text: str) -> str:
+        """"the Smiths" (a family, or a couple) is a mention of the lead(s) named Smith."""
+        def one(m: re.Match) -> str:
+            word = m.group(1)
+            if self.ctx.leads.is_name_word(fold(word)) or not self.ctx.leads.is_name_word(
+                    fold(m.group(2))):
+                return m.group(0)
+            return m.group(2)
+        return _FAMILY.sub(one, text)
 
     def _intent_plan(self, intent: str) -> Plan:
         if intent == "confirm":
@@ -674,11 +684,15 @@ class _Parse:
                 return _Clause(s, e, "interaction", cmd_end=s, cue=cue)
             if cue.form == "noun" and _NOUN_START.match(prefix):
                 return _Clause(s, e, "interaction", cmd_end=s, cue=cue)
-        if text.startswith(LEAD_MASK):
+        event = _EVENT_WITH_LEAD.match(text)
+        if text.startswith(LEAD_MASK) or event:
+            # "Dana Cole friday at 2", "closing with Robert Brown 3/14 at noon": a date ahead
+            # next to a lead (and what is happening) is something to do
             when = self._when(s, e)
             if when is not None and not when.in_past:
-                rest = self.masked[s:when.start] + self.masked[when.end:e]
-                if not re.sub(r"[\x01\s,:'-]|\bs\b", "", rest):
+                begin = s + event.end() if event else s
+                rest = "".join(self.masked[a:b] for a, b in _gaps(begin, e, _when_spans(when)))
+                if not re.sub(r"[\x01\s,:'-]|\b(?:s|on|at)\b", "", rest):
                     return _Clause(s, e, "schedule", cmd_end=s)
         return _Clause(s, e, None)
 
@@ -1083,6 +1097,25 @@ def _far_rollover(when: WhenMatch, now: datetime) -> bool:
         return False
     # "Fri, Jul 18" may land in a later year to match its weekday: that is not the past
     return timedelta(0) < now - this_year <= timedelta(days=90)
+
+
+_FAMILY = re.compile(r"\b(?i:the)\s+(([^\W\d_][\w-]*?)(?:e?s'?|s'))(?![\w'])")
+_EVENT_WITH_LEAD = re.compile(
+    r"^(?!(?:i|we|he|she|they|just|had|did|got)\b)(?:[a-z][\w'-]*\s+){1,3}?(?:with|w|for)\s+"
+    + _L + r"+(?:'s)?"
+)
+
+
+def _gaps(s: int, e: int, cuts: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """[s, e) minus the cut spans."""
+    out, pos = [], s
+    for cs, ce in cuts:
+        if cs > pos:
+            out.append((pos, min(cs, e)))
+        pos = max(pos, ce)
+    if pos < e:
+        out.append((pos, e))
+    return out
 
 
 def _when_spans(when: WhenMatch) -> list[tuple[int, int]]:

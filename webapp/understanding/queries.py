@@ -56,6 +56,11 @@ _AGENDA = tuple(
         r"[\s?.!]*$",
         r"^(?:who|what)(?:'s| is|s)?\s+(?:due|up|next|on (?:my|the) (?:list|agenda))\b(?P<day>.*?)"
         r"[\s?.!]*$",
+        r"^(?:what|who)\s*(?:have|'ve)\s+i\s+(?:got|got on|on|scheduled|lined up)\b(?P<day>.*?)"
+        r"[\s?.!]*$",
+        r"^(?:who|which leads?|which clients?)\s+(?:needs?|is due for|'s due for|are due for)\s+"
+        r"(?:a\s+)?(?:follow up|call|call back|callback|check in)(?:\s+from me)?\b(?P<day>.*?)"
+        r"[\s?.!]*$",
         r"^(?:anything|any follow ups|any reminders|any tasks)\s+(?:due|on|for|scheduled)?"
         r"(?P<day>.*?)[\s?.!]*$",
     )
