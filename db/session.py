@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, func, text
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.elements import ColumnElement
 
 
 def make_engine(url: str) -> Engine:
@@ -39,6 +40,14 @@ def relax_durability(session: Session) -> None:
         session.execute(text("SET LOCAL synchronous_commit TO OFF"))
 
 
+def relaxed_commit() -> ColumnElement[str]:
+    """The single-statement form of `relax_durability`, for PostgreSQL: put it in the RETURNING
+    list of a write run on `Database.log_writer()`. `set_config(..., is_local => true)` is
+    `SET LOCAL`: it holds until the end of the statement's own (implicit) transaction, whose
+    commit then does not wait for the WAL flush. Same trade-off as `relax_durability`."""
+    return func.set_config("synchronous_commit", "off", True)
+
+
 class Database:
     """One engine and its session factory; held by the Flask app (and so by the workers)."""
 
@@ -46,6 +55,27 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        self.is_postgresql = self.engine.dialect.name == "postgresql"
+        # A small pool of its own, always in autocommit (each statement is its own transaction:
+        # no BEGIN and COMMIT round trips), so checkouts need no switching back and forth.
+        self._autocommit = (
+            create_engine(url, isolation_level="AUTOCOMMIT", pool_recycle=1800, pool_size=5,
+                          max_overflow=10)
+            if self.is_postgresql else None
+        )
+
+    @contextmanager
+    def log_writer(self) -> Iterator[Connection]:
+        """A connection for one-statement writes of log rows (webhook turns), each committed on
+        its own when it succeeds. On PostgreSQL it is in autocommit mode, so a write costs one
+        round trip (add `relaxed_commit()` to its RETURNING); elsewhere it is one transaction,
+        committed at the end of the block (SQLite has no data-modifying CTEs anyway)."""
+        if self._autocommit is not None:
+            with self._autocommit.connect() as connection:
+                yield connection
+        else:
+            with self.engine.begin() as connection:
+                yield connection
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -58,3 +88,5 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._autocommit is not None:
+            self._autocommit.dispose()

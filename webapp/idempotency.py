@@ -18,12 +18,15 @@ class IdempotencyTokens:
         self.redis = redis
         self.ttl = ttl
 
+    def key(self, token: str | None) -> str | None:
+        """The Redis key that marks `token` as seen (None without a token)."""
+        return TOKEN_KEY.format(token=token[:128]) if token else None
+
     def first_time(self, token: str | None) -> bool:
         """True unless `token` was seen before (no token, or Redis down: True)."""
         if not token:
             return True
         try:
-            return bool(self.redis.set(TOKEN_KEY.format(token=token[:128]), 1, nx=True,
-                                       ex=self.ttl))
+            return bool(self.redis.set(self.key(token), 1, nx=True, ex=self.ttl))
         except RedisError:
             return True

@@ -8,11 +8,23 @@ from redis import Redis
 
 RATE_KEY = "fl:rate:{phone}:{window}"
 
+# The webhook's first Redis step in one round trip: claim the idempotency token (SET NX EX) and,
+# only when it was not seen before, count the message. -1: a redelivery (nothing counted).
+_CLAIM_AND_COUNT = """
+if KEYS[2] ~= '' and not redis.call('SET', KEYS[2], 1, 'NX', 'EX', ARGV[2]) then
+  return -1
+end
+local count = redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return count
+"""
+
 
 class RateLimiter:
     def __init__(self, redis: Redis, per_minute: int) -> None:
         self.redis = redis
         self.per_minute = per_minute
+        self._claim_and_count = redis.register_script(_CLAIM_AND_COUNT)
 
     def hit(self, phone: str) -> int:
         """Count one message; return how many this phone sent in the current minute."""
@@ -22,6 +34,13 @@ class RateLimiter:
         pipe.expire(key, 120)
         count, _ = pipe.execute()
         return int(count)
+
+    def hit_unless_seen(self, phone: str, token_key: str | None, token_ttl: int) -> int | None:
+        """`hit`, after claiming `token_key` (an idempotency token's key) in the same round trip:
+        None, and nothing counted, when the token was already claimed (a redelivery)."""
+        key = RATE_KEY.format(phone=phone, window=int(time.time() // 60))
+        count = self._claim_and_count(keys=[key, token_key or ""], args=[120, token_ttl])
+        return None if int(count) < 0 else int(count)
 
     def allowed(self, count: int) -> bool:
         return count <= self.per_minute

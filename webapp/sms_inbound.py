@@ -13,11 +13,11 @@ import unicodedata
 from dataclasses import dataclass
 
 from redis.exceptions import RedisError
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from db.models import Message, User
-from db.session import Database, relax_durability
+from db.models import Message, User, utcnow
+from db.session import Database, relaxed_commit
 from webapp import carrier_keywords as kw
 from webapp import metrics
 from webapp.conversation.conversation import TRY_AGAIN, Conversation
@@ -59,13 +59,25 @@ class SmsInbound:
 
     def receive(self, message: Inbound) -> str | None:
         """The reply text for `message`, or None when nothing must be said (a duplicate)."""
-        if not self.tokens.first_time(message.idempotency_token):
-            log.info("redelivered webhook ignored", extra={"sid": message.sid})
-            return None
         try:
             phone = normalize_phone(message.from_phone, "US")
         except ValueError:
             phone = None
+        # One Redis round trip: the idempotency token, then (first time only) the rate count.
+        # The count is taken before the agent is known: an unknown number's count is never read.
+        count: int | None = None
+        if phone is None:
+            first_time = self.tokens.first_time(message.idempotency_token)
+        else:
+            try:
+                count = self.limiter.hit_unless_seen(
+                    phone, self.tokens.key(message.idempotency_token), self.tokens.ttl)
+                first_time = count is not None
+            except RedisError:
+                first_time = True  # as IdempotencyTokens: Redis down only skips this check
+        if not first_time:
+            log.info("redelivered webhook ignored", extra={"sid": message.sid})
+            return None
         try:
             agent = self._record_inbound(message, phone)
         except IntegrityError:
@@ -77,9 +89,7 @@ class SmsInbound:
         if agent is None:
             return self._reply(None, message, UNKNOWN_SENDER)
 
-        try:
-            count = self.limiter.hit(agent.phone)
-        except RedisError:
+        if count is None:  # Redis failed above: no rate count, so no processing
             return self._reply(agent, message, TRY_AGAIN)
         if not self.limiter.allowed(count):
             return self._reply(agent, message, RATE_LIMITED) if self.limiter.first_refusal(
@@ -103,24 +113,29 @@ class SmsInbound:
         return reply
 
     def _record_inbound(self, message: Inbound, phone: str | None) -> User | None:
-        with self.db.session() as session:
-            relax_durability(session)
-            agent = session.scalar(select(User).where(User.phone == phone)) if phone else None
-            session.add(
-                Message(
-                    provider_sid=message.sid or None,
-                    direction="inbound",
-                    channel=message.channel,
-                    agent_id=agent.id if agent else None,
-                    phone=phone or message.from_phone[:20],
-                    # PostgreSQL text cannot hold NUL; keep the rest for the record.
-                    body=message.body[: MAX_BODY * 2].replace("\x00", "\ufffd"),
-                    status="received",
-                )
-            )
-            session.commit()
-            metrics.count_message("inbound", message.channel)
-            return agent
+        """Insert the inbound row (committed: a redelivered MessageSid then fails the unique
+        constraint) and return the sending agent, or None for an unknown number.
+
+        On PostgreSQL this is one statement and one round trip: the insert, as a CTE, looks up
+        the agent's id itself, and the outer SELECT returns the agent's row."""
+        params = {
+            "sid": message.sid or None,
+            "channel": message.channel,
+            "agent_phone": phone,
+            "phone": phone or message.from_phone[:20],
+            # PostgreSQL text cannot hold NUL; keep the rest for the record.
+            "body": message.body[: MAX_BODY * 2].replace("\x00", "\ufffd"),
+            "now": utcnow(),
+        }
+        with self.db.log_writer() as connection:
+            if self.db.is_postgresql:
+                found = connection.execute(_RECORD_INBOUND_PG, params).one_or_none()
+            else:
+                found = connection.execute(_AGENT_BY_PHONE, params).one_or_none()
+                connection.execute(_INSERT_INBOUND, params)
+        metrics.count_message("inbound", message.channel)
+        # A detached User, as the session-based version returned (nothing lazy-loads from it).
+        return User(**found._mapping) if found is not None else None
 
     def _carrier_keyword(self, agent: User, body: str) -> str | None:
         word = kw.keyword_of(body)
@@ -146,25 +161,53 @@ class SmsInbound:
     def _reply(self, agent: User | None, message: Inbound, text: str,
                plan_id: str | None = None) -> str:
         """Record the reply we are about to give in the webhook response."""
+        params = {
+            "channel": message.channel,
+            "agent_id": agent.id if agent else None,
+            "phone": agent.phone if agent else None,
+            "body": text,
+            "plan_id": plan_id,
+            "now": utcnow(),
+        }
+        statement = _INSERT_REPLY_PG if self.db.is_postgresql else _INSERT_REPLY
         try:
-            with self.db.session() as session:
-                relax_durability(session)
-                session.add(
-                    Message(
-                        direction="outbound",
-                        channel=message.channel,
-                        agent_id=agent.id if agent else None,
-                        phone=agent.phone if agent else None,
-                        body=text,
-                        status="replied",
-                        plan_id=plan_id,
-                    )
-                )
-                session.commit()
+            with self.db.log_writer() as connection:
+                connection.execute(statement, params)
         except SQLAlchemyError:
             log.warning("could not record reply", exc_info=True)
         metrics.count_message("outbound", "reply")
         return text
+
+
+# The statements for the two `messages` rows of every turn, built once: a statement built per
+# request costs more Python time than its round trip (construction and cache-key traversal).
+_NOW = bindparam("now", type_=Message.__table__.c.created_at.type)
+_AGENT_BY_PHONE = select(*User.__table__.c).where(User.phone == bindparam("agent_phone"))
+_INSERT_INBOUND = insert(Message).values(
+    provider_sid=bindparam("sid"),
+    direction="inbound",
+    channel=bindparam("channel"),
+    agent_id=select(User.id).where(User.phone == bindparam("agent_phone")).scalar_subquery(),
+    phone=bindparam("phone"),
+    body=bindparam("body"),
+    status="received",
+    created_at=_NOW,
+    updated_at=_NOW,
+)
+_RECORDED = _INSERT_INBOUND.returning(Message.agent_id, relaxed_commit()).cte("recorded")
+_RECORD_INBOUND_PG = select(*User.__table__.c).join(_RECORDED, User.id == _RECORDED.c.agent_id)
+_INSERT_REPLY = insert(Message).values(
+    direction="outbound",
+    channel=bindparam("channel"),
+    agent_id=bindparam("agent_id"),
+    phone=bindparam("phone"),
+    body=bindparam("body"),
+    status="replied",
+    plan_id=bindparam("plan_id"),
+    created_at=_NOW,
+    updated_at=_NOW,
+)
+_INSERT_REPLY_PG = _INSERT_REPLY.returning(relaxed_commit())
 
 
 def input_problem(body: str, num_media: int = 0) -> str | None:

@@ -90,19 +90,26 @@ class Conversation:
     def _handle(self, agent: User, text: str, channel: str, now: datetime) -> Turn:
         zone = ZoneInfo(agent.timezone)
         with self.db.session() as session:
-            ctx = AgentContext(
-                leads=directory_for(session, agent.id),
-                timezone=zone,
-                country=region_of(agent.phone),
-                recent_lead_ids=self.recent.recall(agent.phone),
-            )
+            leads = directory_for(session, agent.id)
+        # The recent leads and a waiting clarify question: one Redis round trip.
+        pipe = self.pending.redis.pipeline(transaction=False)
+        self.recent.queue_recall(pipe, agent.phone)
+        self.pending.queue_take_clarify(pipe, agent.phone)
+        raw_recent, raw_clarify = pipe.execute()
+        ctx = AgentContext(
+            leads=leads,
+            timezone=zone,
+            country=region_of(agent.phone),
+            recent_lead_ids=self.recent.decode(raw_recent),
+        )
         local_now = now.astimezone(zone)
-        clarify = self.pending.take_clarify(agent.phone)
+        clarify = self.pending.decode_clarify(raw_clarify)
         if clarify is not None:
             plan = continue_clarify(text, clarify, ctx, local_now)
         else:
             plan = self.parse(text, ctx, local_now)
-        self.recent.remember(agent.phone, plan.mentioned_lead_ids)
+        if plan.kind != "plan":  # a plan's leads are remembered with it, in one round trip
+            self.recent.remember(agent.phone, plan.mentioned_lead_ids)
         turn = self._act(agent, plan, channel, zone, now)
         turn.plan = plan
         return turn
@@ -145,7 +152,11 @@ class Conversation:
             summary=plan.reply,
             channel=channel,
         )
-        replaced = self.pending.put(agent.phone, pending)
+        # What `remember` then `put` do, in one round trip (same order).
+        pipe = self.pending.redis.pipeline(transaction=False)
+        self.recent.remember(agent.phone, plan.mentioned_lead_ids, pipe)
+        self.pending.queue_put(pipe, agent.phone, pending)
+        replaced = pipe.execute()[-1] is not None
         reply = plan.reply
         if replaced:
             reply = "(This replaces your earlier unconfirmed request.) " + reply

@@ -50,6 +50,10 @@ class PendingPlans:
         )
         return previous is not None
 
+    def queue_put(self, pipe: Any, phone: str, plan: PendingPlan) -> None:
+        """Queue `put` on a pipeline of this client; its result is truthy when it replaced."""
+        pipe.set(PENDING_KEY.format(phone=phone), plan.to_json(), ex=self.plan_ttl, get=True)
+
     def take(self, phone: str) -> PendingPlan | None:
         """Remove and return the pending plan atomically: of many concurrent YES, one wins."""
         raw = self.redis.getdel(PENDING_KEY.format(phone=phone))
@@ -67,7 +71,14 @@ class PendingPlans:
         self.redis.set(CLARIFY_KEY.format(phone=phone), json.dumps(question), ex=self.clarify_ttl)
 
     def take_clarify(self, phone: str) -> dict[str, Any] | None:
-        raw = self.redis.getdel(CLARIFY_KEY.format(phone=phone))
+        return self.decode_clarify(self.redis.getdel(CLARIFY_KEY.format(phone=phone)))
+
+    def queue_take_clarify(self, pipe: Any, phone: str) -> None:
+        """Queue `take_clarify` on a pipeline of this client; `decode_clarify` its result."""
+        pipe.getdel(CLARIFY_KEY.format(phone=phone))
+
+    @staticmethod
+    def decode_clarify(raw: str | bytes | None) -> dict[str, Any] | None:
         return json.loads(raw) if raw else None
 
     def drop_clarify(self, phone: str) -> None:

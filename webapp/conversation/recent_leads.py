@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from redis import Redis
 
@@ -14,10 +15,19 @@ class RecentLeads:
         self.redis = redis
         self.ttl = ttl
 
-    def remember(self, phone: str, lead_ids: list[int]) -> None:
+    def remember(self, phone: str, lead_ids: list[int], pipe: Any = None) -> None:
+        """Store `lead_ids` (if any); with `pipe` (a pipeline of this client), only queue it."""
         if lead_ids:
-            self.redis.set(RECENT_KEY.format(phone=phone), json.dumps(lead_ids), ex=self.ttl)
+            (pipe or self.redis).set(RECENT_KEY.format(phone=phone), json.dumps(lead_ids),
+                                     ex=self.ttl)
 
     def recall(self, phone: str) -> list[int]:
-        raw = self.redis.get(RECENT_KEY.format(phone=phone))
+        return self.decode(self.redis.get(RECENT_KEY.format(phone=phone)))
+
+    def queue_recall(self, pipe: Any, phone: str) -> None:
+        """Queue `recall` on a pipeline; `decode` its result."""
+        pipe.get(RECENT_KEY.format(phone=phone))
+
+    @staticmethod
+    def decode(raw: str | bytes | None) -> list[int]:
         return [int(i) for i in json.loads(raw)] if raw else []
