@@ -402,3 +402,32 @@ def test_time_benchmark_dev_at_least_90_percent():
     for row, got in misses:
         print(f"  miss {row['phrase']!r}: expected {row['expected']} ({row['grain']}), got {got}")
     assert frac >= 0.90
+
+
+# ---- a day and a time said apart, shorthand parts of day, bare "in N" -----------------------
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("lunch tomorrow with Hannah Becker at noon", local(2026, 3, 6, 12)),
+    ("coffee friday with Lisa Wong at 9", local(2026, 3, 6, 9)),
+    ("call Dana tomorrow about the offer at 4", local(2026, 3, 6, 16)),
+    ("send it tmrw aft", local(2026, 3, 6, 14)),
+    ("remind me in 15 to call Bob White", local(2026, 3, 5, 15, 15)),
+    ("call Dana tomorrow at lunch", local(2026, 3, 6, 12)),
+])
+def test_split_and_shorthand(text: str, expected: datetime) -> None:
+    assert due(text.replace("tmrw", "tomorrow")) == expected
+
+
+def test_split_moment_spans_both_parts() -> None:
+    text = "lunch tomorrow with Hannah Becker at noon"
+    found = find_when(text, NOW)
+    assert found is not None and found.also is not None
+    assert text[found.start:found.end].strip() == "tomorrow"
+    assert text[found.also[0]:found.also[1]].strip() == "at noon"
+
+
+def test_a_new_clause_does_not_lend_its_time() -> None:
+    # "she" starts something else: 4 is not when the call is
+    assert due("call Dana tomorrow she said 4 works") == local(2026, 3, 6)
+    assert find_when("lunch with Hannah Becker", NOW) is None
