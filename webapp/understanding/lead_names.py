@@ -346,6 +346,7 @@ _MULTI_ALL_FUZZY_MIN_QUALITY = 85.0
 _PHONETIC_MIN_RATIO = 50.0
 _TIE = 1e-6
 _CACHE_LIMIT = 20_000
+_NO_FORMS: list[_Form] = []
 
 
 @dataclass(frozen=True)
@@ -409,6 +410,19 @@ class LeadDirectory:
                 forms_by_first[form.atoms[0]].append(form)
                 atoms.update(form.atoms)
         self._forms_by_first = dict(forms_by_first)
+        # The same forms, one-atom ones apart and longer ones by their second atom (each with
+        # its position in its _forms_by_first list): most forms of a common first name
+        # ("sarah ...") cannot match the next said word, and _best_at skips them without
+        # changing what matches or in which order.
+        self._single_forms: dict[str, list[_Form]] = {}
+        self._forms_by_second: dict[str, dict[str, list[tuple[int, _Form]]]] = {}
+        for first, forms in self._forms_by_first.items():
+            for pos, form in enumerate(forms):
+                if len(form.atoms) == 1:
+                    self._single_forms.setdefault(first, []).append(form)
+                else:
+                    self._forms_by_second.setdefault(first, {}).setdefault(
+                        form.atoms[1], []).append((pos, form))
         self._atoms = frozenset(atoms)
         phonetic: dict[str, list[str]] = defaultdict(list)
         by_length: dict[int, list[str]] = defaultdict(list)
@@ -578,24 +592,35 @@ class LeadDirectory:
             j += 1
         candidates: list[_Candidate] = []
         evidence: bool | None = None  # computed lazily: only single-word matches need it
-        for name_atom, q0 in self._candidates(atoms[0][0]).items():
-            for form in self._forms_by_first.get(name_atom, ()):
-                cand = self._match_form(form, atoms, q0)
-                if cand is None:
-                    continue
-                if cand.n_tokens == 1 and not assume_name:
-                    single_word = atoms[0][0] if len(first.atoms) == 1 else None
-                    needs_evidence = not cand.all_exact or single_word in COMMON_WORDS
-                    if needs_evidence:
-                        if cand.score < _SINGLE_MIN_QUALITY * form.weight / 100.0:
-                            continue
-                        if evidence is None:
-                            evidence = _name_evidence(
-                                tokens, i, title_case, last_mention_token, self
-                            )
-                        if not evidence:
-                            continue
-                candidates.append(cand)
+        first_candidates = self._candidates(atoms[0][0])
+        # Forms of two or more atoms first: when one of them matches, no one-atom form can be
+        # the best (more atoms win) nor tie with it, so those are not even tried. Each pass
+        # keeps the forms' order, so the result is the one a single pass over all gives.
+        for one_atom in (False, True):
+            for name_atom, q0 in first_candidates.items():
+                forms = (
+                    self._single_forms.get(name_atom, _NO_FORMS)
+                    if one_atom else self._longer_forms_to_try(name_atom, atoms)
+                )
+                for form in forms:
+                    cand = self._match_form(form, atoms, q0)
+                    if cand is None:
+                        continue
+                    if cand.n_tokens == 1 and not assume_name:
+                        single_word = atoms[0][0] if len(first.atoms) == 1 else None
+                        needs_evidence = not cand.all_exact or single_word in COMMON_WORDS
+                        if needs_evidence:
+                            if cand.score < _SINGLE_MIN_QUALITY * form.weight / 100.0:
+                                continue
+                            if evidence is None:
+                                evidence = _name_evidence(
+                                    tokens, i, title_case, last_mention_token, self
+                                )
+                            if not evidence:
+                                continue
+                    candidates.append(cand)
+            if candidates:
+                break
         if not candidates:
             return None
         top = max(candidates, key=lambda c: (c.n_atoms, c.score))
@@ -614,6 +639,30 @@ class LeadDirectory:
             exact=top.form.full and top.all_exact,
         )
         return _Match(mention, top.n_tokens, (mention.exact, top.n_atoms, top.score))
+
+    def _longer_forms_to_try(self, first: str, atoms: list[tuple[str, int]]) -> list[_Form]:
+        """The forms of two or more atoms in `_forms_by_first[first]`, in order, less those
+        `_match_form` would refuse at their second atom: one that is no candidate for the second
+        said atom (nor that atom without a final "s", the possessive `_match_form` accepts)."""
+        by_second = self._forms_by_second.get(first)
+        if not by_second or len(atoms) < 2:
+            return []
+        said = atoms[1][0]
+        accepted = self._candidates(said)
+        stripped = said[:-1] if said.endswith("s") else None
+        found: list[tuple[int, _Form]] = []
+        if len(by_second) <= len(accepted) + 1:
+            for second, forms in by_second.items():
+                if second in accepted or second == stripped:
+                    found.extend(forms)
+        else:
+            for second in accepted:
+                found.extend(by_second.get(second, ()))
+            if stripped is not None and stripped not in accepted:
+                found.extend(by_second.get(stripped, ()))
+        if len(found) > 1:
+            found.sort(key=lambda item: item[0])
+        return [form for _, form in found]
 
     def _match_form(
         self, form: _Form, atoms: list[tuple[str, int]], q0: float
