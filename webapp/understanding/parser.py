@@ -591,6 +591,7 @@ class _Parse:
         spans = split_clauses(self.low, [(m.start, m.end) for m in self.mentions])
         spans = [part for s, e in spans for part in self._split_pronoun_status(s, e)]
         clauses: list[_Clause] = []
+        lead_in: int | None = None  # a command-less first clause: "next tuesday, remind me ..."
         for s, e in spans:
             s, e = self._trim(s, e)
             if s >= e:
@@ -599,7 +600,11 @@ class _Parse:
             if clause.family is None:
                 if clauses:
                     clauses[-1].span_end = e
+                elif lead_in is None and self._leads_with_when(s, e):
+                    lead_in = s
                 continue
+            if lead_in is not None and not clauses:
+                clause.start = lead_in
             clause.span_end = e
             clauses.append(clause)
         if not clauses:
@@ -651,8 +656,30 @@ class _Parse:
         return Plan(kind="unknown", reply=replies.unknown(),
                     mentioned_lead_ids=self._mentioned_ids())
 
+    def _leads_with_when(self, s: int, e: int) -> bool:
+        """The clause is a time phrase said before its command ("Monday morning call Tom")."""
+        when = self._when(s, e)
+        return when is not None and when.start == s and (
+            when.end == e or not self.masked[when.end:e].strip(" ,;:-"))
+
     def _classify(self, s: int, e: int, first: bool) -> _Clause:
         """Which command, if any, this clause gives (it may still lack a lead or a value)."""
+        clause = self._classify_at(s, e, first)
+        if clause.family is not None:
+            return clause
+        when = self._when(s, e)
+        if when is None or when.start != s or when.end >= e:
+            return clause
+        inner_s, inner_e = self._trim(when.end, e)
+        if inner_s >= inner_e:
+            return clause
+        inner = self._classify_at(inner_s, inner_e, first)
+        if inner.family is None:
+            return clause
+        inner.start = s  # the time said first still dates the command that follows it
+        return inner
+
+    def _classify_at(self, s: int, e: int, first: bool) -> _Clause:
         text = self.masked[s:e]
         m = _CREATE.match(text) or _CREATE_AS.match(text)
         if m:
