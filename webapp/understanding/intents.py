@@ -80,7 +80,10 @@ _UNDO_SHAPE = re.compile(
 )
 _HELP_SHAPE = re.compile(
     r"^(?:(?:please|pls|hey|hi|hello|um|so)\s+)*(?:help|what can i (?:text|send|ask|say to|tell)"
-    r"(?: you)?|what do i (?:text|say|send)|how do i use (?:this|you|it))"
+    r"(?: you)?|what do i (?:text|say|send)|how do i use (?:this|you|it)"
+    r"|(?:what|which)\s+(?:commands|options|things|words)\s+(?:are there|are available|"
+    r"(?:do|can|does)\s+(?:you|i|it|this)\s+(?:have|know|understand|take|support|use|say|text))"
+    r"|what (?:can|does) (?:this|it|this thing|the bot|the app) (?:do|understand))"
     r"(?:\s+(?:me|please|pls|thanks|here|out|with this|now))*$"
 )
 _PUNCT = re.compile(r"[^\w\s'?]")

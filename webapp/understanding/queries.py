@@ -38,6 +38,17 @@ _LEAD_STATUS = tuple(
         r"^(?:where(?:'s| is|s| are we with| do we stand with| are things with)|wheres|"
         r"how(?:'s| is|s| are things with)|hows)\s+(?P<who>.+?)(?:\s+(?:at|doing|going|now))?"
         r"[\s?.!]*$",
+        # "where does Dana stand", "where do we stand on Dana", "where is Dana at"
+        r"^where\s+(?:do|does|did|is|are)\s+(?:we|things)?\s*(?:stand\s+)?(?:with\s+|on\s+)?"
+        r"(?P<who>.+?)(?:\s+(?:stand|standing|sit|sitting|at|now|right now))*[\s?.!]*$",
+        # "what's going on with Dana", "what's the latest on Dana", "any news on Dana"
+        rf"^(?:{_WH}|any|anything)\s+(?:the\s+)?(?:latest|news|update|updates|new|happening|"
+        r"going on|up)\s+(?:on|with|from)\s+(?P<who>.+?)[\s?.!]*$",
+        r"^(?:tell me about|update on|updates on|news on|latest on|info on|details on|"
+        r"fill me in on|catch me up on|remind me about)\s+(?P<who>.+?)[\s?.!]*$",
+        # "is Kevin still negotiating?": a yes/no question about the lead's status
+        r"^(?:is|are)\s+(?P<who>.+?)\s+(?:still|now|already|currently)\s+(?:in\s+|a\s+|an\s+)?"
+        r"[a-z][\w -]*\?*$",
     )
 )
 _AGENDA_WORDS = (
