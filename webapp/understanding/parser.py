@@ -171,7 +171,8 @@ _L = LEAD_MASK
 _PRONOUN = re.compile(r"\b(he|him|his|she|her|hers|they|them|their|theirs)\b")
 _CREATE = re.compile(
     r"^(?:please\s+|can you\s+|pls\s+)?(?:(?:add|create|enter|save|make|new|log)\s+(?:a\s+|an\s+)?"
-    r"(?:new\s+)?|new\s+)(?:lead|client|contact|prospect|buyer|seller|customer)s?\b[\s:,-]*"
+    r"(?:new\s+)?|new\s+)(?:lead|client|contact|prospect|buyer|seller|customer)s?\b"
+    r"(?:\s+(?:for|named|called)\b)?[\s:,-]*"  # "create a lead for Omar Haddad ..."
 )
 _CREATE_AS = re.compile(
     r"^(?:please\s+)?(?:add|create|save)\s+(?P<name>.+?)\s+as\s+(?:a\s+)?(?:new\s+)?"

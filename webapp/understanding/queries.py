@@ -41,15 +41,18 @@ _LEAD_STATUS = tuple(
         # "where does Dana stand", "where do we stand on Dana", "where is Dana at"
         r"^where\s+(?:do|does|did|is|are)\s+(?:we|things)?\s*(?:stand\s+)?(?:with\s+|on\s+)?"
         r"(?P<who>.+?)(?:\s+(?:stand|standing|sit|sitting|at|now|right now))*[\s?.!]*$",
-        # "what's going on with Dana", "what's the latest on Dana", "any news on Dana"
-        rf"^(?:{_WH}|any|anything)\s+(?:the\s+)?(?:latest|news|update|updates|new|happening|"
-        r"going on|up)\s+(?:on|with|from)\s+(?P<who>.+?)[\s?.!]*$",
         r"^(?:tell me about|update on|updates on|news on|latest on|info on|details on|"
         r"fill me in on|catch me up on|remind me about)\s+(?P<who>.+?)[\s?.!]*$",
         # "is Kevin still negotiating?": a yes/no question about the lead's status
         r"^(?:is|are)\s+(?P<who>.+?)\s+(?:still|now|already|currently)\s+(?:in\s+|a\s+|an\s+)?"
         r"[a-z][\w -]*\?*$",
     )
+)
+# "what's going on with Dana", "what's the latest on Dana", "any news on Dana" (before the
+# agenda, which would read "what's going on ..." as a day's plans)
+_LEAD_NEWS = re.compile(
+    rf"^(?:{_WH}|any|anything)\s+(?:the\s+)?(?:latest|news|update|updates|new|happening|"
+    r"going on)\s+(?:on|with|from)\s+(?P<who>.+?)[\s?.!]*$"
 )
 _AGENDA_WORDS = (
     r"(?:agenda|schedule|calendar|itinerary|plate|docket|tasks|reminders|follow ups|to ?dos?|"
@@ -98,6 +101,9 @@ def match_query(low: str) -> QueryShape | None:
     text = low.strip()
     if _GREETING.match(text):
         return None  # "what's up" is a hello; "what's up today" asks for the agenda
+    m = _LEAD_NEWS.match(text)
+    if m:
+        return QueryShape("lead_status", slot=(m.start("who"), m.end("who")))
     for pattern in _AGENDA:
         m = pattern.match(text)
         if m:
