@@ -56,10 +56,12 @@ class Database:
         self.engine = make_engine(url)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
         self.is_postgresql = self.engine.dialect.name == "postgresql"
-        # A small pool of its own, always in autocommit (each statement is its own transaction:
-        # no BEGIN and COMMIT round trips), so checkouts need no switching back and forth.
+        # A pool of its own, always in autocommit (each statement is its own transaction: no
+        # BEGIN and COMMIT round trips), so checkouts need no switching back and forth. Sized
+        # like the main pool: a smaller one makes threaded workers open and close overflow
+        # connections per request.
         self._autocommit = (
-            create_engine(url, isolation_level="AUTOCOMMIT", pool_recycle=1800, pool_size=5,
+            create_engine(url, isolation_level="AUTOCOMMIT", pool_recycle=1800, pool_size=10,
                           max_overflow=10)
             if self.is_postgresql else None
         )
