@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -139,6 +140,10 @@ class ClientInteraction(Base):
     )
 
 
+_UNREMINDED = "state = 'scheduled' AND reminded_at IS NULL"
+_OUTSTANDING = "state = 'scheduled' AND reminded_at IS NOT NULL"
+
+
 class Appointment(Base):
     """A follow-up the agent asked to be reminded of."""
 
@@ -166,7 +171,12 @@ class Appointment(Base):
 
     __table_args__ = (
         CheckConstraint(_in("state", APPOINTMENT_STATES), name="state_valid"),
-        Index("ix_appointments_due_unreminded", "state", "reminded_at", "due_at"),
+        # Partial indexes: the dispatcher reads only what is due and not yet reminded, and
+        # DONE/SNOOZE only an agent's outstanding reminders, however large the table grows.
+        Index("ix_appointments_due_unreminded", "due_at", "id",
+              postgresql_where=text(_UNREMINDED), sqlite_where=text(_UNREMINDED)),
+        Index("ix_appointments_outstanding", "agent_id", "reminder_number",
+              postgresql_where=text(_OUTSTANDING), sqlite_where=text(_OUTSTANDING)),
         Index("ix_appointments_agent_id_due_at", "agent_id", "due_at"),
     )
 

@@ -260,3 +260,25 @@ def test_done_and_snooze_work_by_sms(app, agent, phone) -> None:
     dispatch_due_reminders(get_db(app), datetime.now(UTC), RULES)
     assert phone.text("DONE") == "✅ Marked done: book the inspection (Dana Cole)."
     assert phone.text("done") == "There's no reminder waiting for an answer."
+
+
+def test_held_reminders_do_not_starve_later_ones_behind_them(app, agent) -> None:
+    """More follow-ups held for quiet hours than one batch holds come first in due order; the
+    dispatcher still reaches the agent in another zone whose reminder is due behind them."""
+    for minute in range(5):
+        _follow_up(app, agent, _local(2026, 3, 6, 20, 50 + minute), title=f"held {minute}")
+    with get_db(app).session() as session:
+        tokyo = User(name="Kenji", phone="+81312345678", timezone="Asia/Tokyo")
+        session.add(tokyo)
+        session.flush()
+        lead = Lead(agent_id=tokyo.id, name="Aiko Sato")
+        session.add(lead)
+        session.flush()
+        session.add(Appointment(lead_id=lead.id, agent_id=tokyo.id, title="call Aiko",
+                                due_at=_local(2026, 3, 6, 21, 29)))
+        session.commit()
+    # 21:30 in Chicago (quiet) is 12:30 in Tokyo: only Tokyo's reminder may go, in batches of 2.
+    ids = dispatch_due_reminders(get_db(app), _local(2026, 3, 6, 21, 30), RULES, limit=2)
+    assert [m.body for m in _texts(app) if m.id in ids] == [
+        "⏰ Follow up with Aiko Sato: call Aiko. Reply DONE, or SNOOZE 1h / SNOOZE tomorrow."
+    ]

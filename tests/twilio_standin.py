@@ -173,6 +173,7 @@ class _Handler(BaseHTTPRequestHandler):
     owner: TwilioStandIn
     protocol_version = "HTTP/1.1"  # keep-alive, like api.twilio.com: the client pools sockets
     server_version = "twilio-standin"
+    disable_nagle_algorithm = True  # else each two-packet reply waits ~40 ms for a delayed ACK
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet tests
         pass

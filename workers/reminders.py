@@ -8,11 +8,12 @@ waits in the broker with a long ETA: the database decides what is due, every few
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -56,9 +57,37 @@ class ReminderRules:
         return self.in_quiet_hours(now_local) and not self.in_quiet_hours(due_local)
 
 
-def dispatch_due_reminders(db: Database, now: datetime, rules: ReminderRules,
-                           limit: int = 200) -> list[int]:
-    """Claim due follow-ups, write their texts; return the message ids to send."""
+def dispatch_due_reminders(
+    db: Database,
+    now: datetime,
+    rules: ReminderRules,
+    limit: int = 200,
+    max_batches: int = 50,
+    on_batch: Callable[[list[int]], None] | None = None,
+) -> list[int]:
+    """Claim due follow-ups in batches of `limit`, write their texts; return the message ids.
+
+    Each batch is its own short transaction (`on_batch` gets its ids right after the commit, so
+    sending starts while later batches are claimed). Batches walk the due rows in (due_at, id)
+    order, so follow-ups held for quiet hours never starve later ones behind them.
+    """
+    message_ids: list[int] = []
+    after: tuple[datetime, int] | None = None
+    for _ in range(max_batches):
+        batch, after = _dispatch_batch(db, now, rules, limit, after)
+        message_ids += batch
+        if batch and on_batch is not None:
+            on_batch(batch)
+        if after is None:
+            break
+    return message_ids
+
+
+def _dispatch_batch(
+    db: Database, now: datetime, rules: ReminderRules, limit: int,
+    after: tuple[datetime, int] | None,
+) -> tuple[list[int], tuple[datetime, int] | None]:
+    """One batch; also returns where the next one starts (None when this was the last)."""
     with db.session() as session:
         query = (
             select(Appointment, Lead, User)
@@ -70,21 +99,33 @@ def dispatch_due_reminders(db: Database, now: datetime, rules: ReminderRules,
                 Appointment.due_at <= now,
                 User.opted_out.is_(False),
             )
-            .order_by(Appointment.due_at)
+            .order_by(Appointment.due_at, Appointment.id)
             .limit(limit)
         )
+        if after is not None:
+            due_at, appointment_id = after
+            query = query.where(
+                or_(
+                    Appointment.due_at > due_at,
+                    and_(Appointment.due_at == due_at, Appointment.id > appointment_id),
+                )
+            )
         if session.get_bind().dialect.name == "postgresql":
             # Two dispatchers never wait on each other: each takes rows the other has not locked.
             query = query.with_for_update(skip_locked=True, of=Appointment)
         by_agent: dict[int, list[tuple[Appointment, Lead, User]]] = {}
+        last: tuple[datetime, int] | None = None
+        count = 0
         for appointment, lead, agent in session.execute(query):
             by_agent.setdefault(agent.id, []).append((appointment, lead, agent))
+            last = (appointment.due_at, appointment.id)
+            count += 1
 
         message_ids = []
         for rows in by_agent.values():
             message_ids += _remind_agent(session, rows, now, rules)
         session.commit()
-    return message_ids
+    return message_ids, (last if count == limit else None)
 
 
 def _claim(session: Session, appointment: Appointment, now: datetime) -> bool:

@@ -105,9 +105,10 @@ def dispatch_reminders() -> int:
     """Beat, every REMINDER_INTERVAL_SECONDS: claim due follow-ups, then queue their texts."""
     record_beat_heartbeat()  # read by `flask doctor`: beat scheduled this and a worker ran it
     rules = ReminderRules.from_config(current_app.config)
-    message_ids = dispatch_due_reminders(get_db(), datetime.now(UTC), rules)
-    for message_id in message_ids:
-        enqueue_send(message_id)
+    message_ids = dispatch_due_reminders(
+        get_db(), datetime.now(UTC), rules,
+        on_batch=lambda batch: [enqueue_send(message_id) for message_id in batch],
+    )
     return len(message_ids)
 
 
