@@ -7,6 +7,7 @@ conversation. Every reply is recorded too. Nothing here knows about Flask or Twi
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import unicodedata
@@ -36,6 +37,10 @@ TOO_LONG = f"That message is too long for me (over {MAX_BODY} characters). Pleas
 UNREADABLE = "Your message had characters I can't read. Please retype it. Nothing changed."
 EMOJI_ONLY = "I can't read emoji on their own. Try: \"Called John Doe, went well\" or HELP."
 
+# Pure, and phonenumbers takes longer than a Redis round trip; a few agents send most texts.
+# (An invalid number raises, and exceptions are not cached.)
+_normalize_phone = functools.lru_cache(maxsize=1024)(normalize_phone)
+
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
@@ -60,7 +65,7 @@ class SmsInbound:
     def receive(self, message: Inbound) -> str | None:
         """The reply text for `message`, or None when nothing must be said (a duplicate)."""
         try:
-            phone = normalize_phone(message.from_phone, "US")
+            phone = _normalize_phone(message.from_phone, "US")
         except ValueError:
             phone = None
         # One Redis round trip: the idempotency token, then (first time only) the rate count.

@@ -7,6 +7,7 @@ queued, so a broker outage or a dead worker can delay it but never lose it.
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from collections.abc import Callable
@@ -40,6 +41,8 @@ NOTHING_PENDING = "Nothing is waiting for confirmation."
 CONFIRMED = "👍 Confirmed and saved — working on it. I'll text you when it's done."
 CONFIRMED_SLOW = ("👍 Confirmed and saved. I'm running slow right now; it will be done within a "
                   "few minutes and I'll text you.")
+
+_region_of = functools.lru_cache(maxsize=1024)(region_of)  # pure; phonenumbers is slow
 
 Parser = Callable[[str, AgentContext, datetime], Plan]
 
@@ -99,7 +102,7 @@ class Conversation:
         ctx = AgentContext(
             leads=leads,
             timezone=zone,
-            country=region_of(agent.phone),
+            country=_region_of(agent.phone),
             recent_lead_ids=self.recent.decode(raw_recent),
         )
         local_now = now.astimezone(zone)
