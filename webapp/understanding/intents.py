@@ -79,8 +79,9 @@ _UNDO_SHAPE = re.compile(
     r"thing|message|step|please|pls|thanks|again))*$"
 )
 _HELP_SHAPE = re.compile(
-    r"^(?:(?:please|pls|hey|hi|hello|um|so)\s+)*(?:help|what can i (?:text|send|ask|say to|tell)"
-    r"(?: you)?|what do i (?:text|say|send)|how do i use (?:this|you|it)"
+    r"^(?:(?:please|pls|hey|hi|hello|um|so)\s+)*(?:help|"
+    r"what can i (?:text|send|ask|say|say to|tell)(?: you| u)?|"
+    r"what do i (?:text|say|send)|how do i use (?:this|you|it)"
     r"|(?:what|which)\s+(?:commands|options|things|words)\s+(?:are there|are available|"
     r"(?:do|can|does)\s+(?:you|i|it|this)\s+(?:have|know|understand|take|support|use|say|text))"
     r"|what (?:can|does) (?:this|it|this thing|the bot|the app) (?:do|understand))"

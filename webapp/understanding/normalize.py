@@ -21,7 +21,7 @@ _SHORTHAND: tuple[tuple[str, str], ...] = (
     # a lone lowercase "w" before a word is "with" ("follow up w kevin"); "W 5th St" is not
     (r"(?-i:(?<![\w/.'-])w(?=\s+[^\W\d_]))", "with"),
     # speech-to-text homophones of "to" before a verb ("remind me too call", "need two send")
-    (r"\b(remind me|reminder|need|needs|have|has|got|want|wants|going|try|trying)\s+(?:too|two)"
+    (r"\b(remind me|reminder|need|needs|have|has|got|want|wants|going|try|trying)\s+(?:too|two|2)"
      r"(?=\s+(?:call|text|email|e-mail|send|follow|check|see|meet|show|book|schedule|reach|"
      r"ping|touch|get|ask|review|sign|drop|bring|pick|confirm|let|tell|set)\b)", r"\1 to"),
     (r"\bf/u\b|\bfollowup\b|\bfollow-up\b|\bf-up\b", "follow up"),

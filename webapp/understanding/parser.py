@@ -239,8 +239,28 @@ _TRAILING_STATUS_FILLER = re.compile(
 _STATUS_THEN_LEAD = re.compile(
     r"^(?:(?:we|i|just|finally|officially)\s+)*$"
 )
-_STATUS_OBJ = re.compile(r"^\s*(?:with|on|for|to)?\s*(?:" + _L + r"+(?:'s)?|him|her|them)"
+_STATUS_OBJ = re.compile(r"^\s*(?:with|on|for|to)?\s*(?:the\s+)?"
+                         r"(?:" + _L + r"+(?:'s)?|him|her|them)"
                          r"(?:\s+(?:deal|sale|house|home|property|file))?\s*$")
+# "Dana Cole signed!", "Dana just signed the contract": the deal is won
+_LEAD_SIGNED = re.compile(
+    r"^(?:" + _L + r"+|he|she|they)\s+(?:(?:just|finally|officially|has|have)\s+)*signed"
+    r"(?:\s+(?:the\s+)?(?:contract|papers|paperwork|deal|offer|purchase agreement|p&s))?"
+    r"(?=\s*(?:today|now)?[\s.!]*$)"
+)
+# "Karen Lopez is closed won": a name nobody has, then a status (unknown_lead, not unknown)
+_STRANGER_COPULA = re.compile(
+    r"^(?P<name>[^\W\d_][\w'.-]*(?:\s+[^\W\d_][\w'.-]*){0,2})\s+"
+    r"(?:is|are|was|has been|is now|'s)\s+(?:now\s+)?$"
+)
+# a to-do verb: with a lead and a time ahead, the clause is something to schedule
+# ("send Mark Price the counter by EOD", "drop off the keys to April Jones sat")
+_TODO_VERB = re.compile(
+    r"^(?:please\s+|pls\s+|also\s+|then\s+)?(?:send|resend|drop off|drop|pick up|get back to|"
+    r"prepare|prep|review|deliver|bring|print|mail|fax|finish|draft|write up|submit|sign|grab|"
+    r"order|return|run|go over|walk|take|meet|see|visit|confirm|ask|tell|remind|invite|"
+    r"reach out to|follow up|check in|touch base|circle back|ping)\b"
+)
 _NOTE_FILLER = re.compile(
     r"^(?:\s|[,;:.!?-]|\b(?:and|that|about|re|regarding|on the phone|over the phone|"
     r"by phone|on phone|for (?:coffee|lunch|dinner|breakfast|drinks|a coffee)|back|today|"
@@ -317,6 +337,8 @@ class _Clause:
     status: StatusMatch | None = None
     status_unknown: tuple[int, int] | None = None
     span_end: int = 0  # own text plus the command-less clauses glued after it
+    stranger: bool = False  # the clause names someone who is not a lead ("Karen Lopez is won")
+    note_before: tuple[int, int] | None = None  # "Jose wants a 3 bed, add a note": the note
 
     @property
     def span(self) -> tuple[int, int]:
@@ -562,6 +584,8 @@ class _Parse:
             rest = self.masked[s:e].replace(LEAD_MASK, "").replace("'s", "")
             stranger = re.sub(r"\b(?:the|my|lead|client|deal|with|now|at|doing|current)\b"
                               r"|[\s?'.!]", "", rest)
+        if inside and stranger and find_status(self.masked, inside[-1].end, e) is not None:
+            return None  # "status for Bob White: Qualified" sets it
         if inside and not stranger:
             lead = self._lead_of(inside[0])
             query = {"type": "lead_status", "lead_id": lead.id, "lead": lead.name}
@@ -593,19 +617,27 @@ class _Parse:
         spans = [part for s, e in spans for part in self._split_pronoun_status(s, e)]
         clauses: list[_Clause] = []
         lead_in: int | None = None  # a command-less first clause: "next tuesday, remind me ..."
+        orphan: tuple[int, int] | None = None  # a command-less first clause of content
         for s, e in spans:
             s, e = self._trim(s, e)
             if s >= e:
                 continue
             clause = self._classify(s, e, first=not clauses)
+            if clause.family is None and not clauses and orphan is not None:
+                clause = self._lead_then_status(orphan, s, e) or clause
             if clause.family is None:
                 if clauses:
                     clauses[-1].span_end = e
                 elif lead_in is None and self._leads_with_when(s, e):
                     lead_in = s
+                elif orphan is None:
+                    orphan = (s, e)
                 continue
             if lead_in is not None and not clauses:
                 clause.start = lead_in
+            elif orphan is not None and not clauses and self._bare_note(clause):
+                clause.note_before = orphan
+                clause.start = orphan[0]
             clause.span_end = e
             clauses.append(clause)
         if not clauses:
@@ -625,6 +657,24 @@ class _Parse:
                 mentioned.append(lead_id)
         return Plan(kind="plan", reply=replies.plan_reply(actions), actions=actions,
                     mentioned_lead_ids=mentioned)
+
+    def _lead_then_status(self, lead: tuple[int, int], s: int, e: int) -> _Clause | None:
+        """"John Smith, qualified": a clause that is only a lead, then one that is only a status."""
+        if self.masked[lead[0]:lead[1]].replace(LEAD_MASK, "").replace("'s", "").strip(" -:"):
+            return None
+        found = find_status(self.masked, s, e)
+        if found is None or self.masked[s:found.start].strip(" -:") \
+                or not _TRAILING_STATUS_FILLER.match(self.masked[found.end:e]):
+            return None
+        return _Clause(lead[0], e, "status", cmd_end=found.start, status=found)
+
+    def _bare_note(self, c: _Clause) -> bool:
+        """An "add a note" with nothing after it: the note is what was said just before."""
+        if c.family != "log" or c.cue is None or c.cue.type != "note":
+            return False
+        rest = self.masked[c.cmd_end:c.end]
+        return not re.sub(r"[\s.!,:;-]|\b(?:please|thanks|to (?:his|her|their|the) "
+                          r"(?:file|profile|record))\b", "", rest)
 
     def _split_pronoun_status(self, s: int, e: int) -> list[tuple[int, int]]:
         """Speech: "spoke with sarah she's negotiating now" is a call, then a status."""
@@ -712,6 +762,10 @@ class _Parse:
                 return _Clause(s, e, "interaction", cmd_end=s, cue=cue)
             if cue.form == "noun" and _NOUN_START.match(prefix):
                 return _Clause(s, e, "interaction", cmd_end=s, cue=cue)
+        if _TODO_VERB.match(text) and (LEAD_MASK in text or _PRONOUN.search(text)):
+            when = self._when(s, e)
+            if when is not None:
+                return _Clause(s, e, "schedule", cmd_end=s)
         event = _EVENT_WITH_LEAD.match(text)
         if text.startswith(LEAD_MASK) or event:
             # "Dana Cole friday at 2", "closing with Robert Brown 3/14 at noon": a date ahead
@@ -754,6 +808,11 @@ class _Parse:
             return None
         found = find_status(self.masked, s, e)
         if found is None:
+            signed = _LEAD_SIGNED.match(text)
+            if signed:
+                at = s + text.index("signed", 0, signed.end())
+                return _Clause(s, e, "status", cmd_end=at,
+                               status=StatusMatch(at, at + len("signed"), "closed_won"))
             return None
         before = self.masked[s:found.start]
         after = self.masked[found.end:e]
@@ -767,6 +826,11 @@ class _Parse:
         if re.search(r"\bstatus\b", before) and LEAD_MASK in before \
                 and _TRAILING_STATUS_FILLER.match(after):
             return _Clause(s, e, "status", cmd_end=found.start, status=found)
+        stranger = _STRANGER_COPULA.match(before)
+        if (stranger and LEAD_MASK not in before and _TRAILING_STATUS_FILLER.match(after)
+                and not any(fold(w) in COMMON_WORDS or _PRONOUN.fullmatch(w)
+                            for w in stranger.group("name").split())):
+            return _Clause(s, e, "status", cmd_end=s, status=found, stranger=True)
         return None
 
     # ---- actions -------------------------------------------------------------------------------
@@ -861,6 +925,8 @@ class _Parse:
         pinned = self._override_lead(-1, c.start)
         if pinned is not None:
             return [pinned]
+        if c.stranger:
+            raise _Issue(self._unknown_lead(self._name_slot(c)))
         before = [m for m in self.mentions if m.end <= c.start]
         if last:
             return [last[-1]]
@@ -923,6 +989,10 @@ class _Parse:
 
     def _log_action(self, c: _Clause, lead: LeadRef) -> LogInteraction:
         itype = c.cue.type if c.cue is not None else "note"
+        if c.note_before is not None:
+            bs, be = c.note_before
+            return LogInteraction(lead.id, lead.name, itype,
+                                  self._clean_note(self._note_pieces(bs, be, None, lead)))
         note = self._note_text(c.start, c.span_end, cmd_end=c.cmd_end, cue=c.cue,
                                clause_end=c.end, lead=lead)
         return LogInteraction(lead.id, lead.name, itype, note)

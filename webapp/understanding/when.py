@@ -598,6 +598,8 @@ def _ambiguous_abbrev_strength(ctx: _Ctx, start: int, end: int) -> int | None:
         return STRONG  # "SAT" could be the test... but in an SMS it is mostly Saturday
     if prev in ("on", "by", "until", "till", "before", "after", "from", "every", "this", "next"):
         return STRONG
+    if prev == "me" and re.search(r"\bremind\s+me\s*$", ctx.low[:start]):
+        return STRONG  # "remind me sat to ...": the day the reminder is for
     if prev in ("the", "a", "i", "he", "she", "they", "we", "you", "who", "just", "was", "in"):
         return None
     if re.fullmatch(r"\.?\s*[.!?]?\s*", ctx.low[end:]):
