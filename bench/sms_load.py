@@ -519,7 +519,8 @@ def measure(server: Gunicorn, maker: RequestMaker | None, bare_requests: list[tu
     def requests_for(seconds: float, rate: float) -> list[tuple[str, str]]:
         if maker is None:
             return bare_requests
-        return maker.make(min(args.max_requests, int(seconds * rate * 1.6) + 500))
+        # 3x the warm-up rate: a warm-up slowed by other load must not starve the timed run.
+        return maker.make(min(args.max_requests, int(seconds * rate * 3) + 1000))
 
     write_requests(data, requests_for(args.warmup, 3000))
     warm = run(server.port, data, expect, maker is None, args.warmup, args.concurrency, workdir)
