@@ -27,6 +27,8 @@ _WORD_BEFORE = re.compile(r"([A-Za-z]+)$")
 _COMMAND_START = re.compile(
     r"\b(?:update|change|mark|move|set|remind me|schedule|book|log|add a note|note that|"
     r"new lead|create|put)\b"
+    # a new sentence about the lead: "Tom is dead he went with another agent"
+    r"|\b(?:he|she|they)(?:'s|'re|'ll|'d)?\s+(?=[a-z])"
 )
 _NO_CUT_AFTER = frozenset(
     "to me i you we please will should can could would and then the a an his her their my your "

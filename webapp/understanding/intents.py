@@ -55,7 +55,7 @@ _NO_PHRASES = frozenset(
 )
 _FILLER = frozenset(
     "please pls thanks thank you thx ty it that this just yes ok oh well and sir mam man "
-    "dude lol haha so all then now".split()
+    "dude lol haha so all then now um umm uh uhh uhm hmm".split()
 )
 _HELP = frozenset(
     {"help", "?", "??", "???", "info", "what can you do", "what can i say", "what can i do",
@@ -153,7 +153,8 @@ def detect_intent(text: str) -> Intent | None:
     if joined in _UNDO or _UNDO_SHAPE.match(joined):
         return "undo"
     words = joined.split()
-    if len(words) > 6:
+    if len(words) > 6 or (len(words) > 1 and words[-1] == "so"):
+        return None  # "okay so ...": a lead-in that trails off, not an answer
         return None
     if _is_no(words, joined) and not has_yes_emoji:
         return "cancel"

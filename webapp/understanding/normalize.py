@@ -71,6 +71,13 @@ _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": 
                          "\u2013": "-", "\u2014": " - ", "\u00a0": " ", "\u2032": "'"})
 _DROP_CATEGORIES = frozenset({"So", "Sk", "Cs", "Co", "Cn", "Cf", "Mn", "Me", "Cc"})
 _SPACES = re.compile(r"[ \t\r\f\v]+")
+# Dictation hesitations carry no meaning anywhere ("call uh Dana", "went well um mark her won").
+_HESITATION = re.compile(r"(?<![\w'-])(?:u+m+|u+h+m*|e+r+m+|h+m+)(?![\w'-])[,.]?", re.IGNORECASE)
+# A dictated memo opens with discourse words before its first command ("okay so um called Dana").
+_LEAD_IN = re.compile(
+    r"^(?:(?:okay|ok|alright|all right|so|oh|and|also|well|anyway|anyways)\b[\s,.!-]*)+(?=\S)",
+    re.IGNORECASE,
+)
 
 
 def strip_symbols(text: str) -> str:
@@ -93,7 +100,9 @@ def normalize(text: str) -> str:
     for pattern, repl in _SHORTHAND_RE:
         text = pattern.sub(repl, text)
     text = _SPOKEN_MERIDIEM.sub(lambda m: f"{m.group(1)} {m.group(2).lower()}m", text)
+    text = _HESITATION.sub(" ", text)
     lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
+    lines = [_LEAD_IN.sub("", line) for line in lines]
     return "\n".join(line for line in lines if line)
 
 

@@ -267,7 +267,8 @@ _NOTE_FILLER = re.compile(
     r"just now|earlier|this morning|this afternoon|again|file|record|profile|notes?|said|"
     r"saying|up|for|from)\b)*",
 )
-_NOTE_TAIL = re.compile(r"[\s,;:.!-]+$")
+# a dictated note trails off into the connective before the next command ("... an offer so")
+_NOTE_TAIL = re.compile(r"(?:[\s,;:.!-]|\b(?:so|and|then|also|but|plus)\b)+$")
 _TITLE_LEAD_IN = re.compile(r"^(?:\s|[,;:.-]|\b(?:to|that|about|a|an|the|please|for)\b)*")
 _TITLE_EMPTY = re.compile(
     r"^(?:\s|[,;:.!?-]|\b(?:about|with|for|on|re|to|regarding|follow up|follow-up|followup|"
@@ -310,12 +311,23 @@ def _phone_e164(text: str, country: str) -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+_NAME_STOP = frozenset(
+    "he she they he's she's they're who who's she'll he'll they'll wants needs looking was "
+    "has had".split()
+)
+
+
 def _clean_name(text: str) -> str:
     words = re.findall(r"[^\W\d_][\w'.-]*", text)
     words = [w for w in words if fold(w) not in {"lead", "client", "named", "name", "called",
                                                    "is", "new", "contact", "phone", "email",
                                                    "and", "a", "an", "the", "number", "cell",
                                                    "mobile", "with", "at", "his", "her"}]
+    # the details after a dictated name are not part of it ("Jessica Alba she's looking for")
+    for i, w in enumerate(words):
+        if fold(w) in _NAME_STOP:
+            words = words[:i]
+            break
     name = " ".join(words[:4]).strip(" .,-")
     if name and name == name.lower():
         name = " ".join(w[:1].upper() + w[1:] for w in name.split())
@@ -567,7 +579,7 @@ class _Parse:
                 if when is not None:
                     rest = self.low[s:when.start] + " " + self.low[when.end:e]
                 if re.sub(r"\b(?:for|on|of|today|my|the|this|please|pls|me|do i have|is|"
-                          r"are|there|scheduled|planned|have|due|agenda)\b|[\s?.!,]", "",
+                          r"are|there|scheduled|planned|have|due|agenda|week)\b|[\s?.!,]", "",
                           rest):
                     return None
                 if when is not None and when.due_at is not None:

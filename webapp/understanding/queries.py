@@ -75,6 +75,9 @@ _AGENDA = tuple(
         r"^(?:who|which leads?|which clients?)\s+(?:needs?|is due for|'s due for|are due for)\s+"
         r"(?:a\s+)?(?:follow up|call|call back|callback|check in)(?:\s+from me)?\b(?P<day>.*?)"
         r"[\s?.!]*$",
+        # "who am I calling today", "what am I doing tomorrow"
+        r"^(?:who|what)\s+(?:am|are)\s+(?:i|we)\s+(?:calling|seeing|meeting|showing|doing|"
+        r"following up with|contacting|texting|emailing)\b(?P<day>.*?)[\s?.!]*$",
         r"^(?:anything|any follow ups|any reminders|any tasks)\s+(?:due|on|for|scheduled)?"
         r"(?P<day>.*?)[\s?.!]*$",
     )

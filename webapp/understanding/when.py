@@ -475,6 +475,26 @@ def _offset_from_now(m: re.Match, ctx: _Ctx) -> _Piece | None:
     return _offset_piece(ctx, m, m.group("q"), m.group("u"))
 
 
+@_pattern(rf"""\b(?P<q>{_QTY})\s*(?P<u>{_TIME_UNIT})\s+ago\b""")
+def _offset_ago(m: re.Match, ctx: _Ctx) -> _Piece | None:
+    """'30 minutes ago', '2 days ago': a moment already past (the parser asks to clarify)."""
+    n = _num(m.group("q"))
+    if n is None or n <= 0 or n > 10000:
+        return None
+    u = m.group("u").lower()
+    if u.startswith(("min", "hour", "hr", "sec")) or u in ("m", "h", "'", '"'):
+        piece = _offset_piece(ctx, m, m.group("q"), m.group("u"))
+        if piece is None or piece.instant is None:
+            return None
+        piece.instant = ctx.now - (piece.instant - ctx.now)
+        return piece
+    piece = _offset_piece(ctx, m, m.group("q"), m.group("u"))
+    if piece is None or piece.date is None:
+        return None
+    piece.date = ctx.today - (piece.date - ctx.today)
+    return piece
+
+
 @_pattern(r"\bin\s+(?P<n>\d{1,2})(?=\s*[.!?]?\s*$|\s+(?:to|and|then|please|pls|mins?)\b|\s*[,;])")
 def _in_bare_minutes(m: re.Match, ctx: _Ctx) -> _Piece | None:
     """'back in 15', 'remind me in 15 to call Bob': minutes (texting drops the unit)."""
