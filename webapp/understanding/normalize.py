@@ -25,6 +25,18 @@ _SHORTHAND: tuple[tuple[str, str], ...] = (
      r"(?=\s+(?:call|text|email|e-mail|send|follow|check|see|meet|show|book|schedule|reach|"
      r"ping|touch|get|ask|review|sign|drop|bring|pick|confirm|let|tell|set)\b)", r"\1 to"),
     (r"\bf/u\b|\bfollowup\b|\bfollow-up\b|\bf-up\b", "follow up"),
+    # "fu" as a command, before "with"/"w" or a word: "fu w dana", "fu lisa wong mon"
+    (r"(?:^|(?<=[\n,;.!?]\s)|(?<=[\n,;.!?])|(?<=\band\s)|(?<=\bthen\s))fu\b(?=\s+\S)", "follow up"),
+    (r"\blvm\b", "left a voicemail"),
+    (r"\basap\b", ""),
+    (r"\bwh?at'?s\b", "what's"),
+    (r"\bwh?at\b|\bwht\b", "what"),
+    (r"\bwht'?s\b", "what's"),
+    (r"\b(email|text|phon|messag)d\b", r"\1ed"),
+    (r"\bcalld\b", "called"),
+    (r"\beve\b", "evening"),
+    (r"\bchg\b", "change"),
+    (r"\bmv\b", "move"),
     (r"\bre:", "about "),
     (r"\bpl[sz]\b|\bplse\b", "please"),
     (r"\bthx\b|\bthnx\b|\btnx\b|\bty\b", "thanks"),
@@ -56,6 +68,16 @@ _SHORTHAND: tuple[tuple[str, str], ...] = (
     (r"(?<=\s)&(?=\s)", "and"),
     (r"(?<=\s)\+(?=\s)", "and"),
 )
+_DAY_WORDS = (r"(?:tomorrow|today|this|mon|monday|tue|tues|tuesday|wed|weds|wednesday|thu|thur|"
+              r"thurs|thursday|fri|friday|sat|saturday|sun|sunday)")
+_SHORTHAND += (
+    (rf"\b({_DAY_WORDS})\s+a\.?m\b\.?", r"\1 morning"),
+    (rf"\b({_DAY_WORDS})\s+p\.?m\b\.?", r"\1 afternoon"),
+    # a dictated "10 30" clock time next to a day or after "at" ("call him 10 30 tomorrow")
+    (rf"(?<![\d:/.-])\b(at\s+)?(1[0-2]|0?[1-9]) ([0-5]\d)\b(?![\d:/.-])"
+     rf"(?=\s+(?:{_DAY_WORDS}|tonight|[ap]\.?m)\b)", r"\1\2:\3"),
+    (r"(?<![\d:/.-])\b(at\s+)(1[0-2]|0?[1-9]) ([0-5]\d)\b(?![\d:/.-])", r"\1\2:\3"),
+)
 _SHORTHAND_RE = tuple((re.compile(p, re.IGNORECASE), r) for p, r in _SHORTHAND)
 
 _NUMBER_WORDS = (
@@ -68,7 +90,8 @@ _SPOKEN_MERIDIEM = re.compile(
     rf"\b({_NUMBER_WORDS})\s+([ap])\s?\.?\s?m\b\.?", re.IGNORECASE
 )
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"',
-                         "\u2013": "-", "\u2014": " - ", "\u00a0": " ", "\u2032": "'"})
+                         "\u2013": "-", "\u2014": " - ", "\u00a0": " ", "\u2032": "'",
+                         "\u2192": " -> ", "\u21d2": " -> ", "\u27a1": " -> "})
 _DROP_CATEGORIES = frozenset({"So", "Sk", "Cs", "Co", "Cn", "Cf", "Mn", "Me", "Cc"})
 _SPACES = re.compile(r"[ \t\r\f\v]+")
 # Dictation hesitations carry no meaning anywhere ("call uh Dana", "went well um mark her won").
@@ -78,6 +101,23 @@ _LEAD_IN = re.compile(
     r"^(?:(?:okay|ok|alright|all right|so|oh|and|also|well|anyway|anyways)\b[\s,.!-]*)+(?=\S)",
     re.IGNORECASE,
 )
+
+
+# Command keywords typed with two letters swapped ("agneda", "stauts"): only a transposition,
+# so no other word ("states") is ever rewritten.
+_KEYWORDS = ("agenda", "status")
+_KEYWORD_TYPO = re.compile(r"\b[a-z]{6}\b", re.IGNORECASE)
+
+
+def _keyword_typo(m: re.Match) -> str:
+    word = m.group()
+    low = word.lower()
+    for kw in _KEYWORDS:
+        if low != kw and sorted(low) == sorted(kw):
+            diff = [i for i in range(len(kw)) if low[i] != kw[i]]
+            if len(diff) == 2 and diff[1] == diff[0] + 1:
+                return kw
+    return word
 
 
 def strip_symbols(text: str) -> str:
@@ -99,6 +139,7 @@ def normalize(text: str) -> str:
     text = strip_symbols(text)
     for pattern, repl in _SHORTHAND_RE:
         text = pattern.sub(repl, text)
+    text = _KEYWORD_TYPO.sub(_keyword_typo, text)
     text = _SPOKEN_MERIDIEM.sub(lambda m: f"{m.group(1)} {m.group(2).lower()}m", text)
     text = _HESITATION.sub(" ", text)
     lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]

@@ -199,7 +199,8 @@ _SCHEDULE = re.compile(
     r"(?:set|add|create|make|put in)\s+(?:a\s+|me\s+a\s+)?"
     r"(?:reminder|task|to-?do|follow up|follow-up)(?:\s+(?:to|for|about|with))?|"
     r"reminder(?:\s+(?:to|for|"
-    r"about))?|schedule|book|set up|arrange|plan|pencil in|calendar|"
+    r"about))?|schedule|book|set up|set(?=\s+(?:an?\s+|up\s+)?(?:appointment|meeting|showing|"
+    r"viewing|call|tour|walkthrough|walk-through|open house)\b)|arrange|plan|pencil in|calendar|"
     r"(?:i\s+)?(?:need|have|got) to|gotta|todo:?|to-?do:?|task:?|don't forget(?: to)?|"
     r"dont forget(?: to)?|do not forget(?: to)?|make sure (?:to|i)|must|should)\b\s*:?\s*"
 )
@@ -242,6 +243,11 @@ _STATUS_THEN_LEAD = re.compile(
 _STATUS_OBJ = re.compile(r"^\s*(?:with|on|for|to)?\s*(?:the\s+)?"
                          r"(?:" + _L + r"+(?:'s)?|him|her|them)"
                          r"(?:\s+(?:deal|sale|house|home|property|file))?\s*$")
+# "<lead> status -> <word>" with no status verb, for a word that is not a status
+_LEAD_STATUS_UNKNOWN = re.compile(
+    r"^" + _L + r"+(?:'s)?\s+status\s*(?:->|:|=|-+|\bis\b|\bto\b|\bshould be\b)\s*['\"]?"
+    r"(?P<x>[a-z][\w' -]{0,30}?)['\"]?[\s.!]*$"
+)
 # "Dana Cole signed!", "Dana just signed the contract": the deal is won
 _LEAD_SIGNED = re.compile(
     r"^(?:" + _L + r"+|he|she|they)\s+(?:(?:just|finally|officially|has|have)\s+)*signed"
@@ -268,8 +274,12 @@ _NOTE_FILLER = re.compile(
     r"saying|up|for|from)\b)*",
 )
 # a dictated note trails off into the connective before the next command ("... an offer so")
-_NOTE_TAIL = re.compile(r"(?:[\s,;:.!-]|\b(?:so|and|then|also|but|plus)\b)+$")
-_TITLE_LEAD_IN = re.compile(r"^(?:\s|[,;:.-]|\b(?:to|that|about|a|an|the|please|for)\b)*")
+# (and a sign-off: "... the disclosures thx" - shorthand already spelled out)
+_NOTE_TAIL = re.compile(r"(?:[\s,;:.!-]|\b(?:so|and|then|also|but|plus)\b"
+                        r"|(?<!no )\b(?:thanks|thank you|please)\b)+$")
+_TITLE_LEAD_IN = re.compile(
+    r"^(?:\s|[,;:.-]|\b(?:to|that|about|a|an|the|please|for|then|also|and)\b)*")
+_TITLE_TAIL = re.compile(r"(?:[\s,;:.!?-]|(?<!no )\b(?:thanks|thank you|please)\b)+$")
 _TITLE_EMPTY = re.compile(
     r"^(?:\s|[,;:.!?-]|\b(?:about|with|for|on|re|to|regarding|follow up|follow-up|followup|"
     r"a|an|the|reminder|task|up|me|"
@@ -331,6 +341,8 @@ def _clean_name(text: str) -> str:
     name = " ".join(words[:4]).strip(" .,-")
     if name and name == name.lower():
         name = " ".join(w[:1].upper() + w[1:] for w in name.split())
+        # "o'reilly" -> "O'Reilly", "d'angelo" -> "D'Angelo": the letter after the prefix too
+        name = re.sub(r"\b([OD]')([^\W\d_])", lambda m: m.group(1) + m.group(2).upper(), name)
     return name
 
 
@@ -386,6 +398,10 @@ class _Parse:
             return Plan(kind="unknown", reply=replies.unknown(too_long=True))
         if not self.overrides:
             intent = detect_intent(raw)
+            if intent is None:
+                # shorthand spelled out first ("wat can u do", "undo pls"): help and undo only
+                spelled = detect_intent(normalize(raw))
+                intent = spelled if spelled in ("help", "undo") else None
             if intent is not None:
                 return self._intent_plan(intent)
         self.norm = self._family_names(normalize(raw))
@@ -825,6 +841,10 @@ class _Parse:
                 at = s + text.index("signed", 0, signed.end())
                 return _Clause(s, e, "status", cmd_end=at,
                                status=StatusMatch(at, at + len("signed"), "closed_won"))
+            said = _LEAD_STATUS_UNKNOWN.match(text)
+            if said:  # "priya patel status -> pending": a status we do not have (clarify)
+                return _Clause(s, e, "status", cmd_end=s + said.start("x"),
+                               status_unknown=(s + said.start("x"), s + said.end("x")))
             return None
         before = self.masked[s:found.start]
         after = self.masked[found.end:e]
@@ -866,7 +886,8 @@ class _Parse:
             return [self._status_action(c, lead) for lead in leads]
         if family == "log":
             return [self._log_action(c, lead) for lead in leads]
-        return [self._schedule_action(c, leads[0])]
+        # "f/u w/ Bob White and Will Turner tmrw": one follow-up per lead named in the list
+        return [self._schedule_action(c, lead, leads) for lead in leads]
 
     def _log_or_schedule(self, c: _Clause) -> str:
         s, e = c.span
@@ -929,7 +950,7 @@ class _Parse:
             for m in own[1:]:
                 gap = self.low[group[-1].end:m.start]
                 listed = re.fullmatch(r"\s*(?:,|and|&|,\s*and)\s*", gap)
-                if listed and c.family in ("status", "log"):
+                if listed and c.family in ("status", "log", "schedule", "interaction"):
                     group.append(m)
                 else:
                     break
@@ -1081,7 +1102,8 @@ class _Parse:
         note = _NOTE_TAIL.sub("", note)
         return re.sub(r"\s+", " ", note).strip()
 
-    def _schedule_action(self, c: _Clause, lead: LeadRef) -> ScheduleFollowUp:
+    def _schedule_action(self, c: _Clause, lead: LeadRef,
+                         group: Sequence[LeadRef] = ()) -> ScheduleFollowUp:
         s, e = c.span
         when = self._when(s, e)
         due = None
@@ -1096,10 +1118,11 @@ class _Parse:
                               clarify=self._clarify("due", due_key, lead=lead.name)))
         else:
             due = when.due_at.astimezone(self.ctx.timezone)
-        title = self._title(c, lead, when)
+        title = self._title(c, lead, when, group)
         return ScheduleFollowUp(lead.id, lead.name, due, title)
 
-    def _title(self, c: _Clause, lead: LeadRef, when: WhenMatch | None) -> str:
+    def _title(self, c: _Clause, lead: LeadRef, when: WhenMatch | None,
+               group: Sequence[LeadRef] = ()) -> str:
         """The purpose as said, minus command words and time, with names spelled out in full."""
         s, e = c.span
         start = max(s, c.cmd_end)
@@ -1116,9 +1139,13 @@ class _Parse:
             out.append(self._render(ps, pe, lead))
         title = " ".join(x.strip() for x in out if x.strip())
         title = re.sub(r"\s+", " ", title)
+        if len(group) > 1:  # the list of names said once stands for this one lead
+            names = "|".join(re.escape(g.name) for g in group)
+            title = re.sub(rf"(?:{names})(?:(?:\s*,\s*|\s*,?\s+and\s+|\s*&\s*)(?:{names}))+",
+                           lambda _m: lead.name, title)
         title = _TITLE_LEAD_IN.sub("", title, count=1) if not title.lower().startswith(
             ("a ", "an ", "the ")) or c.family != "schedule" else _TITLE_LEAD_IN.sub("", title)
-        title = title.strip(" ,;:.-!?")
+        title = _TITLE_TAIL.sub("", title).strip(" ,;:.-!?")
         probe = title.lower().replace(fold(lead.name), "\x01").replace(lead.name.lower(), "\x01")
         if not title or _TITLE_EMPTY.match(probe):
             return f"Follow up with {lead.name}"
