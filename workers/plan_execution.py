@@ -28,6 +28,7 @@ from db.models import (
 )
 from db.session import Database
 from webapp import metrics
+from webapp.conversation.undo import undo_clauses
 from webapp.understanding.plan import INTERACTION_TYPES, STATUSES
 from workers.outbound import queue_text
 
@@ -291,15 +292,5 @@ def result_text(effects: list[dict], zone: ZoneInfo) -> str:
 
 
 def undo_result_text(reverted: list[dict]) -> str:
-    parts = []
-    for effect in reverted:
-        what = effect["reverted"]
-        if what == "status":
-            parts.append(f"{effect['lead']} is back to '{effect['old_status']}'")
-        elif what == "interaction":
-            parts.append(f"removed the {effect['interaction_type']} with {effect['lead']}")
-        elif what == "follow_up":
-            parts.append(f"cancelled the follow-up '{effect['title']}'")
-        elif what == "lead":
-            parts.append(f"removed the new lead {effect['lead']}")
+    parts = undo_clauses(reverted, done=True)
     return "↩️ Undone: " + "; ".join(parts) + "." if parts else "↩️ Undone."

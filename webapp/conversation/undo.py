@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -23,17 +25,27 @@ def last_undoable_plan(session: Session, agent_id: int) -> ExecutedPlan | None:
     )
 
 
+# What undoing each kind of effect says: (as an offer, once done).
+_WORDING = {
+    "update_status": ("set {lead} back to '{old_status}'", "{lead} is back to '{old_status}'"),
+    "log_interaction": ("remove the {interaction_type} logged with {lead}",
+                        "removed the {interaction_type} with {lead}"),
+    "schedule_follow_up": ("cancel the follow-up '{title}'", "cancelled the follow-up '{title}'"),
+    "create_lead": ("remove the new lead {lead}", "removed the new lead {lead}"),
+}
+
+
+def undo_clauses(effects: Iterable[dict], done: bool) -> list[str]:
+    """One clause per effect an undo reverts, in the order given; a status that did not change
+    (no history row) has nothing to revert."""
+    return [
+        _WORDING[effect["type"]][done].format(**effect)
+        for effect in effects
+        if effect["type"] in _WORDING
+        and (effect["type"] != "update_status" or effect.get("history_id"))
+    ]
+
+
 def describe_undo(plan: ExecutedPlan) -> str:
-    """What reverting `plan` would do, one clause per effect."""
-    parts = []
-    for effect in reversed((plan.result or {}).get("effects", [])):
-        kind = effect["type"]
-        if kind == "update_status" and effect.get("history_id"):
-            parts.append(f"set {effect['lead']} back to '{effect['old_status']}'")
-        elif kind == "log_interaction":
-            parts.append(f"remove the {effect['interaction_type']} logged with {effect['lead']}")
-        elif kind == "schedule_follow_up":
-            parts.append(f"cancel the follow-up '{effect['title']}'")
-        elif kind == "create_lead":
-            parts.append(f"remove the new lead {effect['lead']}")
-    return "; ".join(parts)
+    """What reverting `plan` would do, newest effect first."""
+    return "; ".join(undo_clauses(reversed((plan.result or {}).get("effects", [])), done=False))
