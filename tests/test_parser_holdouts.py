@@ -10,6 +10,8 @@ Blind score before each corpus's fixes, and its voice:
 - holdout4  87.7%  terse, typo-heavy, speech transcripts, multi-action
 - holdout5  79.8%  run-on voice memos ("um", "okay so"), short replies, time-table edges
 - holdout6  83.8%  a fast power user: heavy shorthand, several leads at once, odd status places
+- holdout7  72.2%  a careful, polite writer ("Could you please...", "I'd like to...", "I just wanted
+                   to let you know that..."), full sentences, questions; spec examples re-cast
 
 Printing every miss (pytest -s) shows what a rule change broke.
 """
@@ -29,6 +31,7 @@ HOLDOUTS = [
     ("holdout4.jsonl", 120, 5),
     ("holdout5.jsonl", 150, 5),
     ("holdout6.jsonl", 150, 5),
+    ("holdout7.jsonl", 150, 5),
 ]
 
 

@@ -55,7 +55,8 @@ _NO_PHRASES = frozenset(
 )
 _FILLER = frozenset(
     "please pls thanks thank you thx ty it that this just yes ok oh well and sir mam man "
-    "dude lol haha so all then now um umm uh uhh uhm hmm".split()
+    "dude lol haha so all then now um umm uh uhh uhm hmm looks sounds seems is actually "
+    "that's thats".split()
 )
 _HELP = frozenset(
     {"help", "?", "??", "???", "info", "what can you do", "what can i say", "what can i do",
@@ -76,16 +77,22 @@ _UNDO = frozenset(
 _UNDO_SHAPE = re.compile(
     r"^(?:(?:oops|oh|ugh|wait|please|pls|can you|could you)\s+)*(?:undo|revert|reverse|roll ?back)"
     r"(?:\s+(?:my|the|that|this|it|last|latest|previous|change|changes|action|update|edit|one|"
-    r"thing|message|step|please|pls|thanks|again))*$"
+    r"thing|message|step|please|pls|thanks|again))*"
+    r"(?:\s+what\s+(?:you|i)\s+(?:just\s+)?(?:did|changed|made|saved|logged|entered|set))?"
+    r"(?:\s+(?:please|pls|thanks))*$"
 )
 _HELP_SHAPE = re.compile(
-    r"^(?:(?:please|pls|hey|hi|hello|um|so)\s+)*(?:help|"
+    r"^(?:(?:please|pls|hey|hi|hello|um|so|tell me|show me|i need|i'd like|i would like|"
+    r"i could use|can i get|could i get|some|a little)\s+)*(?:help|"
+    r"(?:what|which)\s+(?:commands|options|things|words)\s+(?:i|you)\s+(?:can|could|should)\s+"
+    r"(?:use|say|text|send|ask|do|understand)|"
     r"what can i (?:text|send|ask|say|say to|tell)(?: you| u)?|"
     r"what do i (?:text|say|send)|how do i use (?:this|you|it)"
     r"|(?:what|which)\s+(?:commands|options|things|words)\s+(?:are there|are available|"
     r"(?:do|can|does)\s+(?:you|i|it|this)\s+(?:have|know|understand|take|support|use|say|text))"
     r"|what (?:can|does) (?:this|it|this thing|the bot|the app) (?:do|understand))"
-    r"(?:\s+(?:me|please|pls|thanks|here|out|with this|now))*$"
+    r"(?:\s+(?:me|please|pls|thanks|here|out|with this|now|"
+    r"(?:using|with)\s+(?:this|the|you)(?:\s+(?:service|app|tool|bot|thing|number))?))*$"
 )
 _PUNCT = re.compile(r"[^\w\s'?]")
 _SPACES = re.compile(r"\s+")

@@ -83,7 +83,8 @@ _CUES: tuple[tuple[str, str, Form], ...] = (
     (r"\b(?:email|e-mail|emails)\b", "email", "noun"),
     # text
     (r"\b(?:texted|messaged|dmed|dm'd|whatsapped|smsed)\b", "text", "past"),
-    (r"\bsent\s+(?:" + LEAD + r"\s+)?(?:an?\s+)?(?:text|sms|message|dm)\b", "text", "past"),
+    (r"\bsent\s+(?:" + LEAD + r"\s+)?(?:an?\s+)?(?:text message|text|sms|message|dm)\b",
+     "text", "past"),
     (r"^(?:please\s+)?(?:text|message|dm|sms)\b(?!\s+from\b)", "text", "imperative"),
     (r"\b(?:text|texts|sms|text message)\b", "text", "noun"),
 )

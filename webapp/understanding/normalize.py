@@ -102,6 +102,25 @@ _LEAD_IN = re.compile(
     re.IGNORECASE,
 )
 
+# A careful writer wraps the command in courtesy ("Could you please mark...", "I'd like to log...",
+# "I just wanted to let you know that I met with..."): dropped where a sentence or clause starts.
+_POLITE = re.compile(
+    r"(?:^|(?<=[.!?;,:]\s)|(?<=\band\s)|(?<=\bso\s)|(?<=\bthen\s)|(?<=\balso\s))"
+    r"(?:(?:could|can|would|will)\s+you\s+(?:please\s+|kindly\s+)?(?:also\s+)?"
+    r"|i(?:'d| would)\s+(?:also\s+|really\s+)?like\s+(?:you\s+)?to\s+"
+    r"|i(?:'d| would)\s+like\s+(?:a|an)\s+(?=(?:reminder|follow up|note)\b)"
+    r"|i\s+(?:also\s+)?need\s+you\s+to\s+"
+    r"|(?:i\s+)?(?:just\s+)?want(?:ed)?\s+to\s+(?:let\s+you\s+know|tell\s+you|say|share|"
+    r"report|mention|update\s+you)\s+(?:that\s+)?"
+    r"|just\s+(?:so\s+you\s+know|letting\s+you\s+know|a\s+heads\s+up)(?:\s+that)?[\s,:]+"
+    r"|(?:fyi|heads\s+up)\b[\s,:]+"
+    r"|(?:i'm|i\s+am)\s+(?:pleased|happy|glad|sorry|sad|excited|thrilled)\s+to\s+"
+    r"(?:report|say|share|tell\s+you|let\s+you\s+know|announce)\s+(?:that\s+)?"
+    r"|(?:unfortunately|fortunately|happily|sadly|actually|good\s+news|bad\s+news)\b[\s,:!]+"
+    r"|(?:please|kindly)\s+)+(?=\S)",
+    re.IGNORECASE,
+)
+
 
 # Command keywords typed with two letters swapped ("agneda", "stauts"): only a transposition,
 # so no other word ("states") is ever rewritten.
@@ -143,7 +162,7 @@ def normalize(text: str) -> str:
     text = _SPOKEN_MERIDIEM.sub(lambda m: f"{m.group(1)} {m.group(2).lower()}m", text)
     text = _HESITATION.sub(" ", text)
     lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
-    lines = [_LEAD_IN.sub("", line) for line in lines]
+    lines = [_POLITE.sub("", _LEAD_IN.sub("", line)) for line in lines]
     return "\n".join(line for line in lines if line)
 
 

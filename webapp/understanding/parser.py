@@ -212,6 +212,7 @@ _PAST_START = re.compile(
 )
 _NOUN_START = re.compile(
     r"^(?:(?:had|have|did|just|quick|great|good|nice|long|short|a|an|the|my|our|first|second|"
+    r"lovely|wonderful|brief|pleasant|productive|positive|excellent|fantastic|lengthy|friendly|"
     r"grabbed|got|went for|went to|went on|finished|finished with|wrapped up|done with|"
     r"completed|"
     r"another|initial|final|i|we|today's|todays|this|productive|awesome|bad|" + _L +
@@ -224,7 +225,7 @@ _DONE_START = re.compile(
 _LEAD_COPULA = re.compile(
     r"(?:^|\s)(?:" + _L + r"+|he|she|they|him|her|them)(?:'s|s')?"
     r"(?:\s+(?:deal|sale|file|offer|listing|purchase|contract|house|home))?"
-    r"\s*(?:(?:is|are|was|has been|have been|'s been|is now|went|became|got|now|just|"
+    r"\s*(?:(?:is|are|was|has been|have been|'s been|is now|went|became|got|now|just|has|have|had|"
     r"officially|finally|a|an|status|to|->|:|=|-+|"
     r"back|now\s+a)\s*)*$"
 )
@@ -268,7 +269,7 @@ _TODO_VERB = re.compile(
     r"reach out to|follow up|check in|touch base|circle back|ping)\b"
 )
 _NOTE_FILLER = re.compile(
-    r"^(?:\s|[,;:.!?-]|\b(?:and|that|about|re|regarding|on the phone|over the phone|"
+    r"^(?:\s|[,;:.!?-]|\b(?:and|but|so|that|about|re|regarding|on the phone|over the phone|"
     r"by phone|on phone|for (?:coffee|lunch|dinner|breakfast|drinks|a coffee)|back|today|"
     r"just now|earlier|this morning|this afternoon|again|file|record|profile|notes?|said|"
     r"saying|up|for|from)\b)*",
@@ -277,6 +278,11 @@ _NOTE_FILLER = re.compile(
 # (and a sign-off: "... the disclosures thx" - shorthand already spelled out)
 _NOTE_TAIL = re.compile(r"(?:[\s,;:.!-]|\b(?:so|and|then|also|but|plus)\b"
                         r"|(?<!no )\b(?:thanks|thank you|please)\b)+$")
+_CONTACT_DETAIL = re.compile(
+    r"(?:(?:and|with|her|his|their|the)\s+)*(?:phone|cell|mobile|number|tel|email|e-mail)"
+    r"(?:\s+(?:number|address))?\b(?:\s+(?:is|at|of))?[\s:]*[\w+(]")
+# a clause opened by a connective: what follows it decides the command
+_CLAUSE_CONNECTIVE = re.compile(r"(?:(?:and|so|but|then|also|plus)\s+)+(?:(?:please|kindly)\s+)?")
 _TITLE_LEAD_IN = re.compile(
     r"^(?:\s|[,;:.-]|\b(?:to|that|about|a|an|the|please|for|then|also|and)\b)*")
 _TITLE_TAIL = re.compile(r"(?:[\s,;:.!?-]|(?<!no )\b(?:thanks|thank you|please)\b)+$")
@@ -651,6 +657,8 @@ class _Parse:
             if s >= e:
                 continue
             clause = self._classify(s, e, first=not clauses)
+            if clauses and clauses[-1].family == "create" and _CONTACT_DETAIL.match(self.low, s, e):
+                clause = _Clause(s, e, None)  # "new lead Jane Roe, phone 312-..., email j@x.com"
             if clause.family is None and not clauses and orphan is not None:
                 clause = self._lead_then_status(orphan, s, e) or clause
             if clause.family is None:
@@ -719,6 +727,9 @@ class _Parse:
     def _trim(self, s: int, e: int) -> tuple[int, int]:
         while s < e and not self.low[s].isalnum() and self.low[s] not in "\x01+(":
             s += 1
+        m = _CLAUSE_CONNECTIVE.match(self.low, s, e)
+        if m and m.end() < e:  # ", and schedule ...", ", so please mark her lost"
+            s = m.end()
         while e > s and self.low[e - 1] in " \t,;":
             e -= 1
         return s, e

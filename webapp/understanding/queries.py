@@ -33,9 +33,13 @@ _LEAD_STATUS = tuple(
         r"(?:current\s+|latest\s+)?(?:status|stage)(?:\s+now)?[\s?.!]*$",
         r"^(?:status|stage)\s*(?:of|for|on|:)?\s*(?P<who>.+?)[\s?.!]*$",
         r"^(?P<who>[^,;]+?)\s+(?:status|stage)[\s?.!]*$",
+        # told back as a statement: "(tell me) what Grace Lee's status is"
+        r"^what\s+(?P<who>.+?)\s+(?:current\s+|latest\s+)?(?:status|stage)\s+is(?:\s+now)?"
+        r"[\s?.!]*$",
         r"^(?:what|which)\s+(?:status|stage)\s+(?:is|'s)\s+(?P<who>.+?)(?:\s+(?:in|at|now))?"
         r"[\s?.!]*$",
-        r"^(?:where(?:'s| is|s| are we with| do we stand with| are things with)|wheres|"
+        r"^(?:where(?:'s| is|s| are we with| do we stand with| are things with|"
+        r" (?:things|we|it) (?:stand|stands) (?:with|on))|wheres|"
         r"how(?:'s| is|s| are things with)|hows)\s+(?P<who>.+?)(?:\s+(?:at|doing|going|now))?"
         r"[\s?.!]*$",
         # "where does Dana stand", "where do we stand on Dana", "where is Dana at"
@@ -65,7 +69,8 @@ _AGENDA = tuple(
         rf"^(?:{_WH}|show(?: me)?|list|get|check|give me|read(?: me)?|send(?: me)?|see|view)\s+"
         rf"(?:on\s+)?(?:my\s+|the\s+)?(?:{_AGENDA_WORDS}|up|due|on|happening|going on|planned|"
         r"next|coming up)\b(?P<day>.*?)[\s?.!]*$",
-        r"^(?:what|who)\s+(?:do|should|shall|must|will)\s+i\s+(?:have|need to (?:follow up with|"
+        r"^(?:what|who)\s+(?:(?:do|should|shall|must|will)\s+)?i\s+"
+        r"(?:have|need to (?:follow up with|"
         r"call|contact|see|do)|got|follow up with|call|contact|see|do|need to)\b(?P<day>.*?)"
         r"[\s?.!]*$",
         r"^(?:who|what)(?:'s| is|s)?\s+(?:due|up|next|on (?:my|the) (?:list|agenda))\b(?P<day>.*?)"
@@ -99,8 +104,24 @@ _GREETING = re.compile(r"^(?:what'?s|whats|wats|wat's|what is)\s+up(?:\s+(?:man|
                        r"[\s?.!]*$")
 
 
+# a question asked as a request: "(can you) tell me what Grace Lee's status is"
+_TELL_ME = re.compile(r"^(?:tell me|let me know|show me)\s+(?=(?:what|who|where|how|which)\b)")
+
+
 def match_query(low: str) -> QueryShape | None:
     """The question this lowercased message asks, if it is one of the three we answer."""
+    shape = _match_query(low)
+    m = _TELL_ME.match(low)
+    if shape is not None or m is None:
+        return shape
+    shape = _match_query(low[m.end():])
+    if shape is None or shape.slot is None:
+        return shape
+    s, e = shape.slot
+    return QueryShape(shape.type, slot=(s + m.end(), e + m.end()), status=shape.status)
+
+
+def _match_query(low: str) -> QueryShape | None:
     text = low.strip()
     if _GREETING.match(text):
         return None  # "what's up" is a hello; "what's up today" asks for the agenda

@@ -1011,7 +1011,7 @@ def _week_piece(m: re.Match, ctx: _Ctx) -> _Piece | None:
     \s*(?P<pod>mornings?|morn|afternoon|aftn|aft|arvo|evening|night|nite)(?:ish)?\b
     |\bin\s+the\s+(?P<ap>[ap])\.?\s?m\b\.?
     |\b(?P<solo>tonight|tonite|2nite|noon|midday|mid\s+day|midnight|lunch(?:\s*time)?|eod|cob
-      |end\s+of\s+(?:the\s+)?(?:business\s+)?day|close\s+of\s+business|first\s+thing)\b"""
+      |(?:the\s+)?end\s+of\s+(?:the\s+)?(?:business\s+)?day|close\s+of\s+business|first\s+thing)\b"""
 )
 def _pod_piece(m: re.Match, ctx: _Ctx) -> _Piece | None:
     """morning / afternoon / evening / tonight / noon / EOD (+ 'this', 'in the', 'early')."""
