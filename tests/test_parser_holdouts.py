@@ -12,6 +12,8 @@ Blind score before each corpus's fixes, and its voice:
 - holdout6  83.8%  a fast power user: heavy shorthand, several leads at once, odd status places
 - holdout7  72.2%  a careful, polite writer ("Could you please...", "I'd like to...", "I just wanted
                    to let you know that..."), full sentences, questions; spec examples re-cast
+- holdout8  96.8%  a mix in a verification corpus's likely proportions: plain texts, speech-to-text
+                   ("two thirty p m"), multi-action, short replies and queries, errors, polite/long
 
 Printing every miss (pytest -s) shows what a rule change broke.
 """
@@ -32,6 +34,7 @@ HOLDOUTS = [
     ("holdout5.jsonl", 150, 5),
     ("holdout6.jsonl", 150, 5),
     ("holdout7.jsonl", 150, 5),
+    ("holdout8.jsonl", 120, 5),
 ]
 
 

@@ -122,6 +122,28 @@ _POLITE = re.compile(
 )
 
 
+# A greeting that opens the message and a thank-you sentence anywhere carry no command
+# ("Hello! ...", "Hi there, ...", "... 10:30 am? Thanks so much.", "Thanks for your help! Can
+# you..."); dropped only when something else is left, so "thanks" alone is read as it stands.
+_GREETING = re.compile(
+    r"^(?:(?:hi|hello|hey|hiya|good\s+(?:morning|afternoon|evening)|greetings)"
+    r"(?:\s+there|\s+again)?\s*[!,.:-]+\s*)+(?=\S)",
+    re.IGNORECASE,
+)
+_THANKS_SENTENCE = re.compile(
+    r"(?:^|(?<=[.!?]\s))(?:(?:thanks|thank\s+you|many\s+thanks|much\s+appreciated|cheers)"
+    r"(?:\s+(?:so|very)\s+much|\s+a\s+(?:lot|bunch|ton)|\s+again|\s+in\s+advance)*"
+    r"(?:\s+for\s+(?:all\s+)?(?:your|the|this)\s+(?:help|assistance|time|support))?"
+    r"|i\s+appreciate\s+(?:it|your\s+help))[.!]*(?=\s|$)\s*",
+    re.IGNORECASE,
+)
+
+
+def _drop_courtesy(line: str) -> str:
+    out = _THANKS_SENTENCE.sub("", _GREETING.sub("", line)).strip()
+    return out or line
+
+
 # Command keywords typed with two letters swapped ("agneda", "stauts"): only a transposition,
 # so no other word ("states") is ever rewritten.
 _KEYWORDS = ("agenda", "status")
@@ -162,7 +184,7 @@ def normalize(text: str) -> str:
     text = _SPOKEN_MERIDIEM.sub(lambda m: f"{m.group(1)} {m.group(2).lower()}m", text)
     text = _HESITATION.sub(" ", text)
     lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
-    lines = [_POLITE.sub("", _LEAD_IN.sub("", line)) for line in lines]
+    lines = [_POLITE.sub("", _LEAD_IN.sub("", _drop_courtesy(line))) for line in lines]
     return "\n".join(line for line in lines if line)
 
 

@@ -215,7 +215,10 @@ _NOUN_START = re.compile(
     r"lovely|wonderful|brief|pleasant|productive|positive|excellent|fantastic|lengthy|friendly|"
     r"grabbed|got|went for|went to|went on|finished|finished with|wrapped up|done with|"
     r"completed|"
-    r"another|initial|final|i|we|today's|todays|this|productive|awesome|bad|" + _L +
+    r"another|initial|final|i|we|today's|todays|this|productive|awesome|bad|"
+    # intensifiers and any -ful/-ive/-ous adjective ("a really productive meeting with")
+    r"really|very|quite|super|so|pretty|extremely|incredibly|truly|solid|warm|promising|"
+    r"[a-z]+(?:ful|ive|ous)|" + _L +
     r"+(?:'s)?)\s+)*$"
 )
 _DONE_START = re.compile(
