@@ -118,9 +118,11 @@ class Service:
                             "--bind", f"127.0.0.1:{self.port}", "wsgi:app"])
         for name in self.workers:
             self.start_worker(name)
-        if self.beat:
+        if self.beat:  # INFO here, so that beat.log shows each sweep it sent
+            env, self.env = self.env, {**self.env, "LOG_LEVEL": "INFO"}
             self._start("beat", [str(BIN / "celery"), "-A", "workers", "beat", "--loglevel",
                                  "INFO", "-s", str(self.log_dir / "beat-schedule")])
+            self.env = env
 
     def start_worker(self, name: str) -> None:
         self.generation += 1
@@ -354,7 +356,7 @@ def fault_loop(service: Service, redis: Redis, yes_events: queue.Queue, stop_at:
             pass
         else:
             if faults.child_kills < child_kills and rng.random() < 0.25:
-                time.sleep(rng.uniform(0.0, 0.15))  # the task is being picked up / running
+                time.sleep(rng.uniform(0.0, 0.05))  # the task is being picked up / running
                 name = rng.choice([w for w in service.workers if service.alive(w)] or ["-"])
                 children = service.pool_children(name) if name != "-" else []
                 if children:
@@ -386,21 +388,19 @@ def fault_loop(service: Service, redis: Redis, yes_events: queue.Queue, stop_at:
         service.start_worker(victim)
 
 
-def sweep_loop(app, stop: threading.Event) -> int:  # noqa: ANN001
+def sweep_loop(app, stop: threading.Event, runs: list[int]) -> None:  # noqa: ANN001
     """--sweep bench: the recovery sweep from this process every second, as beat would."""
     from datetime import timedelta
 
     from workers.tasks import sweep
 
-    runs = 0
     while not stop.wait(1.0):
         try:
             with app.app_context():
                 sweep(timedelta(seconds=GRACE_SECONDS), MAX_ATTEMPTS)
-            runs += 1
+            runs[0] += 1
         except Exception:  # noqa: BLE001 (broker wiped: the next tick tries again)
             pass
-    return runs
 
 
 # --- counting -----------------------------------------------------------------------------
@@ -416,7 +416,7 @@ def outstanding(app) -> tuple[int, int]:  # noqa: ANN001
 
 
 def count_and_report(app, tally: Tally, faults: Faults, standin: TwilioStandIn,  # noqa: ANN001
-                     seconds: float, drain: float, sweep_mode: str) -> bool:
+                     seconds: float, drain: float, sweep_mode: str, sweeps: int) -> bool:
     confirmed = tally.confirmed
     plan_ids = [c.plan_id for c in confirmed if c.plan_id]
     with get_db(app).session() as session:
@@ -432,6 +432,7 @@ def count_and_report(app, tally: Tally, faults: Faults, standin: TwilioStandIn, 
             Message.direction == "outbound", Message.status != "replied",
             Message.plan_id.in_(plan_ids))))
         all_plans = session.scalar(select(func.count()).select_from(ExecutedPlan)) or 0
+        attempts = Counter(session.scalars(select(ExecutedPlan.attempts)))
     text_status = Counter(t.status for t in texts)
     text_rows = Counter(t.plan_id for t in texts)
     phones = {c.agent: f"+1312555{7000 + c.agent:04d}" for c in confirmed}
@@ -474,7 +475,8 @@ def count_and_report(app, tally: Tally, faults: Faults, standin: TwilioStandIn, 
     lat = latencies or [0.0]
     p95 = lat[min(len(lat) - 1, int(len(lat) * 0.95))]
     rows_out = [
-        ("path", f"gunicorn --workers 2 + celery workers + sweep from {sweep_mode}"),
+        ("path", f"gunicorn --workers 2 + celery workers + sweep from {sweep_mode} "
+                 f"({sweeps} sweeps sent)"),
         ("run time", f"{seconds:.0f} s (quiet after {drain:.1f} s)"),
         ("faults", f"{faults.child_kills} pool children SIGKILLed after a YES, "
                    f"{faults.worker_kills} whole worker SIGKILLed, "
@@ -486,6 +488,7 @@ def count_and_report(app, tally: Tally, faults: Faults, standin: TwilioStandIn, 
         ("plans confirmed (YES said Confirmed)", len(confirmed)),
         ("executed_plans rows (all)", all_plans),
         ("plans executed", executed),
+        ("sweep re-queues per plan (attempts)", dict(sorted(attempts.items()))),
         ("plans lost", lost),
         ("plans executed twice (duplicate effect)", duplicates),
         ("plans with a missing effect", missing),
@@ -582,6 +585,10 @@ def run_web(args: argparse.Namespace) -> int:
         print(f"service up: gunicorn :{service.port}, {args.workers} workers × "
               f"{args.concurrency}, sweep from {args.sweep}; logs in {logs}", flush=True)
 
+        # Twilio answering each send after a while keeps pool children busy, so a SIGKILL
+        # after a YES lands on a running plan or send more often than on an idle child.
+        if args.twilio_latency > 0:
+            standin.hang_next(args.twilio_latency, times=1_000_000)
         tally = Tally()
         faults = Faults()
         yes_events: queue.Queue = queue.Queue()
@@ -596,8 +603,10 @@ def run_web(args: argparse.Namespace) -> int:
             service, redis, yes_events, stop_at, started, args.duration, args.child_kills,
             faults, random.Random(rng.random())))
         sweeper = None
+        sweep_runs = [0]
         if args.sweep == "bench":
-            sweeper = threading.Thread(target=sweep_loop, args=(app, stop_sweep), daemon=True)
+            sweeper = threading.Thread(target=sweep_loop, args=(app, stop_sweep, sweep_runs),
+                                       daemon=True)
             sweeper.start()
         for thread in threads + [fault]:
             thread.start()
@@ -621,8 +630,13 @@ def run_web(args: argparse.Namespace) -> int:
             sweeper.join(timeout=5)
         if args.sweep == "beat" and not service.alive("beat"):
             print("  note: beat is not running at the end (see beat.log)")
+        if args.sweep == "beat":
+            sweeps = (logs / "beat.log").read_text(errors="replace").count(
+                "recover-confirmed-plans")
+        else:
+            sweeps = sweep_runs[0]
         ok = count_and_report(app, tally, faults, standin, time.monotonic() - started, drain,
-                              args.sweep)
+                              args.sweep, sweeps)
         if not ok:
             print(service.logs(1500))
         return 0 if ok else 1
@@ -687,8 +701,10 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument("--child-kills", type=int, default=12)
     parser.add_argument("--sweep", choices=("beat", "bench"), default="beat")
-    parser.add_argument("--think-min", type=float, default=0.05)
-    parser.add_argument("--think-max", type=float, default=0.4)
+    parser.add_argument("--think-min", type=float, default=0.2)
+    parser.add_argument("--think-max", type=float, default=1.0)
+    parser.add_argument("--twilio-latency", type=float, default=0.05,
+                        help="seconds the stand-in takes to answer each send")
     parser.add_argument("--drain-timeout", type=float, default=150.0)
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--log-dir", type=Path, default=None,
