@@ -353,8 +353,9 @@ def fault_loop(service: Service, redis: Redis, yes_events: queue.Queue, stop_at:
         try:
             yes_events.get(timeout=0.1)
         except queue.Empty:
-            pass
+            after_yes = False
         else:
+            after_yes = True
             if faults.child_kills < child_kills and rng.random() < 0.25:
                 time.sleep(rng.uniform(0.0, 0.05))  # the task is being picked up / running
                 name = rng.choice([w for w in service.workers if service.alive(w)] or ["-"])
@@ -367,7 +368,9 @@ def fault_loop(service: Service, redis: Redis, yes_events: queue.Queue, stop_at:
                     except ProcessLookupError:
                         pass
         now = time.monotonic()
-        if faults.worker_kills == 0 and now >= worker_at:
+        # The whole-worker kill and the Redis restart also land just after a YES (or, with no
+        # YES for 5 s, anyway), while that plan's task is queued or running.
+        if faults.worker_kills == 0 and (now >= worker_at + 5 or now >= worker_at and after_yes):
             victim = rng.choice(service.workers)
             service.kill_group(victim)
             faults.worker_kills += 1
@@ -378,7 +381,7 @@ def fault_loop(service: Service, redis: Redis, yes_events: queue.Queue, stop_at:
             service.start_worker(victim)
             faults.log.append(f"{now - started:5.1f} s  {victim} restarted")
             restart_at = None
-        if faults.redis_wipes == 0 and now >= wipe_at:
+        if faults.redis_wipes == 0 and (now >= wipe_at + 5 or now >= wipe_at and after_yes):
             faults.connections_dropped += wipe_redis(redis)
             faults.redis_wipes += 1
             faults.fault_times.append(datetime.now(UTC))
@@ -488,7 +491,7 @@ def count_and_report(app, tally: Tally, faults: Faults, standin: TwilioStandIn, 
         ("plans confirmed (YES said Confirmed)", len(confirmed)),
         ("executed_plans rows (all)", all_plans),
         ("plans executed", executed),
-        ("sweep re-queues per plan (attempts)", dict(sorted(attempts.items()))),
+        ("attempts per plan (runs + sweep re-queues)", dict(sorted(attempts.items()))),
         ("plans lost", lost),
         ("plans executed twice (duplicate effect)", duplicates),
         ("plans with a missing effect", missing),
