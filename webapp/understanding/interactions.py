@@ -64,7 +64,7 @@ _CUES: tuple[tuple[str, str, Form], ...] = (
     # viewings (before meetings: "took Dana to see" and "showed" beat a later "met")
     (r"\btook\s+" + LEAD + r"\s+(?:to\s+(?:see|view|tour|look at|check out)|on a (?:tour|showing)"
      r"|through|around|to the)\b", "viewing", "past"),
-    (r"\b(?:showed|shown|toured|viewed|visited|walked\s+" + LEAD + r"\s+through)\b",
+    (r"\b(?:showed|shown|toured|viewed|visited|walked\s+(?:" + LEAD + r"\s+)?through)\b",
      "viewing", "past"),
     (r"\b(?:viewing|viewings|showing|showings|open house|open-house|walkthrough|walk-through"
      r"|walk through|house tour|home tour|tour|property tour)\b", "viewing", "noun"),

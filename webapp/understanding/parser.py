@@ -275,7 +275,7 @@ _NOTE_FILLER = re.compile(
     r"^(?:\s|[,;:.!?-]|\b(?:and|but|so|that|about|re|regarding|on the phone|over the phone|"
     r"by phone|on phone|for (?:coffee|lunch|dinner|breakfast|drinks|a coffee)|back|today|"
     r"just now|earlier|this morning|this afternoon|again|file|record|profile|notes?|said|"
-    r"saying|up|for|from)\b)*",
+    r"saying|up|for|from|me)\b)*",
 )
 # a dictated note trails off into the connective before the next command ("... an offer so")
 # (and a sign-off: "... the disclosures thx" - shorthand already spelled out)
@@ -296,6 +296,23 @@ _TITLE_EMPTY = re.compile(
 )
 _VOICEMAIL = re.compile(r"\bleft\s+(?:\x01+\s+|him\s+|her\s+|them\s+)?(?:a\s+)?"
                         r"(voicemail|voice mail|voice message|message)\b")
+_PLURAL = re.compile(r"\b(?:they|them|their|theirs|they're|both)\b")
+# "log a call with Dana tomorrow": the type named outright, then only a lead and a time ahead
+_LOG_A_TYPE = re.compile(r"^(?:please\s+|can you\s+|pls\s+)?(?:log|record)\s+(?:a|an)\s+$")
+# "Dana wants to see it again saturday": what a lead asked for, on a day ahead, is to do
+_LEAD_WANTS = re.compile(
+    r"^\x01+(?:'s)?\s+(?:(?:really|also|still|now)\s+)?(?:wants|would like|'d like|wanna|needs|"
+    r"asked|is asking|hopes|is hoping|plans|is planning)\s+to\b")
+# "log that Kevin O'Neil is dead": a status said after "log that" is a status change
+_LOG_THAT = re.compile(r"^(?:please\s+|can you\s+|pls\s+)?(?:log|record|note)\s+that\s+")
+# "about the 3pm showing": a clock time owned by a noun names an event, not the due time
+_ATTRIBUTIVE_TIME = re.compile(
+    r"\b(?:the|her|his|their|my|our|your|its|this|that)\s+"
+    r"(\d{1,2}(?::\d\d)?\s*(?:am|pm|a\.m\.|p\.m\.|a|p)|\d{1,2}:\d\d)\s+"
+    r"(?!(?:today|tomorrow|tmrw|tonight|on|at|this|next|in|by|mon|tue|wed|thu|fri|sat|sun|"
+    r"morning|afternoon|evening)\w*\b)(?=[^\W\d_])", re.IGNORECASE)
+_BOOKING_BEFORE = re.compile(r"\b(?:book|schedule|arrange|set up|plan|pencil in|confirm for|"
+                             r"move|moved|reschedule)\s+$", re.IGNORECASE)
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _SPOKEN_EMAIL = re.compile(r"\b([\w.+-]+)\s+at\s+([\w-]+(?:\s+dot\s+[\w-]+)+)\b")
 _PHONE = re.compile(r"(?<![\w@])\+?\(?\d[\d\s().-]*\d(?![\w@])")
@@ -398,6 +415,7 @@ class _Parse:
     mentions: list[Mention] = field(default_factory=list)
     _whens: dict = field(default_factory=dict)
     _weak: list = field(default_factory=list)
+    _group: list = field(default_factory=list)  # the leads a log is about ("Dana and Priya")
 
     # ---- entry ---------------------------------------------------------------------------------
 
@@ -575,6 +593,10 @@ class _Parse:
         return self._whens[key]
 
     def _find_when(self, text: str, offset: int) -> WhenMatch | None:
+        text = _ATTRIBUTIVE_TIME.sub(
+            lambda m: m.group(0) if _BOOKING_BEFORE.search(text, 0, m.start()) else
+            m.group(0)[:m.start(1) - m.start()] + " " * len(m.group(1))
+            + m.group(0)[m.end(1) - m.start():], text)
         found = find_when(text, self.now, month_first=_month_first(self.ctx))
         if found is None:
             return None
@@ -784,6 +806,18 @@ class _Parse:
                 cue = Cue(s, s + m.end(), "note", "explicit")
             elif cue is None:
                 cue = Cue(s, s + m.end(), "note", "explicit")
+            if cue.type != "note" and _LOG_A_TYPE.match(self.masked[s:cue.start]):
+                when = self._when(s, e)
+                if when is not None and self._ahead(when):
+                    rest = "".join(self.masked[a:b] for a, b in _gaps(cue.end, e,
+                                                                       _when_spans(when)))
+                    if not re.sub(r"[\x01\s,:'-]|\b(?:s|on|at|with|for|w)\b", "", rest):
+                        return _Clause(s, e, "schedule", cmd_end=cue.start)
+            that = _LOG_THAT.match(text)
+            if that and text.startswith(LEAD_MASK, that.end()):
+                said = self._status_clause(s + that.end(), e, text[that.end():])
+                if said is not None:
+                    return said
             return _Clause(s, e, "log", cmd_end=s + m.end(), cue=cue)
         m = _SCHEDULE.match(text) or _REMIND_ANYWHERE.search(text)
         if m and not (m.group().strip() in ("should", "must") and not first):
@@ -808,6 +842,11 @@ class _Parse:
             when = self._when(s, e)
             if when is not None:
                 return _Clause(s, e, "schedule", cmd_end=s)
+        if first and _LEAD_WANTS.match(text):
+            when = self._when(s, e)
+            if when is not None and self._ahead(when) and when.due_at - self.now < timedelta(
+                    days=15):
+                return _Clause(s, e, "schedule", cmd_end=s)
         event = _EVENT_WITH_LEAD.match(text)
         if text.startswith(LEAD_MASK) or event:
             # "Dana Cole friday at 2", "closing with Robert Brown 3/14 at noon": a date ahead
@@ -819,6 +858,9 @@ class _Parse:
                 if not re.sub(r"[\x01\s,:'-]|\b(?:s|on|at)\b", "", rest):
                     return _Clause(s, e, "schedule", cmd_end=s)
         return _Clause(s, e, None)
+
+    def _ahead(self, when: WhenMatch) -> bool:
+        return not when.in_past and when.due_at is not None and when.due_at > self.now
 
     def _cue(self, s: int, e: int, from_: int | None = None) -> Cue | None:
         start = s if from_ is None else from_
@@ -899,6 +941,7 @@ class _Parse:
         if family == "status":
             return [self._status_action(c, lead) for lead in leads]
         if family == "log":
+            self._group = leads
             return [self._log_action(c, lead) for lead in leads]
         # "f/u w/ Bob White and Will Turner tmrw": one follow-up per lead named in the list
         return [self._schedule_action(c, lead, leads) for lead in leads]
@@ -968,6 +1011,7 @@ class _Parse:
                     group.append(m)
                 else:
                     break
+            self._stranger_in_list(group[-1].end, max(c.end, c.span_end))
             return [self._lead_of(m) for m in group]
         pinned = self._override_lead(-1, c.start)
         if pinned is not None:
@@ -976,6 +1020,9 @@ class _Parse:
             raise _Issue(self._unknown_lead(self._name_slot(c)))
         before = [m for m in self.mentions if m.end <= c.start]
         if last:
+            # "met Jane and John Doe, mark them negotiating": they / them / their is the couple
+            if len(last) > 1 and _PLURAL.search(self.masked, c.start, c.end):
+                return list(last)
             return [last[-1]]
         if before:
             return [self._lead_of(before[-1])]
@@ -988,6 +1035,21 @@ class _Parse:
             raise _Issue(self._unknown_lead(said))
         raise _Issue(Plan(kind="clarify", reply=replies.which_lead(),
                           clarify=self._clarify("lead", f"-1:{c.start}", options=[])))
+
+    def _stranger_in_list(self, after: int, end: int) -> None:
+        """"called Dana and Karen White": a list of leads that goes on to someone unknown."""
+        gap = re.match(r"\s*(?:,\s*and|,|and|&)\s+", self.low[after:end])
+        if gap is None:
+            return
+        at = after + gap.end()
+        weak = next(((ws, we) for ws, we in self._weak if ws == at), None)
+        if weak is None:
+            return
+        said = self.norm[weak[0]:weak[1]]
+        more = re.match(r" ([^\W\d_][\w'-]*)", self.norm[weak[1]:end])
+        if more and (more.group(1)[0].isupper() or fold(more.group(1)) not in COMMON_WORDS):
+            said += more.group()
+        raise _Issue(self._unknown_lead(said))
 
     def _name_slot(self, c: _Clause) -> str:
         """Words that look like a name nobody matched ("Karen White"), for unknown_lead."""
@@ -1083,8 +1145,10 @@ class _Parse:
         """norm[start:e] minus the time phrase and minus "with <the lead>" wherever it is."""
         drops = list(cut) if cut is not None else []
         for m in self.mentions:
-            if start <= m.start and m.end <= e and lead is not None and lead in m.leads:
-                pre = re.search(r"(?:\b(?:with|to|for|w)\s+)?$", self.low[start:m.start])
+            if start <= m.start and m.end <= e and lead is not None and (
+                    lead in m.leads or any(g in m.leads for g in self._group)):
+                pre = re.search(r"(?:\b(?:with|to|for|w|and)\s+|\s*[,&]\s*)?$",
+                                self.low[start:m.start])
                 drops.append((m.start - (len(pre.group()) if pre else 0), m.end))
         out, pos = [], start
         for ds, de in sorted(drops):

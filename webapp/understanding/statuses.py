@@ -21,6 +21,11 @@ SYNONYMS: dict[str, str] = {
     "contact made": "contacted", "reached": "contacted",
     "qualified": "qualified", "pre qualified": "qualified", "prequalified": "qualified",
     "pre approved": "qualified", "preapproved": "qualified", "qualified lead": "qualified",
+    # financing in place is what makes a buyer qualified ("Sarah got financing")
+    "got financing": "qualified", "got her financing": "qualified",
+    "got his financing": "qualified", "got their financing": "qualified",
+    "secured financing": "qualified", "financing approved": "qualified",
+    "got approved": "qualified", "approved for a mortgage": "qualified",
     "negotiating": "negotiating", "negotiation": "negotiating", "negotiations": "negotiating",
     "in negotiation": "negotiating", "in negotiations": "negotiating", "negotiate": "negotiating",
     "under negotiation": "negotiating", "negotiating stage": "negotiating",
