@@ -51,7 +51,9 @@ _NO_PHRASES = frozenset(
      "do not do that", "don't do anything", "dont do anything", "don't save it", "don't send it",
      "don't change it", "don't change anything", "stop that", "wait no", "no wait", "hold on no",
      "not yet", "no don't do it", "no not that", "wrong one", "that's not right",
-     "thats not right", "nah forget it", "never mind that", "don't bother", "dont bother"}
+     "thats not right", "nah forget it", "never mind that", "don't bother", "dont bother",
+     "scrap that", "scrap it", "scrap", "scratch it", "trash that", "trash it", "toss it",
+     "toss that", "bin it", "ditch it", "ditch that"}
 )
 _FILLER = frozenset(
     "please pls thanks thank you thx ty it that this just yes ok oh well and sir mam man "
@@ -65,6 +67,12 @@ _HELP = frozenset(
      "what are the commands", "show commands", "list commands", "usage", "help please",
      "what can i text", "what can you help with", "how do i", "what do i say",
      "what should i say", "what can i ask", "what can i ask you", "how can you help"}
+)
+# "what can you help me with", "how can you help me", "what else can you do"
+_HELP_ABILITY = re.compile(
+    r"^(?:(?:so|hey|hi|ok|okay|um)\s+)?(?:what|how)(?:\s+else)?\s+(?:can|could|do|will)\s+"
+    r"(?:you|u|this|it)\s+(?:help|assist|do)(?:\s+(?:me|us))?(?:\s+(?:with|for me))?"
+    r"(?:\s+(?:here|today|exactly))?(?:\s+(?:please|pls|thanks))?$"
 )
 _UNDO = frozenset(
     {"undo", "undo that", "undo it", "undo last", "undo the last one", "undo last change",
@@ -155,7 +163,7 @@ def detect_intent(text: str) -> Intent | None:
         return None
     if joined in CARRIER_KEYWORDS:
         return "carrier"
-    if joined in _HELP or _HELP_SHAPE.match(joined):
+    if joined in _HELP or _HELP_SHAPE.match(joined) or _HELP_ABILITY.match(joined):
         return "help"
     if joined in _UNDO or _UNDO_SHAPE.match(joined):
         return "undo"

@@ -242,11 +242,18 @@ _TRAILING_STATUS_FILLER = re.compile(
     r"\s*(?:please|pls|thanks|thank you|thx)?[\s.!]*$"
 )
 _STATUS_THEN_LEAD = re.compile(
-    r"^(?:(?:we|i|just|finally|officially)\s+)*$"
+    r"^(?:(?:we|i|just|finally|officially|we're|were|we are|i'm|im|i am|now|currently|still)"
+    r"\s+)*$"
 )
+# "closed the deal with David Kim today": the lead, then at most when it happened
 _STATUS_OBJ = re.compile(r"^\s*(?:with|on|for|to)?\s*(?:the\s+)?"
                          r"(?:" + _L + r"+(?:'s)?|him|her|them)"
-                         r"(?:\s+(?:deal|sale|house|home|property|file))?\s*$")
+                         r"(?:\s+(?:deal|sale|house|home|property|file))?"
+                         r"(?:\s+(?:today|this morning|this afternoon|tonight|just now|"
+                         r"earlier(?: today)?|yesterday|last night|finally|officially))?"
+                         r"[\s.!]*$")
+# "we're in negotiations with Priya Patel": negotiating takes "with" the lead
+_NEGOTIATING_OBJ = re.compile(r"^\s*with\s+(?:" + _L + r"+|him|her|them)[\s.!]*$")
 # "<lead> status -> <word>" with no status verb, for a word that is not a status
 _LEAD_STATUS_UNKNOWN = re.compile(
     r"^" + _L + r"+(?:'s)?\s+status\s*(?:->|:|=|-+|\bis\b|\bto\b|\bshould be\b)\s*['\"]?"
@@ -910,6 +917,9 @@ class _Parse:
         if _STATUS_THEN_LEAD.match(before) and found.status in ("closed_won", "closed_lost",
                                                                  "contacted") \
                 and _STATUS_OBJ.match(after):
+            return _Clause(s, e, "status", cmd_end=found.start, status=found)
+        if _STATUS_THEN_LEAD.match(before) and found.status == "negotiating" \
+                and _NEGOTIATING_OBJ.match(after):
             return _Clause(s, e, "status", cmd_end=found.start, status=found)
         if re.search(r"\bstatus\b", before) and LEAD_MASK in before \
                 and _TRAILING_STATUS_FILLER.match(after):

@@ -73,7 +73,11 @@ _AGENDA = tuple(
         r"(?:have|need to (?:follow up with|"
         r"call|contact|see|do)|got|follow up with|call|contact|see|do|need to)\b(?P<day>.*?)"
         r"[\s?.!]*$",
-        r"^(?:who|what)(?:'s| is|s)?\s+(?:due|up|next|on (?:my|the) (?:list|agenda))\b(?P<day>.*?)"
+        # "who's on my list to follow up with today"
+        r"^(?:who|what)(?:'s| is|s)?\s+(?:due|up|next|on (?:my|the|today'?s|tomorrow'?s) "
+        r"(?:list|agenda|schedule|calendar|plate)(?:\s+(?:to|for)\s+(?:follow(?:ing)? up(?: with)?|"
+        r"call(?:ing)?|contact(?:ing)?|see(?:ing)?|text(?:ing)?|email(?:ing)?|check(?:ing)? in"
+        r"(?: with)?|do(?:ing)?))?)\b(?P<day>.*?)"
         r"[\s?.!]*$",
         r"^(?:what|who)\s*(?:have|'ve)\s+i\s+(?:got|got on|on|scheduled|lined up)\b(?P<day>.*?)"
         r"[\s?.!]*$",
