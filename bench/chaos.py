@@ -31,9 +31,7 @@ import queue
 import random
 import re
 import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -61,11 +59,15 @@ from db.models import (  # noqa: E402
 )
 from tests.conftest import twiml_message  # noqa: E402
 from tests.databases import TemporarySchema  # noqa: E402
+from tests.service_processes import (  # noqa: E402
+    BIN,
+    ProcessGroups,
+    free_port,
+    restart_redis_empty,
+)
 from tests.twilio_standin import TwilioStandIn  # noqa: E402
 from webapp import create_app, get_db  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
-BIN = REPO / ".venv" / "bin"
 BENCH_REDIS_URL = os.environ.get("CHAOS_BENCH_REDIS_URL", "redis://localhost:6379/2")
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 ACCOUNT_SID = "AC" + "9" * 32
@@ -87,97 +89,35 @@ LAST = ["Abernathy", "Bellamy", "Castellano", "Delacroix", "Ellingsworth", "Fair
 # --- processes ----------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Service:
+class Service(ProcessGroups):
     """gunicorn, celery workers and beat: each its own process group, killed at the end."""
 
     def __init__(self, env: dict[str, str], log_dir: Path, workers: int, concurrency: int,
                  beat: bool) -> None:
-        self.env = env
-        self.log_dir = log_dir
-        self.procs: dict[str, subprocess.Popen] = {}
+        super().__init__(env, log_dir)
         self.workers = [f"worker{n}" for n in range(workers)]
         self.concurrency = concurrency
         self.generation = 0
         self.port = free_port()
         self.beat = beat
 
-    def _start(self, name: str, argv: list[str]) -> None:
-        with open(self.log_dir / f"{name}.log", "ab") as log:
-            self.procs[name] = subprocess.Popen(argv, cwd=REPO, env=self.env, stdout=log,
-                                                stderr=subprocess.STDOUT,
-                                                start_new_session=True)
-
     def start_all(self) -> None:
-        self._start("web", [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "--workers", "2",
+        self.start("web", [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "--workers", "2",
                             "--bind", f"127.0.0.1:{self.port}", "wsgi:app"])
         for name in self.workers:
             self.start_worker(name)
         if self.beat:  # INFO here, so that beat.log shows each sweep it sent
             env, self.env = self.env, {**self.env, "LOG_LEVEL": "INFO"}
-            self._start("beat", [str(BIN / "celery"), "-A", "workers", "beat", "--loglevel",
+            self.start("beat", [str(BIN / "celery"), "-A", "workers", "beat", "--loglevel",
                                  "INFO", "-s", str(self.log_dir / "beat-schedule")])
             self.env = env
 
     def start_worker(self, name: str) -> None:
         self.generation += 1
-        self._start(name, [str(BIN / "celery"), "-A", "workers", "worker", "--pool", "prefork",
+        self.start(name, [str(BIN / "celery"), "-A", "workers", "worker", "--pool", "prefork",
                            "--concurrency", str(self.concurrency), "--loglevel", "WARNING",
                            "-n", f"{name}-{self.generation}@%h", "--without-gossip",
                            "--without-mingle", "--without-heartbeat"])
-
-    def alive(self, name: str) -> bool:
-        proc = self.procs.get(name)
-        return proc is not None and proc.poll() is None
-
-    def kill_group(self, name: str) -> None:
-        proc = self.procs[name]
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait(timeout=10)
-
-    def pool_children(self, name: str) -> list[int]:
-        proc = self.procs.get(name)
-        if proc is None or proc.poll() is not None:
-            return []
-        children: list[int] = []
-        for task in Path(f"/proc/{proc.pid}/task").glob("*"):
-            try:
-                children += [int(pid) for pid in (task / "children").read_text().split()]
-            except OSError:
-                continue
-        return children
-
-    def stop_all(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                try:
-                    os.killpg(proc.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-        deadline = time.monotonic() + 8
-        for proc in self.procs.values():
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pass
-            try:  # the group too: a pool child can outlive its parent
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            if proc.poll() is None:
-                proc.wait(timeout=5)
-
-    def logs(self, tail: int = 3000) -> str:
-        return "\n".join(f"--- {path.name}\n{path.read_text(errors='replace')[-tail:]}"
-                         for path in sorted(self.log_dir.glob("*.log")))
 
     def text(self, phone: str, body: str, sid: str) -> tuple[int, str | None]:
         """A signed inbound SMS, as Twilio posts it: (HTTP status, the TwiML reply's text)."""
@@ -219,23 +159,6 @@ def wait_until(predicate, timeout: float, what: str, logs=None):  # noqa: ANN001
             return value
         time.sleep(0.1)
     raise RuntimeError(f"{what}: not within {timeout}s\n" + (logs() if logs else ""))
-
-
-def wipe_redis(redis: Redis) -> int:
-    """Redis restarted empty, to this bench's own db only: FLUSHDB, then CLIENT KILL by id for
-    every other client on that db (web, workers, beat). Returns connections dropped."""
-    db = redis.connection_pool.connection_kwargs.get("db", 0)
-    redis.flushdb()
-    own = redis.client_id()
-    dropped = 0
-    for client in redis.client_list():
-        if int(client.get("db", -1)) == db and int(client["id"]) != own:
-            try:
-                redis.client_kill_filter(_id=client["id"])
-                dropped += 1
-            except Exception:  # noqa: BLE001 (gone already)
-                pass
-    return dropped
 
 
 # --- agents -------------------------------------------------------------------------------
@@ -382,7 +305,7 @@ def fault_loop(service: Service, redis: Redis, yes_events: queue.Queue, stop_at:
             faults.log.append(f"{now - started:5.1f} s  {victim} restarted")
             restart_at = None
         if faults.redis_wipes == 0 and (now >= wipe_at + 5 or now >= wipe_at and after_yes):
-            faults.connections_dropped += wipe_redis(redis)
+            faults.connections_dropped += restart_redis_empty(redis)
             faults.redis_wipes += 1
             faults.fault_times.append(datetime.now(UTC))
             faults.log.append(f"{now - started:5.1f} s  Redis emptied (FLUSHDB + "

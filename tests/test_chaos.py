@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 import random
 import signal
-import subprocess
 import threading
 import time
 from collections import Counter
@@ -45,6 +44,7 @@ from db.models import (
     User,
 )
 from tests.databases import TemporarySchema
+from tests.service_processes import BIN, ProcessGroups, restart_redis_empty
 from tests.twilio_standin import TwilioStandIn
 from webapp import create_app, get_db
 from webapp.cli.ops import ops_cli
@@ -55,8 +55,6 @@ from webapp.understanding.plan import (
     action_to_dict,
 )
 
-REPO = Path(__file__).resolve().parents[1]
-CELERY = REPO / ".venv" / "bin" / "celery"
 # A Redis database of its own: the test empties it, so it must be nobody else's.
 CHAOS_REDIS_URL = os.environ.get("CHAOS_REDIS_URL", "redis://localhost:6379/7")
 ACCOUNT_SID = "AC" + "0" * 32
@@ -71,71 +69,42 @@ CHAOS_MAX_ATTEMPTS = 40
 # --- worker processes ---------------------------------------------------------------------
 
 
-class Fleet:
-    """Real `celery worker` processes, each the leader of its own process group, so that one
-    `killpg(SIGKILL)` takes the main process and its pool children at once — the way the OOM
-    killer or a redeploy without a warm shutdown does."""
+class Fleet(ProcessGroups):
+    """Real `celery worker` processes `worker0`..`worker<size-1>`, each the leader of its own
+    process group (see tests/service_processes.py), restarted under a new node name each time."""
 
     def __init__(self, env: dict[str, str], log_dir: Path, size: int = 2,
                  concurrency: int = 2) -> None:
-        self.env = {**os.environ, **env}
-        self.log_dir = log_dir
+        super().__init__({**os.environ, **env}, log_dir)
         self.size = size
         self.concurrency = concurrency
-        self.procs: list[subprocess.Popen | None] = [None] * size
         self.generation = 0
 
-    def start(self, index: int) -> None:
+    def start(self, index: int) -> None:  # type: ignore[override]
         self.generation += 1
-        log = open(self.log_dir / f"worker{index}.log", "ab")  # noqa: SIM115 (kept by Popen)
-        self.procs[index] = subprocess.Popen(
-            [
-                str(CELERY), "-A", "workers", "worker", "--pool", "prefork",
-                "--concurrency", str(self.concurrency), "-Q", "celery",
-                "--loglevel", "WARNING", "-n", f"chaos{index}-{self.generation}@%h",
-                "--without-gossip", "--without-mingle", "--without-heartbeat",
-            ],
-            cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        log.close()
+        super().start(f"worker{index}", [
+            str(BIN / "celery"), "-A", "workers", "worker", "--pool", "prefork",
+            "--concurrency", str(self.concurrency), "-Q", "celery",
+            "--loglevel", "WARNING", "-n", f"chaos{index}-{self.generation}@%h",
+            "--without-gossip", "--without-mingle", "--without-heartbeat",
+        ])
 
     def start_all(self) -> None:
         for index in range(self.size):
             if not self.alive(index):
                 self.start(index)
 
-    def alive(self, index: int) -> bool:
-        proc = self.procs[index]
-        return proc is not None and proc.poll() is None
+    def alive(self, index: int) -> bool:  # type: ignore[override]
+        return super().alive(f"worker{index}")
 
     def kill(self, index: int) -> None:
         """SIGKILL the whole worker: main process and pool children."""
-        proc = self.procs[index]
-        if proc is None:
-            return
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait(timeout=10)
-        self.procs[index] = None
-
-    def pool_children(self, index: int) -> list[int]:
-        proc = self.procs[index]
-        if proc is None or proc.poll() is not None:
-            return []
-        children: list[int] = []
-        for task in Path(f"/proc/{proc.pid}/task").glob("*"):
-            try:
-                children += [int(pid) for pid in (task / "children").read_text().split()]
-            except OSError:
-                continue
-        return children
+        self.kill_group(f"worker{index}")
+        self.procs.pop(f"worker{index}", None)
 
     def kill_child(self, index: int) -> bool:
         """SIGKILL one pool child (the main process sees WorkerLostError and replaces it)."""
-        children = self.pool_children(index)
+        children = self.pool_children(f"worker{index}")
         if not children:
             return False
         try:
@@ -148,11 +117,8 @@ class Fleet:
         for index in range(self.size):
             self.kill(index)
 
-    def logs(self, tail: int = 4000) -> str:
-        parts = []
-        for path in sorted(self.log_dir.glob("worker*.log")):
-            parts.append(f"--- {path.name}\n{path.read_text(errors='replace')[-tail:]}")
-        return "\n".join(parts)
+    def logs(self, tail: int = 4000) -> str:  # type: ignore[override]
+        return super().logs(tail, "worker*.log")
 
 
 def worker_env(database_url: str, twilio_url: str, max_attempts: int) -> dict[str, str]:
@@ -287,26 +253,6 @@ class Figures:
         )
 
 
-def wipe_broker(redis: Redis) -> int:
-    """Redis restarted empty (it keeps nothing on disk here): every queued task, the unacked
-    set and the queue bindings are gone, and so is every open connection. Done to this test's
-    own database only: FLUSHDB, then CLIENT KILL by id for the clients using that database
-    (workers, this process's producer pool), never anyone else's. Returns connections dropped.
-    """
-    db = redis.connection_pool.connection_kwargs.get("db", 0)
-    redis.flushdb()
-    own = redis.client_id()
-    dropped = 0
-    for client in redis.client_list():
-        if int(client.get("db", -1)) == db and int(client["id"]) != own:
-            try:
-                redis.client_kill_filter(_id=client["id"])
-                dropped += 1
-            except Exception:  # noqa: BLE001 (gone already)
-                pass
-    return dropped
-
-
 def run_chaos(
     app: Flask,
     fleet: Fleet,
@@ -367,7 +313,7 @@ def run_chaos(
             confirm_next()
         tick(time.monotonic() + rng.uniform(0.0, 0.25))
         if round_number == wipe_round:
-            wipe_broker(redis)
+            restart_redis_empty(redis)
             figures.broker_wipes += 1
         index = rng.randrange(fleet.size)
         if rng.random() < 0.35 and fleet.kill_child(index):

@@ -28,9 +28,6 @@ from __future__ import annotations
 
 import http.client
 import os
-import signal
-import socket
-import subprocess
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -48,13 +45,12 @@ from db import migrate
 from db.models import ClientInteraction, ExecutedPlan, Lead, LeadHistory, Message, User
 from tests.conftest import AGENT_LEADS, twiml_message
 from tests.databases import TemporarySchema
+from tests.service_processes import BIN, ProcessGroups, free_port
 from tests.twilio_standin import TwilioStandIn
 from webapp import create_app, get_db
 
 pytestmark = pytest.mark.integration
 
-REPO = Path(__file__).resolve().parents[1]
-BIN = REPO / ".venv" / "bin"
 SCALE_REDIS_URL = os.environ.get("SCALE_REDIS_URL", "redis://localhost:6379/3")
 ACCOUNT_SID = "AC" + "5" * 32
 AUTH_TOKEN = "scale-out-auth-token"
@@ -73,28 +69,8 @@ JOHN_DONE = "✅ Done! The status for John Doe has been updated from 'contacted'
 # --- processes ----------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Processes:
-    """Named child processes, each the leader of its own process group (gunicorn's master and
-    its worker, celery's main process and its pool child go together). `stop_all` is the
-    finalizer: SIGTERM to every group, then SIGKILL to whatever is left."""
-
-    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
-        self.env = env
-        self.log_dir = log_dir
-        self.procs: dict[str, subprocess.Popen] = {}
-
-    def start(self, name: str, argv: list[str]) -> subprocess.Popen:
-        with open(self.log_dir / f"{name}.log", "ab") as log:
-            proc = subprocess.Popen(argv, cwd=REPO, env=self.env, stdout=log,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
-        self.procs[name] = proc
-        return proc
+class Processes(ProcessGroups):
+    """Two gunicorns and two celery workers, started separately."""
 
     def start_web(self, name: str) -> Web:
         port = free_port()
@@ -106,43 +82,6 @@ class Processes:
         self.start(name, [str(BIN / "celery"), "-A", "workers", "worker", "--pool", "prefork",
                           "--concurrency", "1", "-n", f"{name}@%h", "--loglevel", "INFO",
                           "--without-gossip", "--without-mingle", "--without-heartbeat"])
-
-    def alive(self, name: str) -> bool:
-        return self.procs[name].poll() is None
-
-    def kill(self, name: str) -> None:
-        """SIGKILL the whole group: no warm shutdown, no acks, as the OOM killer would."""
-        proc = self.procs[name]
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait(timeout=10)
-
-    def stop_all(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                try:
-                    os.killpg(proc.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-        deadline = time.monotonic() + 8
-        for proc in self.procs.values():
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pass
-            try:  # the group too: a pool child can outlive its parent
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            if proc.poll() is None:
-                proc.wait(timeout=5)
-
-    def logs(self, tail: int = 3000) -> str:
-        return "\n".join(f"--- {path.name}\n{path.read_text(errors='replace')[-tail:]}"
-                         for path in sorted(self.log_dir.glob("*.log")))
-
 
 class Web:
     """One gunicorn, reached over real HTTP on loopback."""
@@ -441,7 +380,7 @@ def drain_with_one_worker_killed(app: Flask, web_a: Web, web_b: Web, processes: 
 
     wait_until(sweeping(lambda: texted() >= agents // 4), 20, "first quarter sent", logs)
     assert texted() < agents, "the queue drained before the kill: nothing shown"
-    processes.kill("worker1")
+    processes.kill_group("worker1")
     killed_at = datetime.now(UTC)
     sent_at_kill = texted()
 
