@@ -430,15 +430,19 @@ class _Parse:
         raw = self.raw or ""
         if len(raw) > MAX_CHARS:
             return Plan(kind="unknown", reply=replies.unknown(too_long=True))
+        normalized = None  # normalize() is the costliest pure step: run it once per parse
         if not self.overrides:
             intent = detect_intent(raw)
             if intent is None:
                 # shorthand spelled out first ("wat can u do", "undo pls"): help and undo only
-                spelled = detect_intent(normalize(raw))
+                normalized = normalize(raw)
+                spelled = detect_intent(normalized)
                 intent = spelled if spelled in ("help", "undo") else None
             if intent is not None:
                 return self._intent_plan(intent)
-        self.norm = self._family_names(normalize(raw))
+        if normalized is None:
+            normalized = normalize(raw)
+        self.norm = self._family_names(normalized)
         if not self.norm or not re.search(r"[^\W_]", self.norm):
             return Plan(kind="unknown", reply=replies.unknown())
         self.low = safe_lower(self.norm)
