@@ -11,74 +11,85 @@ import re
 import unicodedata
 
 # Texting shorthand, case-insensitive, whole words only. Order matters where patterns overlap.
-_SHORTHAND: tuple[tuple[str, str], ...] = (
+# Each rule is (pattern, replacement, needs): `needs` lists, "|"-separated, lowercase literal
+# pieces of which every match of the pattern contains at least one (read off the pattern by
+# hand: the literal letters every alternative spells). A text containing none of them cannot
+# match, so `normalize` skips that rule without running the regex; see `_may_match`.
+_SHORTHAND: tuple[tuple[str, str, str], ...] = (
     (r"\b(?:tmrw|tmrow|tmr|tmw|tmorrow|tomoro|tomorow|tommorow|tommorrow|tomorrw|2moro|2morrow)\b",
-     "tomorrow"),
-    (r"\b(?:2day|tday)\b", "today"),
-    (r"\b(?:tonite|2nite)\b", "tonight"),
-    (r"\bw/o\b", "without"),
-    (r"\bw/(?=\s|\w|$)", "with "),
+     "tomorrow", "tm|tomor|tommo|2mo"),
+    (r"\b(?:2day|tday)\b", "today", "2day|tday"),
+    (r"\b(?:tonite|2nite)\b", "tonight", "tonite|2nite"),
+    (r"\bw/o\b", "without", "w/o"),
+    (r"\bw/(?=\s|\w|$)", "with ", "w/"),
     # a lone lowercase "w" before a word is "with" ("follow up w kevin"); "W 5th St" is not
-    (r"(?-i:(?<![\w/.'-])w(?=\s+[^\W\d_]))", "with"),
+    (r"(?-i:(?<![\w/.'-])w(?=\s+[^\W\d_]))", "with", "w"),
     # speech-to-text homophones of "to" before a verb ("remind me too call", "need two send")
     (r"\b(remind me|reminder|need|needs|have|has|got|want|wants|going|try|trying)\s+(?:too|two|2)"
      r"(?=\s+(?:call|text|email|e-mail|send|follow|check|see|meet|show|book|schedule|reach|"
-     r"ping|touch|get|ask|review|sign|drop|bring|pick|confirm|let|tell|set)\b)", r"\1 to"),
-    (r"\bf/u\b|\bfollowup\b|\bfollow-up\b|\bf-up\b", "follow up"),
+     r"ping|touch|get|ask|review|sign|drop|bring|pick|confirm|let|tell|set)\b)", r"\1 to",
+     "too|two|2"),
+    (r"\bf/u\b|\bfollowup\b|\bfollow-up\b|\bf-up\b", "follow up", "f/u|followup|follow-up|f-up"),
     # "fu" as a command, before "with"/"w" or a word: "fu w dana", "fu lisa wong mon"
-    (r"(?:^|(?<=[\n,;.!?]\s)|(?<=[\n,;.!?])|(?<=\band\s)|(?<=\bthen\s))fu\b(?=\s+\S)", "follow up"),
-    (r"\blvm\b", "left a voicemail"),
-    (r"\basap\b", ""),
-    (r"\bwh?at'?s\b", "what's"),
-    (r"\bwh?at\b|\bwht\b", "what"),
-    (r"\bwht'?s\b", "what's"),
-    (r"\b(email|text|phon|messag)d\b", r"\1ed"),
-    (r"\bcalld\b", "called"),
-    (r"\beve\b", "evening"),
-    (r"\bchg\b", "change"),
-    (r"\bmv\b", "move"),
-    (r"\bre:", "about "),
-    (r"\bpl[sz]\b|\bplse\b", "please"),
-    (r"\bthx\b|\bthnx\b|\btnx\b|\bty\b", "thanks"),
-    (r"\bu\b", "you"),
-    (r"\bur\b", "your"),
-    (r"\bappt\b|\bapt\b", "appointment"),
-    (r"\bmtg\b", "meeting"),
-    (r"\blmk\b", "let me know"),
-    (r"\bb/c\b", "because"),
-    (r"\bnxt\b", "next"),
-    (r"\bwk\b", "week"),
-    (r"\bhrs\b", "hours"),
-    (r"\bhr\b", "hour"),
-    (r"\bmins\b", "minutes"),
-    (r"\btxt(?:ed|d)\b", "texted"),
-    (r"\btxt\b", "text"),
-    (r"\bmsg(?:ed|d)\b", "messaged"),
-    (r"\bmsg\b", "message"),
-    (r"\bvm\b|\bvmail\b", "voicemail"),
-    (r"\bconvo\b", "conversation"),
-    (r"\bb4\b", "before"),
-    (r"\babt\b", "about"),
-    (r"\bshes\b", "she's"),
-    (r"\bhes\b", "he's"),
-    (r"\btheyre\b", "they're"),
-    (r"\bwanna\b", "want to"),
-    (r"\bgonna\b", "going to"),
-    (r"(?<=\s)@(?=\s)", "at"),
-    (r"(?<=\s)&(?=\s)", "and"),
-    (r"(?<=\s)\+(?=\s)", "and"),
+    (r"(?:^|(?<=[\n,;.!?]\s)|(?<=[\n,;.!?])|(?<=\band\s)|(?<=\bthen\s))fu\b(?=\s+\S)", "follow up",
+     "fu"),
+    (r"\blvm\b", "left a voicemail", "lvm"),
+    (r"\basap\b", "", "asap"),
+    (r"\bwh?at'?s\b", "what's", "wat|what"),
+    (r"\bwh?at\b|\bwht\b", "what", "wat|what|wht"),
+    (r"\bwht'?s\b", "what's", "wht"),
+    (r"\b(email|text|phon|messag)d\b", r"\1ed", "emaild|textd|phond|messagd"),
+    (r"\bcalld\b", "called", "calld"),
+    (r"\beve\b", "evening", "eve"),
+    (r"\bchg\b", "change", "chg"),
+    (r"\bmv\b", "move", "mv"),
+    (r"\bre:", "about ", "re:"),
+    (r"\bpl[sz]\b|\bplse\b", "please", "pls|plz"),
+    (r"\bthx\b|\bthnx\b|\btnx\b|\bty\b", "thanks", "thx|thnx|tnx|ty"),
+    (r"\bu\b", "you", "u"),
+    (r"\bur\b", "your", "ur"),
+    (r"\bappt\b|\bapt\b", "appointment", "appt|apt"),
+    (r"\bmtg\b", "meeting", "mtg"),
+    (r"\blmk\b", "let me know", "lmk"),
+    (r"\bb/c\b", "because", "b/c"),
+    (r"\bnxt\b", "next", "nxt"),
+    (r"\bwk\b", "week", "wk"),
+    (r"\bhrs\b", "hours", "hrs"),
+    (r"\bhr\b", "hour", "hr"),
+    (r"\bmins\b", "minutes", "mins"),
+    (r"\btxt(?:ed|d)\b", "texted", "txt"),
+    (r"\btxt\b", "text", "txt"),
+    (r"\bmsg(?:ed|d)\b", "messaged", "msg"),
+    (r"\bmsg\b", "message", "msg"),
+    (r"\bvm\b|\bvmail\b", "voicemail", "vm"),
+    (r"\bconvo\b", "conversation", "convo"),
+    (r"\bb4\b", "before", "b4"),
+    (r"\babt\b", "about", "abt"),
+    (r"\bshes\b", "she's", "shes"),
+    (r"\bhes\b", "he's", "hes"),
+    (r"\btheyre\b", "they're", "theyre"),
+    (r"\bwanna\b", "want to", "wanna"),
+    (r"\bgonna\b", "going to", "gonna"),
+    (r"(?<=\s)@(?=\s)", "at", "@"),
+    (r"(?<=\s)&(?=\s)", "and", "&"),
+    (r"(?<=\s)\+(?=\s)", "and", "+"),
 )
 _DAY_WORDS = (r"(?:tomorrow|today|this|mon|monday|tue|tues|tuesday|wed|weds|wednesday|thu|thur|"
               r"thurs|thursday|fri|friday|sat|saturday|sun|sunday)")
+# "10 30" always has a digit 0-5 right after its one space
+_SPACE_THEN_MINUTES = " 0| 1| 2| 3| 4| 5"
 _SHORTHAND += (
-    (rf"\b({_DAY_WORDS})\s+a\.?m\b\.?", r"\1 morning"),
-    (rf"\b({_DAY_WORDS})\s+p\.?m\b\.?", r"\1 afternoon"),
+    (rf"\b({_DAY_WORDS})\s+a\.?m\b\.?", r"\1 morning", "am|a.m"),
+    (rf"\b({_DAY_WORDS})\s+p\.?m\b\.?", r"\1 afternoon", "pm|p.m"),
     # a dictated "10 30" clock time next to a day or after "at" ("call him 10 30 tomorrow")
     (rf"(?<![\d:/.-])\b(at\s+)?(1[0-2]|0?[1-9]) ([0-5]\d)\b(?![\d:/.-])"
-     rf"(?=\s+(?:{_DAY_WORDS}|tonight|[ap]\.?m)\b)", r"\1\2:\3"),
-    (r"(?<![\d:/.-])\b(at\s+)(1[0-2]|0?[1-9]) ([0-5]\d)\b(?![\d:/.-])", r"\1\2:\3"),
+     rf"(?=\s+(?:{_DAY_WORDS}|tonight|[ap]\.?m)\b)", r"\1\2:\3", _SPACE_THEN_MINUTES),
+    (r"(?<![\d:/.-])\b(at\s+)(1[0-2]|0?[1-9]) ([0-5]\d)\b(?![\d:/.-])", r"\1\2:\3",
+     _SPACE_THEN_MINUTES),
 )
-_SHORTHAND_RE = tuple((re.compile(p, re.IGNORECASE), r) for p, r in _SHORTHAND)
+_SHORTHAND_RE = tuple(
+    (re.compile(p, re.IGNORECASE), r, tuple(needs.split("|"))) for p, r, needs in _SHORTHAND
+)
 
 _NUMBER_WORDS = (
     "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|thirty|forty|"
@@ -89,18 +100,29 @@ _NUMBER_WORDS = (
 _SPOKEN_MERIDIEM = re.compile(
     rf"\b({_NUMBER_WORDS})\s+([ap])\s?\.?\s?m\b\.?", re.IGNORECASE
 )
+# The tail every _SPOKEN_MERIDIEM match contains: a much cheaper search that rules most texts out.
+_SPOKEN_MERIDIEM_TAIL = re.compile(r"[ap]\s?\.?\s?m\b", re.IGNORECASE)
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"',
                          "\u2013": "-", "\u2014": " - ", "\u00a0": " ", "\u2032": "'",
                          "\u2192": " -> ", "\u21d2": " -> ", "\u27a1": " -> "})
 _DROP_CATEGORIES = frozenset({"So", "Sk", "Cs", "Co", "Cn", "Cf", "Mn", "Me", "Cc"})
+# strip_symbols for ASCII text in one str.translate: the same per-character rule, precomputed.
+_ASCII_DROP = str.maketrans({
+    chr(c): " " for c in range(128)
+    if chr(c) != "\n" and unicodedata.category(chr(c)) in _DROP_CATEGORIES
+})
 _SPACES = re.compile(r"[ \t\r\f\v]+")
+# _SPACES changes a line only if it holds one of these (a lone space is replaced by itself).
+_SPACES_CHANGE = ("  ", "\t", "\r", "\f", "\v")
 # Dictation hesitations carry no meaning anywhere ("call uh Dana", "went well um mark her won").
 _HESITATION = re.compile(r"(?<![\w'-])(?:u+m+|u+h+m*|e+r+m+|h+m+)(?![\w'-])[,.]?", re.IGNORECASE)
+_HESITATION_NEEDS = ("um", "uh", "rm", "hm")
 # A dictated memo opens with discourse words before its first command ("okay so um called Dana").
 _LEAD_IN = re.compile(
     r"^(?:(?:okay|ok|alright|all right|so|oh|and|also|well|anyway|anyways)\b[\s,.!-]*)+(?=\S)",
     re.IGNORECASE,
 )
+_LEAD_IN_NEEDS = ("ok", "alright", "all right", "so", "oh", "and", "well", "anyway")
 
 # A careful writer wraps the command in courtesy ("Could you please mark...", "I'd like to log...",
 # "I just wanted to let you know that I met with..."): dropped where a sentence or clause starts.
@@ -120,6 +142,10 @@ _POLITE = re.compile(
     r"|(?:please|kindly)\s+)+(?=\S)",
     re.IGNORECASE,
 )
+# One literal of each alternative above (the first repetition must match one of them).
+_POLITE_NEEDS = ("you", "like", "want", "just", "fyi", "heads", "pleased", "happy", "glad",
+                 "sorry", "sad", "excited", "thrilled", "fortunately", "happily", "actually",
+                 "news", "please", "kindly")
 
 
 # A greeting that opens the message and a thank-you sentence anywhere carry no command
@@ -130,6 +156,7 @@ _GREETING = re.compile(
     r"(?:\s+there|\s+again)?\s*[!,.:-]+\s*)+(?=\S)",
     re.IGNORECASE,
 )
+_GREETING_NEEDS = ("hi", "hello", "hey", "good", "greetings")
 _THANKS_SENTENCE = re.compile(
     r"(?:^|(?<=[.!?]\s))(?:(?:thanks|thank\s+you|many\s+thanks|much\s+appreciated|cheers)"
     r"(?:\s+(?:so|very)\s+much|\s+a\s+(?:lot|bunch|ton)|\s+again|\s+in\s+advance)*"
@@ -137,10 +164,12 @@ _THANKS_SENTENCE = re.compile(
     r"|i\s+appreciate\s+(?:it|your\s+help))[.!]*(?=\s|$)\s*",
     re.IGNORECASE,
 )
+_THANKS_NEEDS = ("thank", "cheers", "appreciate")
 
 
 def _drop_courtesy(line: str) -> str:
-    out = _THANKS_SENTENCE.sub("", _GREETING.sub("", line)).strip()
+    out = _sub_if(_THANKS_SENTENCE, "", _sub_if(_GREETING, "", line, _GREETING_NEEDS),
+                  _THANKS_NEEDS).strip()
     return out or line
 
 
@@ -148,6 +177,11 @@ def _drop_courtesy(line: str) -> str:
 # so no other word ("states") is ever rewritten.
 _KEYWORDS = ("agenda", "status")
 _KEYWORD_TYPO = re.compile(r"\b[a-z]{6}\b", re.IGNORECASE)
+# Every word _keyword_typo rewrites, lowercased: a keyword with two adjacent letters swapped.
+_KEYWORD_TYPO_NEEDS = tuple(sorted(
+    {kw[:i] + kw[i + 1] + kw[i] + kw[i + 2:] for kw in _KEYWORDS for i in range(len(kw) - 1)}
+    - set(_KEYWORDS)
+))
 
 
 def _keyword_typo(m: re.Match) -> str:
@@ -161,8 +195,34 @@ def _keyword_typo(m: re.Match) -> str:
     return word
 
 
+def _may_match(needs: tuple[str, ...], low: str | None) -> bool:
+    """False when the lowercased text `low` holds none of the literal pieces `needs`.
+
+    A rule's `needs` are pieces every match of its pattern spells, so False means the regex
+    cannot match and need not run (most rules match no message: this skips ~60 regex passes).
+    `low` is None for non-ASCII text, which always runs every rule: IGNORECASE matches a few
+    non-ASCII letters to ASCII ones ("ſ" to "s", the Kelvin sign to "k", "İ" to "i") in ways
+    str.lower() does not mirror. For ASCII text, IGNORECASE is exactly ASCII case folding.
+    """
+    if low is None:
+        return True
+    for piece in needs:
+        if piece in low:
+            return True
+    return False
+
+
+def _sub_if(pattern: re.Pattern, repl: str, text: str, needs: tuple[str, ...]) -> str:
+    """pattern.sub(repl, text), without running the regex when `_may_match` rules it out."""
+    if not _may_match(needs, text.lower() if text.isascii() else None):
+        return text
+    return pattern.sub(repl, text)
+
+
 def strip_symbols(text: str) -> str:
     """Drop emoji and other symbols (they carry no command), keeping letters, digits and marks."""
+    if text.isascii():
+        return text.translate(_ASCII_DROP)
     out = []
     for ch in text:
         if ch == "\n":
@@ -178,13 +238,27 @@ def normalize(text: str) -> str:
     """The message as plain single-spaced text with shorthand spelled out; newlines kept."""
     text = unicodedata.normalize("NFC", text).translate(_QUOTES)
     text = strip_symbols(text)
-    for pattern, repl in _SHORTHAND_RE:
-        text = pattern.sub(repl, text)
-    text = _KEYWORD_TYPO.sub(_keyword_typo, text)
-    text = _SPOKEN_MERIDIEM.sub(lambda m: f"{m.group(1)} {m.group(2).lower()}m", text)
-    text = _HESITATION.sub(" ", text)
-    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
-    lines = [_POLITE.sub("", _LEAD_IN.sub("", _drop_courtesy(line))) for line in lines]
+    # Every rule runs in order on the text the rules before it left, as if none were skipped;
+    # `low` follows the text for `_may_match`. Replacements are ASCII, so ASCII text stays ASCII.
+    low = text.lower() if text.isascii() else None
+    for pattern, repl, needs in _SHORTHAND_RE:
+        if _may_match(needs, low):
+            changed = pattern.sub(repl, text)
+            if changed != text:
+                text = changed
+                low = text.lower() if low is not None else None
+    if _may_match(_KEYWORD_TYPO_NEEDS, low):
+        text = _KEYWORD_TYPO.sub(_keyword_typo, text)
+    if _SPOKEN_MERIDIEM_TAIL.search(text):
+        text = _SPOKEN_MERIDIEM.sub(lambda m: f"{m.group(1)} {m.group(2).lower()}m", text)
+    text = _sub_if(_HESITATION, " ", text, _HESITATION_NEEDS)
+    lines = [
+        (_SPACES.sub(" ", line) if any(s in line for s in _SPACES_CHANGE) else line).strip()
+        for line in text.split("\n")
+    ]
+    lines = [_sub_if(_POLITE, "", _sub_if(_LEAD_IN, "", _drop_courtesy(line), _LEAD_IN_NEEDS),
+                     _POLITE_NEEDS)
+             for line in lines]
     return "\n".join(line for line in lines if line)
 
 
