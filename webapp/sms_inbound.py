@@ -12,6 +12,7 @@ import logging
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import Any
 
 from redis.exceptions import RedisError
 from sqlalchemy import bindparam, insert, select
@@ -68,15 +69,21 @@ class SmsInbound:
             phone = _normalize_phone(message.from_phone, "US")
         except ValueError:
             phone = None
-        # One Redis round trip: the idempotency token, then (first time only) the rate count.
-        # The count is taken before the agent is known: an unknown number's count is never read.
+        # One Redis round trip: the idempotency token, then (first time only) the rate count,
+        # and the conversation's first reads. It is made before the agent is known: an unknown
+        # number's count and context are never used (and it has none).
         count: int | None = None
+        context: list[Any] | None = None
         if phone is None:
             first_time = self.tokens.first_time(message.idempotency_token)
         else:
             try:
-                count = self.limiter.hit_unless_seen(
-                    phone, self.tokens.key(message.idempotency_token), self.tokens.ttl)
+                pipe = self.limiter.redis.pipeline(transaction=False)
+                self.limiter.queue_hit_unless_seen(
+                    pipe, phone, self.tokens.key(message.idempotency_token), self.tokens.ttl)
+                self.conversation.queue_context(pipe, phone)
+                raw_count, *context = pipe.execute()
+                count = self.limiter.decode_hit(raw_count)
                 first_time = count is not None
             except RedisError:
                 first_time = True  # as IdempotencyTokens: Redis down only skips this check
@@ -111,7 +118,7 @@ class SmsInbound:
             return self._reply(agent, message, problem)
 
         turn = self.conversation.handle(agent, message.body, message.channel,
-                                        defer_dispatch=True)
+                                        defer_dispatch=True, context=context)
         reply = self._reply(agent, message, turn.reply, turn.plan_id)
         if turn.dispatch is not None:
             turn.dispatch()  # after the reply row, so "Confirmed" is stored before the result
@@ -121,8 +128,9 @@ class SmsInbound:
         """Insert the inbound row (committed: a redelivered MessageSid then fails the unique
         constraint) and return the sending agent, or None for an unknown number.
 
-        On PostgreSQL this is one statement and one round trip: the insert, as a CTE, looks up
-        the agent's id itself, and the outer SELECT returns the agent's row."""
+        On PostgreSQL this is one statement and one round trip, run on the driver directly
+        (`Database.write_log_row`): the insert, as a CTE, looks up the agent's id itself, and
+        the outer SELECT returns the agent's row."""
         params = {
             "sid": message.sid or None,
             "channel": message.channel,
@@ -132,15 +140,16 @@ class SmsInbound:
             "body": message.body[: MAX_BODY * 2].replace("\x00", "\ufffd"),
             "now": utcnow(),
         }
-        with self.db.log_writer() as connection:
-            if self.db.is_postgresql:
-                found = connection.execute(_RECORD_INBOUND_PG, params).one_or_none()
-            else:
-                found = connection.execute(_AGENT_BY_PHONE, params).one_or_none()
+        if self.db.is_postgresql:
+            found = self.db.write_log_row(_RECORD_INBOUND_PG, params)
+        else:
+            with self.db.log_writer() as connection:
+                row = connection.execute(_AGENT_BY_PHONE, params).one_or_none()
                 connection.execute(_INSERT_INBOUND, params)
+            found = dict(row._mapping) if row is not None else None
         metrics.count_message("inbound", message.channel)
         # A detached User, as the session-based version returned (nothing lazy-loads from it).
-        return User(**found._mapping) if found is not None else None
+        return User(**found) if found is not None else None
 
     def _carrier_keyword(self, agent: User, body: str) -> str | None:
         word = kw.keyword_of(body)
@@ -174,10 +183,12 @@ class SmsInbound:
             "plan_id": plan_id,
             "now": utcnow(),
         }
-        statement = _INSERT_REPLY_PG if self.db.is_postgresql else _INSERT_REPLY
         try:
-            with self.db.log_writer() as connection:
-                connection.execute(statement, params)
+            if self.db.is_postgresql:
+                self.db.write_log_row(_INSERT_REPLY_PG, params)
+            else:
+                with self.db.log_writer() as connection:
+                    connection.execute(_INSERT_REPLY, params)
         except SQLAlchemyError:
             log.warning("could not record reply", exc_info=True)
         metrics.count_message("outbound", "reply")
