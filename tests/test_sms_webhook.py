@@ -121,6 +121,23 @@ def test_clarify_then_a_number_continues_the_same_request(app, phone) -> None:
     assert ("John Smith" in reply) != ("John Doe" in reply)
 
 
+def test_a_text_that_is_never_read_leaves_the_clarify_question_waiting(app, phone) -> None:
+    # The webhook's first Redis round trip only looks for a waiting question; taking it is
+    # the conversation's, so an unreadable text in between does not lose it.
+    question = phone.text("Update John to qualified")
+    assert "John Doe" in question and "John Smith" in question
+    assert "emoji" in phone.text("👍👍")
+    reply = phone.text("2")
+    assert "Reply YES" in reply
+    assert ("John Smith" in reply) != ("John Doe" in reply)
+
+
+def test_a_clarify_answer_continues_once(app, phone) -> None:
+    phone.text("Update John to qualified")
+    assert "Reply YES" in phone.text("2")
+    assert "Reply YES" not in (phone.text("1") or "")  # the question was taken by the first
+
+
 def test_query_is_answered_at_once_and_changes_nothing(app, phone) -> None:
     reply = phone.text("What's Dana Cole's status?")
     assert "negotiating" in reply

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from redis import Redis
 
@@ -40,7 +41,21 @@ class RateLimiter:
         None, and nothing counted, when the token was already claimed (a redelivery)."""
         key = RATE_KEY.format(phone=phone, window=int(time.time() // 60))
         count = self._claim_and_count(keys=[key, token_key or ""], args=[120, token_ttl])
-        return None if int(count) < 0 else int(count)
+        return self.decode_hit(count)
+
+    def queue_hit_unless_seen(self, pipe: Any, phone: str, token_key: str | None,
+                              token_ttl: int) -> None:
+        """Queue `hit_unless_seen` on a pipeline of this client; `decode_hit` its result.
+
+        EVAL rather than the registered script's EVALSHA: a pipeline holding a script checks
+        SCRIPT EXISTS first, a round trip of its own; Redis caches the compiled script either way.
+        """
+        key = RATE_KEY.format(phone=phone, window=int(time.time() // 60))
+        pipe.eval(_CLAIM_AND_COUNT, 2, key, token_key or "", 120, token_ttl)
+
+    @staticmethod
+    def decode_hit(raw: int | bytes | str) -> int | None:
+        return None if int(raw) < 0 else int(raw)
 
     def allowed(self, count: int) -> bool:
         return count <= self.per_minute

@@ -10,9 +10,10 @@ from __future__ import annotations
 import functools
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from redis.exceptions import RedisError
@@ -68,17 +69,25 @@ class Conversation:
     parse: Parser = parse_message
     confirm_prompt: str = CONFIRM_PROMPT
 
+    def queue_context(self, pipe: Any, phone: str) -> None:
+        """Queue the Redis reads a turn starts with (the recent leads, and whether a clarify
+        question waits) on the caller's pipeline, so they share its round trip; pass the
+        pipeline's results for them to `handle` as `context`."""
+        self.recent.queue_recall(pipe, phone)
+        self.pending.queue_peek_clarify(pipe, phone)
+
     def handle(self, agent: User, text: str, channel: str, now: datetime | None = None, *,
-               defer_dispatch: bool = False) -> Turn:
+               defer_dispatch: bool = False, context: Sequence[Any] | None = None) -> Turn:
         """Understand `text` from `agent` and act on it. Never raises for Redis/DB outages.
 
         A confirmed plan is queued here, unless `defer_dispatch`: then the caller runs
         `turn.dispatch()` once it has recorded its reply, so the agent's "Confirmed" is stored
-        (and sent) before the worker's result can be.
+        (and sent) before the worker's result can be. `context`: what `queue_context` read,
+        when the caller already made that round trip.
         """
         now = now or datetime.now(UTC)
         try:
-            turn = self._handle(agent, text, channel, now)
+            turn = self._handle(agent, text, channel, now, context)
         except (RedisError, SQLAlchemyError):
             log.warning("conversation unavailable", exc_info=True,
                         extra={"agent_id": agent.id})
@@ -90,15 +99,22 @@ class Conversation:
                 turn.reply = CONFIRMED_SLOW
         return turn
 
-    def _handle(self, agent: User, text: str, channel: str, now: datetime) -> Turn:
+    def _handle(self, agent: User, text: str, channel: str, now: datetime,
+                context: Sequence[Any] | None) -> Turn:
         zone = ZoneInfo(agent.timezone)
         with self.db.session() as session:
             leads = directory_for(session, agent.id)
-        # The recent leads and a waiting clarify question: one Redis round trip.
-        pipe = self.pending.redis.pipeline(transaction=False)
-        self.recent.queue_recall(pipe, agent.phone)
-        self.pending.queue_take_clarify(pipe, agent.phone)
-        raw_recent, raw_clarify = pipe.execute()
+        if context is None:
+            # The recent leads and a waiting clarify question: one Redis round trip.
+            pipe = self.pending.redis.pipeline(transaction=False)
+            self.recent.queue_recall(pipe, agent.phone)
+            self.pending.queue_take_clarify(pipe, agent.phone)
+            raw_recent, raw_clarify = pipe.execute()
+            clarify = self.pending.decode_clarify(raw_clarify)
+        else:
+            raw_recent, clarify_waiting = context
+            # Only a look was prefetched: taking stays atomic (of two messages, one continues).
+            clarify = self.pending.take_clarify(agent.phone) if clarify_waiting else None
         ctx = AgentContext(
             leads=leads,
             timezone=zone,
@@ -106,7 +122,6 @@ class Conversation:
             recent_lead_ids=self.recent.decode(raw_recent),
         )
         local_now = now.astimezone(zone)
-        clarify = self.pending.decode_clarify(raw_clarify)
         if clarify is not None:
             plan = continue_clarify(text, clarify, ctx, local_now)
         else:

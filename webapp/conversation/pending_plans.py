@@ -77,6 +77,10 @@ class PendingPlans:
         """Queue `take_clarify` on a pipeline of this client; `decode_clarify` its result."""
         pipe.getdel(CLARIFY_KEY.format(phone=phone))
 
+    def queue_peek_clarify(self, pipe: Any, phone: str) -> None:
+        """Queue a look (not a take) at the clarify question; truthy when one is waiting."""
+        pipe.exists(CLARIFY_KEY.format(phone=phone))
+
     @staticmethod
     def decode_clarify(raw: str | bytes | None) -> dict[str, Any] | None:
         return json.loads(raw) if raw else None
