@@ -15,6 +15,8 @@ Why these values:
   ``BIND`` says otherwise. Turn on ``TRUST_PROXY_HEADERS`` only behind that proxy.
 * **Prometheus multiprocess**: the metrics directory is set before any worker imports
   prometheus_client, and a dead worker's live files are dropped in ``child_exit``.
+* **Lead directories out of full garbage collections** (``post_worker_init``): a pause of
+  ~90 ms per worker otherwise; webapp/conversation/lead_directories.py has the details.
 * **Logs**: JSON on stderr, access lines included, each with the request id the app put in the
   ``X-Request-ID`` response header.
 """
@@ -75,6 +77,14 @@ logconfig_dict: dict[str, Any] = {
         "alembic.runtime.plugins": {"level": "WARNING"},  # announces itself on import
     },
 }
+
+
+def post_worker_init(worker: Any) -> None:
+    """A long-lived web worker keeps each agent's lead directory out of full garbage
+    collections (webapp/conversation/lead_directories.py says why)."""
+    from webapp.conversation import lead_directories
+
+    lead_directories.freeze_after_build = True
 
 
 def child_exit(server: Any, worker: Any) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import threading
+import weakref
+from collections.abc import Iterator
 
 import pytest
 from flask import Flask
@@ -68,3 +71,33 @@ def test_a_lead_added_later_is_found_after_the_recheck(app: Flask, agent_id: int
     assert again.resolve("Priya Natarajan")
     assert len(builds) == 2
     assert directory_in_new_session(app, agent_id) is again  # unchanged leads: no rebuild
+
+
+@pytest.fixture
+def freezing(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """As in a gunicorn web worker (gunicorn.conf.py's post_worker_init)."""
+    monkeypatch.setattr(lead_directories, "freeze_after_build", True)
+    yield
+    gc.unfreeze()
+
+
+def test_in_a_web_worker_a_new_directory_is_kept_out_of_full_collections(
+        app: Flask, agent_id: int, freezing: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    directory = directory_in_new_session(app, agent_id)
+
+    assert gc.get_freeze_count() > 0
+    assert not any(tracked is directory for tracked in gc.get_objects())
+
+    # Replaced after a lead change, the frozen directory is still freed by reference counting.
+    gone = weakref.ref(directory)
+    del directory
+    with get_db(app).session() as session:
+        session.add(Lead(agent_id=agent_id, name="Priya Natarajan", status="new"))
+        session.commit()
+    monkeypatch.setattr(lead_directories, "RECHECK_SECONDS", 0.0)
+    gc.disable()
+    try:
+        directory_in_new_session(app, agent_id)
+        assert gone() is None
+    finally:
+        gc.enable()
