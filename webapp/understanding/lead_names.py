@@ -84,6 +84,7 @@ _FOLD = str.maketrans(
     {"ø": "o", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "æ": "ae", "œ": "oe", "ı": "i", "ħ": "h"}
 )
 _APOSTROPHES = "'’ʼ‘`´"
+_DROP_ASCII_APOSTROPHES = str.maketrans("", "", "".join(c for c in _APOSTROPHES if c.isascii()))
 _HYPHENS = "-‐‑‒–"
 _COMBINING = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
 _LETTER = rf"(?:[^\W\d_]|[{_COMBINING}])"
@@ -103,6 +104,10 @@ def normalize(text: str) -> str:
     NFKD splits "é" into "e" + a combining mark which we drop, so "José" and "Jose" meet;
     apostrophes vanish so "O'Brien", "O’Brien" and "OBrien" meet.
     """
+    if text.isascii():
+        # The common case, in a fraction of the time: NFKD, the combining marks and _FOLD leave
+        # ASCII as it is, and casefold() is lower().
+        return text.lower().translate(_DROP_ASCII_APOSTROPHES)
     decomposed = unicodedata.normalize("NFKD", text)
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     folded = stripped.casefold().translate(_FOLD)
@@ -346,7 +351,6 @@ _MULTI_ALL_FUZZY_MIN_QUALITY = 85.0
 _PHONETIC_MIN_RATIO = 50.0
 _TIE = 1e-6
 _CACHE_LIMIT = 20_000
-_NO_FORMS: list[_Form] = []
 
 
 @dataclass(frozen=True)
@@ -582,6 +586,11 @@ class LeadDirectory:
         first = tokens[i]
         if first.contraction:
             return None
+        # Every form starts with a candidate of the first atom: most words have none, and then
+        # nothing below can match (this is the answer for most words of a message).
+        first_candidates = self._candidates(first.atoms[0][0])
+        if not first_candidates:
+            return None
         # Flatten atoms from token i onwards while the words stay joined by spaces.
         atoms: list[tuple[str, int]] = []  # (atom, token index)
         j = i
@@ -592,35 +601,45 @@ class LeadDirectory:
             j += 1
         candidates: list[_Candidate] = []
         evidence: bool | None = None  # computed lazily: only single-word matches need it
-        first_candidates = self._candidates(atoms[0][0])
+        common = (atoms[0][0] if len(first.atoms) == 1 else None) in COMMON_WORDS
         # Forms of two or more atoms first: when one of them matches, no one-atom form can be
         # the best (more atoms win) nor tie with it, so those are not even tried. Each pass
         # keeps the forms' order, so the result is the one a single pass over all gives.
-        for one_atom in (False, True):
-            for name_atom, q0 in first_candidates.items():
-                forms = (
-                    self._single_forms.get(name_atom, _NO_FORMS)
-                    if one_atom else self._longer_forms_to_try(name_atom, atoms)
-                )
-                for form in forms:
-                    cand = self._match_form(form, atoms, q0)
-                    if cand is None:
+        for name_atom, q0 in first_candidates.items():
+            for form in self._longer_forms_to_try(name_atom, atoms):
+                cand = self._match_form(form, atoms, q0)
+                if cand is None:
+                    continue
+                if cand.n_tokens == 1 and not assume_name and (not cand.all_exact or common):
+                    if cand.score < _SINGLE_MIN_QUALITY * form.weight / 100.0:
                         continue
-                    if cand.n_tokens == 1 and not assume_name:
-                        single_word = atoms[0][0] if len(first.atoms) == 1 else None
-                        needs_evidence = not cand.all_exact or single_word in COMMON_WORDS
-                        if needs_evidence:
-                            if cand.score < _SINGLE_MIN_QUALITY * form.weight / 100.0:
-                                continue
-                            if evidence is None:
-                                evidence = _name_evidence(
-                                    tokens, i, title_case, last_mention_token, self
-                                )
-                            if not evidence:
-                                continue
-                    candidates.append(cand)
-            if candidates:
-                break
+                    if evidence is None:
+                        evidence = _name_evidence(tokens, i, title_case, last_mention_token, self)
+                    if not evidence:
+                        continue
+                candidates.append(cand)
+        # One-atom forms: each is the _Candidate `_match_form` would return for it (score
+        # weight * q0 / 100, exact when q0 is), built here without its general loop since a
+        # common surname has dozens of them; none can stop inside a hyphenated word.
+        if not candidates and not (len(atoms) > 1 and atoms[1][1] == i):
+            for name_atom, q0 in first_candidates.items():
+                forms = self._single_forms.get(name_atom)
+                if not forms:
+                    continue
+                all_exact = q0 == 100.0
+                needs_evidence = not assume_name and (not all_exact or common)
+                for form in forms:
+                    score = form.weight * q0 / 100.0
+                    if needs_evidence:
+                        if score < _SINGLE_MIN_QUALITY * form.weight / 100.0:
+                            continue
+                        if evidence is None:
+                            evidence = _name_evidence(
+                                tokens, i, title_case, last_mention_token, self
+                            )
+                        if not evidence:
+                            continue
+                    candidates.append(_Candidate(form, 1, 1, score, all_exact))
         if not candidates:
             return None
         top = max(candidates, key=lambda c: (c.n_atoms, c.score))
