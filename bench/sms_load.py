@@ -527,9 +527,12 @@ def measure(server: Gunicorn, maker: RequestMaker | None, bare_requests: list[tu
     write_requests(data, requests_for(args.duration, max(warm["rps"], 50.0)))
     cpu_before = server.cpu_seconds()
     machine_before = machine_cpu()
+    services_before = service_cpu()
     result = run(server.port, data, expect, maker is None, args.duration, args.concurrency,
                  workdir)
     result["server_cpu"] = server.cpu_seconds() - cpu_before
+    result["service_cpu"] = {name: seconds - services_before.get(name, 0.0)
+                             for name, seconds in service_cpu().items()}
     busy, total = (a - b for a, b in zip(machine_cpu(), machine_before, strict=True))
     result["machine_busy"] = busy / total if total else float("nan")
     result["warmup_errors"] = warm["errors"]
@@ -544,6 +547,28 @@ def machine_cpu() -> tuple[int, int]:
     return sum(fields) - idle, sum(fields)
 
 
+def service_cpu() -> dict[str, float]:
+    """CPU seconds so far of every PostgreSQL process and of Redis on this machine (the ones
+    that have ended in between are not counted: a floor). 'Whole machine busy' says how much
+    CPU the webhook leaves; this says how much of the rest its own database work takes."""
+    found = {"PostgreSQL": 0.0, "Redis": 0.0}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat.rsplit(")", 1)[1].split()
+        seconds = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        if name.startswith("postgres"):
+            found["PostgreSQL"] += seconds
+        elif name.startswith("redis-server"):
+            found["Redis"] += seconds
+    return found
+
+
 def report(name: str, r: dict) -> None:
     per_req = r["server_cpu"] / r["completed"] * 1e3 if r["completed"] else float("nan")
     print(f"  {name:<5} {r['rps']:8.1f} req/s   p50 {r['p50_ms']:7.2f} ms   "
@@ -554,6 +579,10 @@ def report(name: str, r: dict) -> None:
           f"load generator CPU {r['loadgen_cpu']:.1f}s "
           f"({r['loadgen_cpu'] / r['elapsed'] * 100:.0f}% of one core); "
           f"whole machine {r['machine_busy']:.0%} busy (PostgreSQL, Redis, anything else)")
+    if r["completed"]:
+        print("        " + "; ".join(
+            f"{service} CPU {seconds:.1f}s ({seconds / r['completed'] * 1e3:.2f} ms/request)"
+            for service, seconds in r["service_cpu"].items()))
     if r.get("exhausted"):
         print("        WARNING: ran out of precomputed requests before the time was up")
     for sample in r["error_samples"]:
