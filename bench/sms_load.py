@@ -18,7 +18,9 @@ What it does, all on loopback and all cleaned up afterwards:
    Python one (threads + http.client keep-alive); `--loadgen` picks;
 4. prints requests/s, p50, p99 for both, the ratio real/bare, PASS/MISS against the targets
    (real >= 25% of bare throughput; real p99 <= 50 ms), every non-200 or unexpected body, and the
-   server CPU per request (ms of worker CPU time), so a starved run can be told from a slow app.
+   server CPU per request (ms of worker CPU time), so a starved run can be told from a slow app,
+   and PostgreSQL's and Redis's CPU per request. `--rounds 3` repeats bare-then-real and judges
+   the median round: on a shared 2-core machine single runs of the same code vary by +-20%.
 
 The machine running this also runs the load generator, PostgreSQL and Redis: on a small box
 (2 cores) they all compete with gunicorn for CPU; the CPU figures printed show how much.
@@ -36,6 +38,7 @@ import random
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -614,6 +617,8 @@ def main() -> int:
     parser.add_argument("--redis", default="redis://localhost:6379/13")
     parser.add_argument("--hold", type=float, default=0.0,
                         help="keep the servers up this many seconds after setup (to profile)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="bare-then-real rounds; the checks judge the median round")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--loadgen-spec", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -675,29 +680,41 @@ def main() -> int:
         from bench.bare_twiml_app import BARE_REPLY
 
         bare_requests = RequestMaker().make(2000)
-        results = {
-            "bare": measure(bare, None, bare_requests, BARE_REPLY, args, workdir),
-            "real": measure(real, RequestMaker(), [], CONFIRM_TAIL, args, workdir),
-        }
+        rounds = []
+        maker = RequestMaker()
+        for _ in range(args.rounds):  # bare then real, back to back, each round
+            rounds.append({
+                "bare": measure(bare, None, bare_requests, BARE_REPLY, args, workdir),
+                "real": measure(real, maker, [], CONFIRM_TAIL, args, workdir),
+            })
         for server in servers:
             log = server.logs()
             if "Traceback" in log or "ERROR" in log:
                 print(f"gunicorn {server.name} log has errors:\n{log[-3000:]}")
 
-        real_r, bare_r = results["real"], results["bare"]
-        ratio = real_r["rps"] / bare_r["rps"]
         print(f"\nPOST /sms, {args.duration:g}s at concurrency {args.concurrency} "
               f"(after {args.warmup:g}s warm-up), gunicorn {args.workers} x {args.worker_class}, "
               f"load generator {args.loadgen} on the same {os.cpu_count()}-CPU machine")
-        report("bare", bare_r)
-        report("real", real_r)
-        errors = real_r["errors"] + bare_r["errors"]
-        print(f"\n  ratio real/bare throughput: {ratio:.1%}")
+        ratios, p99s = [], []
+        for number, results in enumerate(rounds, 1):
+            if len(rounds) > 1:
+                print(f"\n round {number} of {len(rounds)}")
+            real_r, bare_r = results["real"], results["bare"]
+            report("bare", bare_r)
+            report("real", real_r)
+            ratios.append(real_r["rps"] / bare_r["rps"])
+            p99s.append(real_r["p99_ms"])
+            print(f"  ratio real/bare throughput: {ratios[-1]:.1%}")
+        errors = sum(r["real"]["errors"] + r["bare"]["errors"] for r in rounds)
+        # On a shared machine one round can be starved: judge the median round.
+        ratio, p99 = statistics.median(ratios), statistics.median(p99s)
+        if len(rounds) > 1:
+            print(f"\n  median of {len(rounds)} rounds: ratio {ratio:.1%}, real p99 {p99:.1f} ms "
+                  f"(ratios {', '.join(f'{r:.1%}' for r in ratios)})")
         checks = [
             (f"real >= {TARGET_RATIO:.0%} of bare throughput", ratio >= TARGET_RATIO,
              f"{ratio:.1%}"),
-            (f"real p99 <= {TARGET_P99_MS:g} ms", real_r["p99_ms"] <= TARGET_P99_MS,
-             f"{real_r['p99_ms']:.1f} ms"),
+            (f"real p99 <= {TARGET_P99_MS:g} ms", p99 <= TARGET_P99_MS, f"{p99:.1f} ms"),
             ("every response 200 with the expected TwiML", errors == 0, f"{errors} errors"),
         ]
         for label, ok, value in checks:
