@@ -25,29 +25,15 @@ class RateLimiter:
     def __init__(self, redis: Redis, per_minute: int) -> None:
         self.redis = redis
         self.per_minute = per_minute
-        self._claim_and_count = redis.register_script(_CLAIM_AND_COUNT)
-
-    def hit(self, phone: str) -> int:
-        """Count one message; return how many this phone sent in the current minute."""
-        key = RATE_KEY.format(phone=phone, window=int(time.time() // 60))
-        pipe = self.redis.pipeline()
-        pipe.incr(key)
-        pipe.expire(key, 120)
-        count, _ = pipe.execute()
-        return int(count)
-
-    def hit_unless_seen(self, phone: str, token_key: str | None, token_ttl: int) -> int | None:
-        """`hit`, after claiming `token_key` (an idempotency token's key) in the same round trip:
-        None, and nothing counted, when the token was already claimed (a redelivery)."""
-        key = RATE_KEY.format(phone=phone, window=int(time.time() // 60))
-        count = self._claim_and_count(keys=[key, token_key or ""], args=[120, token_ttl])
-        return self.decode_hit(count)
 
     def queue_hit_unless_seen(self, pipe: Any, phone: str, token_key: str | None,
                               token_ttl: int) -> None:
-        """Queue `hit_unless_seen` on a pipeline of this client; `decode_hit` its result.
+        """Queue one message's count on a pipeline of this client, after claiming `token_key`
+        (an idempotency token's key) in the same step; `decode_hit` its result: how many this
+        phone sent in the current minute, or None, and nothing counted, when the token was
+        already claimed (a redelivery).
 
-        EVAL rather than the registered script's EVALSHA: a pipeline holding a script checks
+        EVAL rather than a registered script's EVALSHA: a pipeline holding a script checks
         SCRIPT EXISTS first, a round trip of its own; Redis caches the compiled script either way.
         """
         key = RATE_KEY.format(phone=phone, window=int(time.time() // 60))

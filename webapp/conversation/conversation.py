@@ -104,17 +104,13 @@ class Conversation:
         zone = ZoneInfo(agent.timezone)
         with self.db.session() as session:
             leads = directory_for(session, agent.id)
-        if context is None:
-            # The recent leads and a waiting clarify question: one Redis round trip.
+        if context is None:  # the caller (voice) did not prefetch: one round trip here
             pipe = self.pending.redis.pipeline(transaction=False)
-            self.recent.queue_recall(pipe, agent.phone)
-            self.pending.queue_take_clarify(pipe, agent.phone)
-            raw_recent, raw_clarify = pipe.execute()
-            clarify = self.pending.decode_clarify(raw_clarify)
-        else:
-            raw_recent, clarify_waiting = context
-            # Only a look was prefetched: taking stays atomic (of two messages, one continues).
-            clarify = self.pending.take_clarify(agent.phone) if clarify_waiting else None
+            self.queue_context(pipe, agent.phone)
+            context = pipe.execute()
+        raw_recent, clarify_waiting = context
+        # Only a look was read: taking stays atomic (of two messages, one continues).
+        clarify = self.pending.take_clarify(agent.phone) if clarify_waiting else None
         ctx = AgentContext(
             leads=leads,
             timezone=zone,

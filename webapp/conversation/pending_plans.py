@@ -71,19 +71,12 @@ class PendingPlans:
         self.redis.set(CLARIFY_KEY.format(phone=phone), json.dumps(question), ex=self.clarify_ttl)
 
     def take_clarify(self, phone: str) -> dict[str, Any] | None:
-        return self.decode_clarify(self.redis.getdel(CLARIFY_KEY.format(phone=phone)))
-
-    def queue_take_clarify(self, pipe: Any, phone: str) -> None:
-        """Queue `take_clarify` on a pipeline of this client; `decode_clarify` its result."""
-        pipe.getdel(CLARIFY_KEY.format(phone=phone))
+        raw = self.redis.getdel(CLARIFY_KEY.format(phone=phone))
+        return json.loads(raw) if raw else None
 
     def queue_peek_clarify(self, pipe: Any, phone: str) -> None:
         """Queue a look (not a take) at the clarify question; truthy when one is waiting."""
         pipe.exists(CLARIFY_KEY.format(phone=phone))
-
-    @staticmethod
-    def decode_clarify(raw: str | bytes | None) -> dict[str, Any] | None:
-        return json.loads(raw) if raw else None
 
     def drop_clarify(self, phone: str) -> None:
         self.redis.delete(CLARIFY_KEY.format(phone=phone))
