@@ -64,6 +64,7 @@ from tests.service_processes import (  # noqa: E402
     ProcessGroups,
     free_port,
     restart_redis_empty,
+    service_env,
 )
 from tests.twilio_standin import TwilioStandIn  # noqa: E402
 from webapp import create_app, get_db  # noqa: E402
@@ -460,30 +461,15 @@ def run_web(args: argparse.Namespace) -> int:
         standin = stack.enter_context(TwilioStandIn(account_sid=ACCOUNT_SID,
                                                     auth_token=AUTH_TOKEN))
         (work / "metrics").mkdir()
-        inherited = {k: v for k, v in os.environ.items()
-                     if not k.startswith(("TWILIO_", "OPENAI_", "CELERY_", "WEB_CONCURRENCY"))}
-        env = {
-            **inherited,
-            "APP_ENV": "testing",
-            "DATABASE_URL": url,
-            "REDIS_URL": BENCH_REDIS_URL,
-            "CELERY_BROKER_URL": "",
-            "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-            "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-            "TWILIO_PHONE_NUMBER": ASSISTANT_NUMBER,
-            "TWILIO_API_BASE_URL": standin.base_url,
-            "TWILIO_TIMEOUT": "5",
-            "SMS_SENDER": "twilio",
-            "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
-            "PARSER": "rules",
-            "RATE_LIMIT_PER_MINUTE": "100000",
-            "RECOVERY_GRACE_SECONDS": str(GRACE_SECONDS),
-            "SWEEP_INTERVAL_SECONDS": "1",
-            "MAX_PLAN_ATTEMPTS": str(MAX_ATTEMPTS),
-            "PROMETHEUS_MULTIPROC_DIR": str(work / "metrics"),
-            "LOG_LEVEL": "WARNING",
-            "PYTHONUNBUFFERED": "1",
-        }
+        env = service_env(
+            url, BENCH_REDIS_URL, standin, ASSISTANT_NUMBER, work / "metrics",
+            PUBLIC_BASE_URL=PUBLIC_BASE_URL,
+            RATE_LIMIT_PER_MINUTE="100000",
+            RECOVERY_GRACE_SECONDS=str(GRACE_SECONDS),
+            SWEEP_INTERVAL_SECONDS="1",
+            MAX_PLAN_ATTEMPTS=str(MAX_ATTEMPTS),
+            LOG_LEVEL="WARNING",
+        )
         app = create_app({
             "APP_ENV": "testing", "TESTING": True, "DATABASE_URL": url,
             "REDIS_URL": BENCH_REDIS_URL, "CELERY_BROKER_URL": None,

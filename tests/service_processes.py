@@ -17,8 +17,40 @@ from pathlib import Path
 
 from redis import Redis
 
+from tests.twilio_standin import TwilioStandIn
+
 REPO = Path(__file__).resolve().parents[1]
 BIN = REPO / ".venv" / "bin"
+
+
+# Settings a developer's shell may hold that would point a spawned process at real services.
+_NOT_INHERITED = ("TWILIO_", "OPENAI_", "CELERY_", "WEB_CONCURRENCY")
+
+
+def service_env(database_url: str, redis_url: str, twilio: TwilioStandIn,
+                assistant_number: str, metrics_dir: Path, **settings: str) -> dict[str, str]:
+    """The environment of the web, worker and beat processes a test or bench starts: this
+    process's own, less `_NOT_INHERITED`, plus one app on `database_url` with `redis_url` as
+    Redis and broker, texting through the Twilio stand-in, rules parser; `settings` add to it
+    or override it (e.g. RECOVERY_GRACE_SECONDS, LOG_LEVEL)."""
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(_NOT_INHERITED)}
+    return {
+        **inherited,
+        "APP_ENV": "testing",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "CELERY_BROKER_URL": "",  # the broker is REDIS_URL
+        "TWILIO_ACCOUNT_SID": twilio.account_sid,
+        "TWILIO_AUTH_TOKEN": twilio.auth_token,
+        "TWILIO_PHONE_NUMBER": assistant_number,
+        "TWILIO_API_BASE_URL": twilio.base_url,
+        "TWILIO_TIMEOUT": "5",
+        "SMS_SENDER": "twilio",
+        "PARSER": "rules",
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+        "PYTHONUNBUFFERED": "1",
+        **settings,
+    }
 
 
 def free_port() -> int:

@@ -43,6 +43,7 @@ from sqlalchemy import func, select
 
 from db import migrate
 from db.models import ClientInteraction, ExecutedPlan, Lead, LeadHistory, Message, User
+from tests import service_processes
 from tests.conftest import AGENT_LEADS, twiml_message
 from tests.databases import TemporarySchema
 from tests.service_processes import BIN, ProcessGroups, free_port
@@ -173,29 +174,14 @@ def service_env(scale_database: str, standin: TwilioStandIn, scale_redis: Redis,
                 tmp_path: Path) -> dict[str, str]:
     """One environment for all four processes (and this test's own app)."""
     (tmp_path / "metrics").mkdir()
-    inherited = {k: v for k, v in os.environ.items()
-                 if not k.startswith(("TWILIO_", "OPENAI_", "CELERY_", "WEB_CONCURRENCY"))}
-    return {
-        **inherited,
-        "APP_ENV": "testing",
-        "DATABASE_URL": scale_database,
-        "REDIS_URL": SCALE_REDIS_URL,
-        "CELERY_BROKER_URL": "",  # the broker is REDIS_URL
-        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-        "TWILIO_PHONE_NUMBER": ASSISTANT_NUMBER,
-        "TWILIO_API_BASE_URL": standin.base_url,
-        "TWILIO_TIMEOUT": "5",
-        "SMS_SENDER": "twilio",
-        "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
-        "PARSER": "rules",
-        "RATE_LIMIT_PER_MINUTE": "1000",
-        "RECOVERY_GRACE_SECONDS": str(GRACE_SECONDS),
-        "MAX_PLAN_ATTEMPTS": str(SWEEP_MAX_ATTEMPTS),
-        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
-        "LOG_LEVEL": "INFO",
-        "PYTHONUNBUFFERED": "1",
-    }
+    return service_processes.service_env(
+        scale_database, SCALE_REDIS_URL, standin, ASSISTANT_NUMBER, tmp_path / "metrics",
+        PUBLIC_BASE_URL=PUBLIC_BASE_URL,
+        RATE_LIMIT_PER_MINUTE="1000",
+        RECOVERY_GRACE_SECONDS=str(GRACE_SECONDS),
+        MAX_PLAN_ATTEMPTS=str(SWEEP_MAX_ATTEMPTS),
+        LOG_LEVEL="INFO",
+    )
 
 
 @pytest.fixture
