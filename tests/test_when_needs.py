@@ -124,9 +124,12 @@ _SEPARATORS = (" ", " ", " ", "", "\n", ", ", ". ", "-", "/", ":", "  ")
 
 
 def _texts() -> list[str]:
-    """Corpus messages, benchmark phrases and random runs of the patterns' words."""
-    texts = [row["message"] for path in sorted(CORPUS.glob("*.jsonl"))
-             for row in load_rows(path.name)]
+    """The patterns' examples, corpus messages, benchmark phrases (when shared/ is beside the
+    repository) and random runs of the patterns' words. The examples come first so that every
+    pattern has texts it matches on a clone without shared/."""
+    texts = [phrase for examples in _EXAMPLES.values() for phrase in examples]
+    texts += [row["message"] for path in sorted(CORPUS.glob("*.jsonl"))
+              for row in load_rows(path.name)]
     try:
         texts += [row["phrase"] for row in time_benchmark.load_rows()]
     except FileNotFoundError:  # the shared benchmark is optional
