@@ -57,10 +57,10 @@ logconfig_dict: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {
-        "request_id": {"()": "webapp.logging_setup.RequestIdFilter"},
-        "mask": {"()": "webapp.logging_setup.MaskingFilter"},
+        "request_id": {"()": "webapp.ops.logs.RequestIdFilter"},
+        "mask": {"()": "webapp.ops.logs.MaskingFilter"},
     },
-    "formatters": {"json": {"()": "webapp.logging_setup.JsonFormatter"}},
+    "formatters": {"json": {"()": "webapp.ops.logs.JsonFormatter"}},
     "handlers": {
         "stderr": {
             "class": "logging.StreamHandler",

@@ -121,7 +121,7 @@ def seed_plans(app: Any, n: int, tag: str) -> list[str]:
     from sqlalchemy import insert, select
 
     from db.models import ExecutedPlan, Lead, User
-    from webapp import get_db
+    from webapp.database import get_db
     from webapp.understanding.plan import (
         LogInteraction,
         ScheduleFollowUp,
@@ -201,7 +201,7 @@ def worker_capacity(app: Any, env: dict[str, str], standin: Any, n: int, concurr
     from sqlalchemy import func, select
 
     from db.models import ExecutedPlan, Message
-    from webapp import get_db
+    from webapp.database import get_db
     from workers.tasks import enqueue_run_plan
 
     tag = f"c{concurrency}l{int(latency * 1000)}"
@@ -407,8 +407,9 @@ def main() -> int:
         args.loadgen = "wrk" if shutil.which("wrk") else "python"
 
     from db import migrate
-    from tests.twilio_standin import TwilioStandIn
-    from webapp import create_app, get_db
+    from tests.support.twilio_standin import TwilioStandIn
+    from webapp.app import create_app
+    from webapp.database import get_db
 
     schema = f"capacity_{uuid.uuid4().hex[:10]}"
     url = schema_url(args.pg, schema)

@@ -57,17 +57,18 @@ from db.models import (  # noqa: E402
     Message,
     User,
 )
-from tests.conftest import twiml_message  # noqa: E402
-from tests.databases import TemporarySchema  # noqa: E402
-from tests.service_processes import (  # noqa: E402
+from tests.support.databases import TemporarySchema  # noqa: E402
+from tests.support.service_processes import (  # noqa: E402
     BIN,
     ProcessGroups,
     free_port,
     restart_redis_empty,
     service_env,
 )
-from tests.twilio_standin import TwilioStandIn  # noqa: E402
-from webapp import create_app, get_db  # noqa: E402
+from tests.support.sms import twiml_message  # noqa: E402
+from tests.support.twilio_standin import TwilioStandIn  # noqa: E402
+from webapp.app import create_app  # noqa: E402
+from webapp.database import get_db  # noqa: E402
 
 BENCH_REDIS_URL = os.environ.get("CHAOS_BENCH_REDIS_URL", "redis://localhost:6379/2")
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -319,12 +320,12 @@ def sweep_loop(app, stop: threading.Event, runs: list[int]) -> None:  # noqa: AN
     """--sweep bench: the recovery sweep from this process every second, as beat would."""
     from datetime import timedelta
 
-    from workers.tasks import sweep
+    from workers.tasks import sweep_now
 
     while not stop.wait(1.0):
         try:
             with app.app_context():
-                sweep(timedelta(seconds=GRACE_SECONDS), MAX_ATTEMPTS)
+                sweep_now(timedelta(seconds=GRACE_SECONDS), MAX_ATTEMPTS)
             runs[0] += 1
         except Exception:  # noqa: BLE001 (broker wiped: the next tick tries again)
             pass
@@ -555,12 +556,12 @@ def run_web(args: argparse.Namespace) -> int:
 
 
 def run_direct(args: argparse.Namespace) -> int:
-    """--via db: the older mode (tests/test_chaos.py harness): plans committed to
+    """--via db: the older mode (the harness of tests/support/chaos.py): plans committed to
     executed_plans and queued from this process, workers SIGKILLed, the broker wiped once
     (Redis db 7, CHAOS_REDIS_URL)."""
-    from tests.test_chaos import ACCOUNT_SID as DIRECT_SID
-    from tests.test_chaos import AUTH_TOKEN as DIRECT_TOKEN
-    from tests.test_chaos import (
+    from tests.support.chaos import ACCOUNT_SID as DIRECT_SID
+    from tests.support.chaos import AUTH_TOKEN as DIRECT_TOKEN
+    from tests.support.chaos import (
         CHAOS_MAX_ATTEMPTS,
         CHAOS_REDIS_URL,
         Fleet,

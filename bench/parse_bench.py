@@ -29,9 +29,10 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from db.vocabulary import STATUSES  # noqa: E402
 from webapp.understanding.lead_names import LeadDirectory  # noqa: E402
 from webapp.understanding.parser import AgentContext, parse_message  # noqa: E402
-from webapp.understanding.plan import STATUSES, LeadRef  # noqa: E402
+from webapp.understanding.plan import LeadRef  # noqa: E402
 
 FIRST = ("Liam Noah Oliver Elijah James William Benjamin Lucas Henry Theodore Olivia Emma "
          "Charlotte Amelia Sophia Isabella Ava Mia Evelyn Luna Aiden Zoe Nora Kai Ezra Ivy "

@@ -60,9 +60,10 @@ from redis import Redis  # noqa: E402
 from sqlalchemy import event, text  # noqa: E402
 
 from db import migrate  # noqa: E402
-from tests.databases import TemporarySchema  # noqa: E402
-from tests.twilio_standin import TwilioStandIn  # noqa: E402
-from webapp import create_app, get_db  # noqa: E402
+from tests.support.databases import TemporarySchema  # noqa: E402
+from tests.support.twilio_standin import TwilioStandIn  # noqa: E402
+from webapp.app import create_app  # noqa: E402
+from webapp.database import get_db  # noqa: E402
 
 CELERY = REPO / ".venv" / "bin" / "celery"
 DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -278,7 +279,7 @@ class _Captured(Exception):
 def capture_dispatch_query(app: Any, rules: Any, limit: int) -> tuple[str, dict[str, Any]]:
     """The exact SELECT ... FOR UPDATE that `dispatch_due_reminders` sends, with its parameters.
     The call is aborted at that statement, before it reaches the server: nothing is claimed."""
-    from workers.reminders import dispatch_due_reminders
+    from webapp.execution.reminder_dispatch import dispatch_due_reminders
 
     engine = get_db(app).engine
     seen: dict[str, Any] = {}
@@ -363,7 +364,7 @@ def time_real_dispatch(app: Any, rules: Any, limit: int) -> tuple[str, list[tupl
     """One real `dispatch_due_reminders` (it claims due rows and commits), recording every
     statement; returns a summary and the first instance of each per-agent SELECT it sent on
     appointments, with how many times it ran."""
-    from workers.reminders import dispatch_due_reminders
+    from webapp.execution.reminder_dispatch import dispatch_due_reminders
 
     engine = get_db(app).engine
     statements: list[tuple[str, dict]] = []
@@ -438,9 +439,8 @@ class Drain:
 
 def drain(app: Any, standin: TimedStandIn, rules: Any, due: int, direct: bool, limit: int,
           interval: float, timeout: float) -> Drain:
-    from workers.outbound import enqueue_send
-    from workers.reminders import dispatch_due_reminders
-    from workers.tasks import dispatch_reminders
+    from webapp.execution.reminder_dispatch import dispatch_due_reminders
+    from workers.tasks import dispatch_reminders, enqueue_send
 
     db = get_db(app)
     figures = Drain()
@@ -596,7 +596,7 @@ def main() -> int:
     parser.add_argument("--log-dir", type=Path, default=None)
     args = parser.parse_args()
 
-    from workers.reminders import ReminderRules
+    from webapp.execution.reminder_dispatch import ReminderRules
 
     base = os.environ.get("TEST_DATABASE_URL") or DEFAULT_DATABASE_URL
     redis = Redis.from_url(BENCH_REDIS_URL, socket_timeout=2, socket_connect_timeout=2)

@@ -27,12 +27,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from webapp.understanding.plan import INTERACTION_TYPES, STATUSES
-
-CHANNELS = ("sms", "voice", "cli")
-APPOINTMENT_STATES = ("scheduled", "done", "cancelled")
-PLAN_STATES = ("confirmed", "executed", "failed")
-MESSAGE_DIRECTIONS = ("inbound", "outbound")
+from db.vocabulary import (
+    APPOINTMENT_STATES,
+    CHANNELS,
+    INTERACTION_TYPES,
+    MESSAGE_DIRECTIONS,
+    PLAN_STATES,
+    STATUSES,
+)
 
 
 def utcnow() -> datetime:

@@ -19,24 +19,14 @@ from flask import Flask
 
 from db import migrate
 from db.models import Base
-from tests.databases import TemporarySchema
-from webapp import create_app, get_db
+from tests.support.databases import TemporarySchema
+from tests.support.settings import AGENT_LEADS, AGENT_PHONE, TEST_SETTINGS
+from tests.support.sms import SENT_BODIES, SmsPhone
+from webapp.app import create_app
 from webapp.conversation.lead_directories import forget_directories
+from webapp.database import get_db
 
-pytest_plugins = ["tests.twilio_fixtures"]
-
-TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://localhost:6379/15")
-
-TEST_SETTINGS = {
-    "APP_ENV": "testing",
-    "TESTING": True,
-    "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
-    "TWILIO_AUTH_TOKEN": "test-auth-token",
-    "TWILIO_PHONE_NUMBER": "+13125550000",
-    "PUBLIC_BASE_URL": "https://fieldline.test",
-    "REDIS_URL": TEST_REDIS_URL,
-    "RATE_LIMIT_PER_MINUTE": 1000,
-}
+pytest_plugins = ["tests.support.twilio_fixtures"]
 
 
 @pytest.fixture(scope="session")
@@ -112,16 +102,6 @@ def cli(app: Flask):  # type: ignore[no-untyped-def]
 
 # --- Agents, signed Twilio webhooks, a real Celery worker ---------------------------------
 
-AGENT_PHONE = "+13125550100"
-AGENT_LEADS = [
-    ("John Doe", "+13125550123", "contacted"),
-    ("Jane Doe", "+13125550124", "new"),
-    ("Sarah Smith", "+13125550125", "contacted"),
-    ("John Smith", "+13125550126", "qualified"),
-    ("Dana Cole", "+17735550127", "negotiating"),
-]
-
-
 @pytest.fixture
 def agent(app: Flask):  # type: ignore[no-untyped-def]
     """An agent in Chicago with a handful of leads (two Johns, two Does)."""
@@ -142,24 +122,6 @@ def agent_id(agent) -> int:  # type: ignore[no-untyped-def]
     return agent.id
 
 
-def rows(app: Flask, model: type) -> list:
-    """Every row of `model` in insertion order, read in a fresh session."""
-    from sqlalchemy import select
-
-    with get_db(app).session() as session:
-        return list(session.scalars(select(model).order_by(model.id)))
-
-
-def sign(app: Flask, path: str, params: dict[str, str]) -> str:
-    """The X-Twilio-Signature Twilio would send for a POST of `params` to `path`."""
-    from twilio.request_validator import RequestValidator
-
-    validator = RequestValidator(app.config["TWILIO_AUTH_TOKEN"])
-    return validator.compute_signature(app.config["PUBLIC_BASE_URL"] + path, params)
-
-
-# Every body a test sends in as an agent: none may appear in an INFO-or-above log line.
-SENT_BODIES: list[str] = []
 _E164 = re.compile(r"\+\d{8,15}")
 
 
@@ -167,7 +129,7 @@ _E164 = re.compile(r"\+\d{8,15}")
 def no_phone_or_body_in_info_logs(caplog: pytest.LogCaptureFixture):  # type: ignore[no-untyped-def]
     """Across the whole suite: what the production log handler would write at INFO and above
     holds no phone number and no message body (the web process and in-process workers alike)."""
-    from webapp.logging_setup import make_handler
+    from webapp.ops.logs import make_handler
 
     caplog.set_level(logging.INFO)
     SENT_BODIES.clear()
@@ -181,49 +143,6 @@ def no_phone_or_body_in_info_logs(caplog: pytest.LogCaptureFixture):  # type: ig
         if _E164.search(line) or any(body in line for body in SENT_BODIES if len(body) >= 12):
             leaks.append(line)
     assert not leaks, "phone numbers or message bodies in INFO logs:\n" + "\n".join(leaks[:5])
-
-
-class SmsPhone:
-    """Sends signed inbound-SMS webhooks as one phone, as Twilio would."""
-
-    def __init__(self, app: Flask, phone: str) -> None:
-        self.app = app
-        self.client = app.test_client()
-        self.phone = phone
-        self.count = 0
-
-    def post(self, body: str, sid: str | None = None, **extra: str):  # type: ignore[no-untyped-def]
-        self.count += 1
-        SENT_BODIES.append(body)
-        params = {
-            "MessageSid": sid or f"SM{os.getpid():08x}{self.count:024x}",
-            "AccountSid": self.app.config["TWILIO_ACCOUNT_SID"],
-            "From": self.phone,
-            "To": self.app.config["TWILIO_PHONE_NUMBER"],
-            "Body": body,
-            "NumMedia": "0",
-            **extra,
-        }
-        return self.client.post(
-            "/sms", data=params, headers={"X-Twilio-Signature": sign(self.app, "/sms", params)}
-        )
-
-    def text(self, body: str, **extra: str) -> str | None:
-        """Send `body`; return the TwiML reply's message text (None for an empty reply)."""
-        response = self.post(body, **extra)
-        assert response.status_code == 200, response.data
-        return twiml_message(response.data)
-
-
-def twiml_message(data: bytes) -> str | None:
-    """The text of the single <Message> in a TwiML <Response>, checked as XML."""
-    import xml.etree.ElementTree as ET
-
-    root = ET.fromstring(data)
-    assert root.tag == "Response"
-    messages = root.findall("Message")
-    assert len(messages) <= 1
-    return messages[0].text if messages else None
 
 
 @pytest.fixture
@@ -241,15 +160,3 @@ def celery_worker(app: Flask):  # type: ignore[no-untyped-def]
                       shutdown_timeout=20, loglevel="WARNING") as worker:
         yield worker
 
-
-def wait_for(predicate, timeout: float = 15.0, interval: float = 0.05):  # type: ignore[no-untyped-def]
-    """Poll `predicate` until it returns something truthy; fail after `timeout` seconds."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s")

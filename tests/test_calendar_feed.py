@@ -8,8 +8,8 @@ from icalendar import Calendar
 from sqlalchemy import select
 
 from db.models import Appointment, Lead, User
-from webapp import get_db
-from webapp.calendar_feed import issue_calendar_token
+from webapp.channels.calendar_feed import issue_calendar_token
+from webapp.database import get_db
 
 
 def _token(app, agent_id: int, rotate: bool = False) -> str:  # type: ignore[no-untyped-def]

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from db.models import Lead, User
-from webapp import get_db
+from webapp.database import get_db
 
 
 def _add_agent(cli, phone: str = "(312) 555-0100", tz: str = "America/Chicago"):  # type: ignore[no-untyped-def]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from webapp import create_app
+from webapp.app import create_app
 from webapp.config import ConfigError
 
 

@@ -10,12 +10,13 @@ from flask import Flask
 from sqlalchemy import select
 
 from db.models import Message, User
-from tests.conftest import TEST_SETTINGS
-from tests.twilio_standin import TwilioStandIn
-from webapp import get_db
-from webapp.delivery_status import STATUS_RANK, record_status
-from workers.outbound import deliver, queue_text
-from workers.sms_sender import TwilioSender
+from tests.support.settings import TEST_SETTINGS
+from tests.support.twilio_standin import TwilioStandIn
+from webapp.database import get_db
+from webapp.outbound.delivery import deliver
+from webapp.outbound.delivery_status import STATUS_RANK, record_status
+from webapp.outbound.messages import queue_text
+from webapp.outbound.sender import TwilioSender
 
 AGENT_PHONE = "+13125550100"
 

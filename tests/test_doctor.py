@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from tests.conftest import TEST_SETTINGS
-from webapp import create_app, health
+from tests.support.settings import TEST_SETTINGS
+from webapp.app import create_app
 from webapp.cli.doctor import check_database, check_public_url, doctor
+from webapp.ops import health
 
 
 def run(app: Flask, *args: str):  # type: ignore[no-untyped-def]

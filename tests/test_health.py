@@ -11,7 +11,7 @@ import pytest
 from flask import Flask
 
 from db.session import Database
-from webapp import health
+from webapp.ops import health
 
 DEAD_REDIS = "redis://127.0.0.1:1/0"  # nothing listens on port 1: refused at once
 

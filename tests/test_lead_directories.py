@@ -11,8 +11,8 @@ import pytest
 from flask import Flask
 
 from db.models import Lead
-from webapp import get_db
 from webapp.conversation import lead_directories
+from webapp.database import get_db
 
 
 @pytest.fixture

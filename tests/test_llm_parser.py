@@ -17,10 +17,11 @@ from datetime import datetime
 import pytest
 from sqlalchemy import func, select
 
-from tests.openai_standin import TOOL_NAME, OpenAIStandIn
-from tests.test_parser import CHICAGO, DIRECTORY, LEADS, NOW
-from webapp import get_db
+from db.vocabulary import INTERACTION_TYPES, STATUSES
+from tests.support.openai_standin import TOOL_NAME, OpenAIStandIn
+from tests.support.parser_book import CHICAGO, DIRECTORY, LEADS, NOW
 from webapp.config import ConfigError
+from webapp.database import get_db
 from webapp.understanding.lead_names import LeadDirectory
 from webapp.understanding.llm_parser import (
     ACTION_TYPES,
@@ -37,8 +38,6 @@ from webapp.understanding.parser_choice import (
     parser_mode,
 )
 from webapp.understanding.plan import (
-    INTERACTION_TYPES,
-    STATUSES,
     CreateLead,
     LeadRef,
     Plan,

@@ -12,9 +12,10 @@ import pytest
 from celery import shared_task
 from flask import Flask
 
-from tests.conftest import AGENT_LEADS, AGENT_PHONE, wait_for
-from webapp import logging_setup
-from webapp.logging_setup import current_request_id, make_handler, mask_text
+from tests.support.settings import AGENT_LEADS, AGENT_PHONE
+from tests.support.waiting import wait_for
+from webapp.ops import logs
+from webapp.ops.logs import current_request_id, make_handler, mask_text
 
 task_log = logging.getLogger("tests.task")
 
@@ -144,15 +145,15 @@ def test_prerun_without_a_header_starts_a_fresh_id() -> None:
     class Task:
         request = Request()
 
-    logging_setup._on_task_prerun(task=Task())
+    logs._on_task_prerun(task=Task())
     first = current_request_id()
-    logging_setup._on_task_postrun()
+    logs._on_task_postrun()
     assert first and current_request_id() is None
     headers: dict = {}
-    logging_setup.set_request_id("abcdef0123456789")
-    logging_setup._on_before_task_publish(headers=headers)
-    logging_setup.set_request_id(None)
-    assert headers == {logging_setup.TASK_HEADER: "abcdef0123456789"}
+    logs.set_request_id("abcdef0123456789")
+    logs._on_before_task_publish(headers=headers)
+    logs.set_request_id(None)
+    assert headers == {logs.TASK_HEADER: "abcdef0123456789"}
 
 
 @pytest.mark.integration
@@ -171,7 +172,7 @@ def test_no_phone_or_body_at_info_through_a_whole_conversation(
     from sqlalchemy import select
 
     from db.models import Message
-    from webapp import get_db
+    from webapp.database import get_db
 
     phone.text("Called Dana Cole, no answer, she wants the Elm Street listing")
     phone.text("YES")

@@ -11,7 +11,7 @@ import pytest
 from flask import Flask
 from prometheus_client.parser import text_string_to_metric_families
 
-from webapp import metrics
+from webapp.ops import counters
 
 TOKEN = "scrape-token-for-tests"
 
@@ -72,7 +72,7 @@ def test_metrics_require_the_bearer_token(metrics_token: str, app: Flask) -> Non
 def test_metrics_parse_and_name_every_family(metrics_token: str, app: Flask) -> None:
     assert EXPECTED_FAMILIES <= families(app)
     samples = scrape(app)
-    for outcome in metrics.PLAN_OUTCOMES:  # fixed labels exist from the start, at zero or more
+    for outcome in counters.PLAN_OUTCOMES:  # fixed labels exist from the start, at zero or more
         assert ("fieldline_plans_total", (("outcome", outcome),)) in samples
     assert samples[("fieldline_broker_up", ())] == 1.0
 
@@ -89,7 +89,7 @@ def test_a_webhook_is_timed_by_its_route(metrics_token: str, app: Flask, phone) 
 def test_counts_a_message_sent(metrics_token: str, app: Flask) -> None:
     key = ("fieldline_messages_total", (("direction", "outbound"), ("kind", "sent")))
     before = scrape(app).get(key, 0.0)
-    metrics.count_message("outbound", "sent")  # the line workers/outbound.deliver will carry
+    counters.count_message("outbound", "sent")  # as deliver() counts it
     assert scrape(app)[key] == before + 1
 
 
@@ -109,7 +109,7 @@ def test_queue_depth_missing_when_broker_down(metrics_token: str, settings: dict
     samples = dict(
         (s.name, s.value)
         for f in text_string_to_metric_families(
-            metrics.render("redis://127.0.0.1:1/0").decode()
+            counters.render("redis://127.0.0.1:1/0").decode()
         )
         for s in f.samples
     )
@@ -121,66 +121,66 @@ def test_helpers_count_plans_reminders_errors_parser_llm() -> None:
     def value(metric, **labels) -> float:  # type: ignore[no-untyped-def]
         return metric.labels(**labels)._value.get()
 
-    plans = value(metrics.PLANS, outcome="executed")
-    metrics.count_plan("executed")
-    assert value(metrics.PLANS, outcome="executed") == plans + 1
+    plans = value(counters.PLANS, outcome="executed")
+    counters.count_plan("executed")
+    assert value(counters.PLANS, outcome="executed") == plans + 1
 
-    late = value(metrics.REMINDERS, outcome="late")
-    metrics.count_reminders(sent=2, late=1, caught_up=0)
-    assert value(metrics.REMINDERS, outcome="late") == late + 1
+    late = value(counters.REMINDERS, outcome="late")
+    counters.count_reminders(sent=2, late=1, caught_up=0)
+    assert value(counters.REMINDERS, outcome="late") == late + 1
 
-    metrics.count_twilio_error(21610)
-    assert value(metrics.TWILIO_ERRORS, code="21610") >= 1
+    counters.count_twilio_error(21610)
+    assert value(counters.TWILIO_ERRORS, code="21610") >= 1
 
     class Plan:
         kind = "query"
 
-    parse = metrics.timed_parser(lambda text: Plan(), name="rules")
-    queries = value(metrics.PARSED, parser="rules", kind="query")
+    parse = counters.timed_parser(lambda text: Plan(), name="rules")
+    queries = value(counters.PARSED, parser="rules", kind="query")
     parse("who's negotiating?")
-    assert value(metrics.PARSED, parser="rules", kind="query") == queries + 1
+    assert value(counters.PARSED, parser="rules", kind="query") == queries + 1
 
-    sent = value(metrics.MESSAGES, direction="outbound", kind="sent")
-    queued = value(metrics.MESSAGES, direction="outbound", kind="queued")
-    metrics.count_send_outcome("sent")
-    metrics.count_send_outcome("queued")  # a retry going back to the queue is no outcome
-    assert value(metrics.MESSAGES, direction="outbound", kind="sent") == sent + 1
-    assert value(metrics.MESSAGES, direction="outbound", kind="queued") == queued
+    sent = value(counters.MESSAGES, direction="outbound", kind="sent")
+    queued = value(counters.MESSAGES, direction="outbound", kind="queued")
+    counters.count_send_outcome("sent")
+    counters.count_send_outcome("queued")  # a retry going back to the queue is no outcome
+    assert value(counters.MESSAGES, direction="outbound", kind="sent") == sent + 1
+    assert value(counters.MESSAGES, direction="outbound", kind="queued") == queued
 
     class Appointment:
         def __init__(self, late: bool) -> None:
             self.reminder_late = late
 
-    caught = value(metrics.REMINDERS, outcome="caught_up")
-    late = value(metrics.REMINDERS, outcome="late")
-    metrics.count_reminder_batch([(Appointment(False), None)],
+    caught = value(counters.REMINDERS, outcome="caught_up")
+    late = value(counters.REMINDERS, outcome="late")
+    counters.count_reminder_batch([(Appointment(False), None)],
                                  [(Appointment(True), None), (Appointment(True), None)])
-    assert value(metrics.REMINDERS, outcome="caught_up") == caught + 2
-    assert value(metrics.REMINDERS, outcome="late") == late + 2
+    assert value(counters.REMINDERS, outcome="caught_up") == caught + 2
+    assert value(counters.REMINDERS, outcome="late") == late + 2
 
-    calls = {r: value(metrics.LLM_CALLS, result=r) for r in ("ok", "timeout", "error")}
+    calls = {r: value(counters.LLM_CALLS, result=r) for r in ("ok", "timeout", "error")}
     for outcome in ("plan", "error:deadline", "error:APITimeoutError", "error:RateLimitError"):
-        metrics.count_llm_call(outcome)
-    assert value(metrics.LLM_CALLS, result="ok") == calls["ok"] + 1
-    assert value(metrics.LLM_CALLS, result="timeout") == calls["timeout"] + 2
-    assert value(metrics.LLM_CALLS, result="error") == calls["error"] + 1
+        counters.count_llm_call(outcome)
+    assert value(counters.LLM_CALLS, result="ok") == calls["ok"] + 1
+    assert value(counters.LLM_CALLS, result="timeout") == calls["timeout"] + 2
+    assert value(counters.LLM_CALLS, result="error") == calls["error"] + 1
 
-    timeouts = value(metrics.LLM_CALLS, result="timeout")
-    with pytest.raises(TimeoutError), metrics.observe_llm_call():
+    timeouts = value(counters.LLM_CALLS, result="timeout")
+    with pytest.raises(TimeoutError), counters.observe_llm_call():
         raise TimeoutError
-    assert value(metrics.LLM_CALLS, result="timeout") == timeouts + 1
+    assert value(counters.LLM_CALLS, result="timeout") == timeouts + 1
 
 
 MULTIPROCESS_CHILD = """
 import sys
-from webapp import metrics
-metrics.count_message("inbound", "sms")
-metrics.WEBHOOK_LATENCY.labels(endpoint="/sms", method="POST").observe(0.2)
+from webapp.ops import counters
+counters.count_message("inbound", "sms")
+counters.WEBHOOK_LATENCY.labels(endpoint="/sms", method="POST").observe(0.2)
 """
 
 MULTIPROCESS_SCRAPE = """
-from webapp import metrics
-print(metrics.render().decode())
+from webapp.ops import counters
+print(counters.render().decode())
 """
 
 
@@ -207,7 +207,7 @@ def test_multiprocess_mode_adds_up_processes(tmp_path: Path) -> None:
 def test_a_conversation_shows_up_in_the_figures(metrics_token: str, app: Flask, celery_worker,  # type: ignore[no-untyped-def]
                                                 phone) -> None:
     """Text, plan, YES, the worker runs it and sends the result: each step is counted."""
-    from tests.conftest import wait_for
+    from tests.support.waiting import wait_for
 
     sent = ("fieldline_messages_total", (("direction", "outbound"), ("kind", "simulated")))
     executed = ("fieldline_plans_total", (("outcome", "executed"),))

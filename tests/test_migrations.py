@@ -11,7 +11,7 @@ from sqlalchemy import create_engine, inspect
 
 from db import migrate
 from db.models import Base
-from tests.databases import TemporarySchema
+from tests.support.databases import TemporarySchema
 
 TABLES = {
     "users",

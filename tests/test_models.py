@@ -64,7 +64,7 @@ def test_naive_datetimes_are_refused(db_session) -> None:
     ],
 )
 def test_instants_round_trip_as_the_same_moment_in_utc(app, local: datetime) -> None:
-    from webapp import get_db
+    from webapp.database import get_db
 
     with get_db(app).session() as session:
         agent = _agent(session)

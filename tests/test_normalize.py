@@ -12,7 +12,7 @@ import unicodedata
 
 import pytest
 
-from tests.test_parser_corpus import CORPUS, load_rows
+from tests.support.corpus import CORPUS, load_rows
 from webapp.understanding import normalize as nz
 
 _PIECES = (

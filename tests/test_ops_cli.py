@@ -9,8 +9,8 @@ from flask import Flask
 from flask.testing import FlaskCliRunner
 
 from db.models import ExecutedPlan, Message, User
-from webapp import get_db
 from webapp.cli.ops import ops_cli
+from webapp.database import get_db
 
 
 @pytest.fixture

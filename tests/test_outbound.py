@@ -17,19 +17,14 @@ from flask import Flask
 from sqlalchemy import select, update
 
 from db.models import Message, User
-from tests.conftest import TEST_SETTINGS
-from tests.twilio_standin import TwilioStandIn, num_segments
-from webapp import create_app, get_db
+from tests.support.settings import TEST_SETTINGS
+from tests.support.twilio_standin import TwilioStandIn, num_segments
+from webapp.app import create_app
 from webapp.config import ConfigError
-from workers.outbound import (
-    deliver,
-    enqueue_send,
-    queue_text,
-    requeue_stale_messages,
-    retry_delay,
-    send_message,
-)
-from workers.sms_sender import (
+from webapp.database import get_db
+from webapp.outbound.delivery import deliver, retry_delay
+from webapp.outbound.messages import queue_text, requeue_stale_messages
+from webapp.outbound.sender import (
     PermanentSendError,
     RecipientOptedOut,
     RecordingSender,
@@ -38,6 +33,7 @@ from workers.sms_sender import (
     TwilioSender,
     sender_from_config,
 )
+from workers.tasks import enqueue_send, send_message
 
 ACCOUNT_SID = TEST_SETTINGS["TWILIO_ACCOUNT_SID"]
 AUTH_TOKEN = TEST_SETTINGS["TWILIO_AUTH_TOKEN"]
@@ -445,7 +441,7 @@ def test_enqueue_send_publishes_the_task() -> None:
     app = create_app({**TEST_SETTINGS, "DATABASE_URL": "sqlite://", "CELERY_BROKER_URL": "memory://"})
     with app.app_context():
         assert enqueue_send(12345) is True
-    assert send_message.name == "workers.outbound.send_message"
+    assert send_message.name == "workers.outbound.send_message"  # in-flight tasks keep working
 
 
 def test_retry_delays_grow_with_jitter_and_stay_under_a_minute() -> None:

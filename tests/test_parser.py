@@ -3,28 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 
-from webapp.understanding.lead_names import LeadDirectory
+from db.vocabulary import STATUSES
+from tests.support.parser_book import CHICAGO, DIRECTORY, NOW
 from webapp.understanding.parser import AgentContext, continue_clarify, parse_message
-from webapp.understanding.plan import STATUSES, LeadRef, LogInteraction, ScheduleFollowUp
+from webapp.understanding.plan import LogInteraction, ScheduleFollowUp
 from webapp.understanding.replies import sms_segments
 from webapp.understanding.statuses import canonical_status
-
-CHICAGO = ZoneInfo("America/Chicago")
-NOW = datetime(2026, 3, 5, 15, 0, tzinfo=CHICAGO)  # Thursday, three days before US DST
-LEADS = [
-    LeadRef(1, "John Doe", "qualified"),
-    LeadRef(2, "Jane Doe", "new"),
-    LeadRef(3, "John Smith", "contacted"),
-    LeadRef(4, "Sarah Smith", "contacted"),
-    LeadRef(5, "Dana Cole", "contacted"),
-    LeadRef(6, "José García", "new"),
-    LeadRef(7, "Chloë O'Brien", "new"),
-]
-DIRECTORY = LeadDirectory(LEADS)
 
 
 def ctx(recent: tuple[int, ...] = (), country: str = "US") -> AgentContext:

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_parser_corpus import MIN_ACCURACY, corpus_misses, load_rows, report
+from tests.support.corpus import MIN_ACCURACY, corpus_misses, load_rows, report
 from webapp.understanding.plan import KINDS
 
 # (corpus, fewest rows, most >4-word sentences it may share with the corpora before it)

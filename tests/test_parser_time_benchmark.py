@@ -7,7 +7,7 @@ from datetime import datetime
 
 import pytest
 
-from tests.time_benchmark import MESSAGE, benchmark_path, load_rows, score, zone_for
+from tests.support.time_benchmark import MESSAGE, benchmark_path, load_rows, score, zone_for
 from webapp.understanding.lead_names import LeadDirectory
 from webapp.understanding.parser import AgentContext, parse_message
 from webapp.understanding.plan import LeadRef, ScheduleFollowUp

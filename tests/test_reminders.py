@@ -10,10 +10,14 @@ import pytest
 from sqlalchemy import select
 
 from db.models import Appointment, DailyAgenda, Lead, Message, User
-from tests.conftest import wait_for
-from webapp import get_db
-from webapp.conversation.reminder_replies import mark_done, snooze
-from workers.reminders import ReminderRules, dispatch_daily_agendas, dispatch_due_reminders
+from tests.support.waiting import wait_for
+from webapp.conversation.reminder_answers import mark_done, snooze
+from webapp.database import get_db
+from webapp.execution.reminder_dispatch import (
+    ReminderRules,
+    dispatch_daily_agendas,
+    dispatch_due_reminders,
+)
 
 CHICAGO = ZoneInfo("America/Chicago")
 RULES = ReminderRules()
@@ -231,8 +235,7 @@ def test_a_reminder_survives_redis_restarting_empty(app, agent, twilio_standin) 
     """The broker's copy is lost; the database still knows, and the sweep sends it."""
     from celery.contrib.testing.worker import start_worker
 
-    from workers.outbound import enqueue_send
-    from workers.tasks import sweep
+    from workers.tasks import enqueue_send, sweep_now
 
     _follow_up(app, agent, datetime.now(UTC) - timedelta(seconds=5))
     for message_id in dispatch_due_reminders(get_db(app), datetime.now(UTC), RULES):
@@ -241,7 +244,7 @@ def test_a_reminder_survives_redis_restarting_empty(app, agent, twilio_standin) 
     with start_worker(app.extensions["celery"], pool="threads", perform_ping_check=False,
                       loglevel="WARNING"):
         with app.app_context():
-            assert sweep(timedelta(0), 5)["messages_requeued"] == 1
+            assert sweep_now(timedelta(0), 5)["messages_requeued"] == 1
         wait_for(lambda: twilio_standin.messages)
     assert len(twilio_standin.messages) == 1
 

@@ -2,7 +2,7 @@
 inbound-SMS code, and its feed shows one agent's messages after an id.
 
 Flask test client against the real database and Redis; no worker (nothing waits for a plan to
-run). The browser-level test is tests/test_simulator_browser.py.
+run). The browser-level test is tests/system/test_simulator_browser.py.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from db.models import Message, User
-from webapp import get_db
-from webapp import simulator as simulator_module
+from webapp.channels.simulator import views as simulator_module
+from webapp.database import get_db
 
 ENABLED = {"SIMULATOR_ENABLED": True}
 

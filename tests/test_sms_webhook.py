@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import func, select
 
 from db.models import ExecutedPlan, Message, User
-from tests.conftest import SmsPhone, sign
-from webapp import get_db
+from tests.support.sms import SmsPhone, sign
+from webapp.database import get_db
 
 
 def _count(app, model, *where) -> int:  # type: ignore[no-untyped-def]
@@ -73,7 +73,7 @@ def test_a_repeated_message_sid_has_no_second_effect_and_no_reply(app, phone) ->
     assert b"Reply YES" in first.data
     again = phone.post("Update Sarah Smith's status to qualified", sid="SMdup1")
     assert again.status_code == 200
-    from tests.conftest import twiml_message
+    from tests.support.sms import twiml_message
 
     assert twiml_message(again.data) is None
     assert _count(app, Message, Message.direction == "inbound") == 1
@@ -206,7 +206,7 @@ def test_another_agents_lead_does_not_exist_for_this_agent(app, agent) -> None:
 
 
 def test_a_redelivery_with_the_same_idempotency_token_is_ignored(app, phone) -> None:
-    from tests.conftest import twiml_message
+    from tests.support.sms import twiml_message
 
     params = {"MessageSid": "SMtok2", "From": phone.phone, "Body": "Called Dana Cole",
               "To": app.config["TWILIO_PHONE_NUMBER"]}
@@ -220,7 +220,7 @@ def test_a_redelivery_with_the_same_idempotency_token_is_ignored(app, phone) -> 
 
 
 def test_status_callbacks_only_move_a_message_forward(app, agent) -> None:
-    from workers.outbound import queue_text
+    from webapp.outbound.messages import queue_text
 
     with get_db(app).session() as session:
         message = queue_text(session, agent_id=agent.id, phone=agent.phone, body="hi")

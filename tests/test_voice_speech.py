@@ -1,4 +1,5 @@
-"""Words for the ear (webapp.speech) and the call's small rules (hints, keys, spoken choices).
+"""Words for the ear (webapp.channels.voice.speech) and the call's small rules (hints, keys,
+spoken choices).
 
 No database, Redis or Flask: these are pure functions.
 """
@@ -10,9 +11,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from webapp import speech
-from webapp.understanding.plan import CreateLead, LogInteraction, ScheduleFollowUp, UpdateStatus
-from webapp.voice_call import (
+from webapp.channels.voice import speech
+from webapp.channels.voice.calls import (
     MAX_HINT_CHARS,
     MAX_HINTS,
     MAX_HINTS_TOTAL_CHARS,
@@ -22,6 +22,7 @@ from webapp.voice_call import (
     is_closing,
     spoken_choice,
 )
+from webapp.understanding.plan import CreateLead, LogInteraction, ScheduleFollowUp, UpdateStatus
 
 CHICAGO = ZoneInfo("America/Chicago")
 NOW = datetime(2026, 3, 5, 15, 0, tzinfo=CHICAGO)  # a Thursday

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
-import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,70 +9,10 @@ from flask import Flask
 from sqlalchemy import select
 
 from db.models import ExecutedPlan, Lead, Message
-from tests.conftest import SmsPhone, sign
-from webapp import get_db
-from webapp.voice_call import MAX_HINT_CHARS, MAX_HINTS, MAX_HINTS_TOTAL_CHARS
-
-_calls = itertools.count(1)
-
-
-class VoicePhone:
-    """One phone call, as Twilio would drive it: signed POSTs with one CallSid."""
-
-    def __init__(self, app: Flask, phone: str, call_sid: str | None = None) -> None:
-        self.app = app
-        self.client = app.test_client()
-        self.phone = phone
-        self.call_sid = call_sid or f"CA{next(_calls):032x}"
-
-    def post(self, path: str, signed: bool = True, **fields: str):  # type: ignore[no-untyped-def]
-        params = {
-            "CallSid": self.call_sid,
-            "AccountSid": self.app.config["TWILIO_ACCOUNT_SID"],
-            "From": self.phone,
-            "To": self.app.config["TWILIO_PHONE_NUMBER"],
-            "Direction": "inbound",
-            "CallStatus": "in-progress",
-            **fields,
-        }
-        headers = {"X-Twilio-Signature": sign(self.app, path, params)} if signed else {}
-        return self.client.post(path, data=params, headers=headers)
-
-    def twiml(self, path: str, **fields: str) -> ET.Element:
-        response = self.post(path, **fields)
-        assert response.status_code == 200, response.data
-        assert response.mimetype == "application/xml"
-        root = ET.fromstring(response.data)
-        assert root.tag == "Response"
-        return root
-
-    def call(self) -> ET.Element:
-        return self.twiml("/voice", CallStatus="ringing")
-
-    def say(self, text: str, confidence: str = "0.92") -> ET.Element:
-        return self.twiml("/voice/gather", SpeechResult=text, Confidence=confidence)
-
-    def press(self, digits: str) -> ET.Element:
-        return self.twiml("/voice/gather", Digits=digits)
-
-    def silence(self) -> ET.Element:
-        return self.twiml("/voice/gather")
-
-    def hang_up(self):  # type: ignore[no-untyped-def]
-        return self.post("/voice/status", CallStatus="completed")
-
-
-def said(root: ET.Element) -> str:
-    """Everything a TwiML document says, in order."""
-    return " ".join((say.text or "").strip() for say in root.iter("Say"))
-
-
-def listens(root: ET.Element) -> bool:
-    return root.find("Gather") is not None
-
-
-def hangs_up(root: ET.Element) -> bool:
-    return root.find("Hangup") is not None
+from tests.support.sms import SmsPhone
+from tests.support.voice import VoicePhone, hangs_up, listens, said
+from webapp.channels.voice.calls import MAX_HINT_CHARS, MAX_HINTS, MAX_HINTS_TOTAL_CHARS
+from webapp.database import get_db
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests import time_benchmark
+from tests.support import time_benchmark
 from webapp.understanding.when import WhenMatch, default_due, find_when, resolve_when
 
 CHI = ZoneInfo("America/Chicago")

@@ -14,8 +14,8 @@ import re
 
 import pytest
 
-from tests import time_benchmark
-from tests.test_parser_corpus import CORPUS, load_rows
+from tests.support import time_benchmark
+from tests.support.corpus import CORPUS, load_rows
 from webapp.understanding import when as w
 
 # Per pattern (by handler), phrases that match it: one or more for each alternative its regex

@@ -73,7 +73,7 @@ def settings_from_env(instance_path: str) -> dict[str, Any]:
         "TWILIO_ACCOUNT_SID": os.environ.get("TWILIO_ACCOUNT_SID", ""),
         "TWILIO_AUTH_TOKEN": os.environ.get("TWILIO_AUTH_TOKEN", ""),
         "TWILIO_PHONE_NUMBER": os.environ.get("TWILIO_PHONE_NUMBER", ""),
-        "TWILIO_API_BASE_URL": os.environ.get("TWILIO_API_BASE_URL") or "https://api.twilio.com",
+        "TWILIO_API_BASE_URL": os.environ.get("TWILIO_API_BASE_URL") or "",  # "": Twilio's own
         "TWILIO_TIMEOUT": _float("TWILIO_TIMEOUT", 5.0),
         "TWILIO_VALIDATE_SIGNATURES": _bool(os.environ.get("TWILIO_VALIDATE_SIGNATURES"), True),
         "PUBLIC_BASE_URL": (os.environ.get("PUBLIC_BASE_URL") or "").rstrip("/"),

@@ -11,6 +11,8 @@ from typing import Any
 from celery import Celery, Task
 from flask import Flask
 
+from workers import task_names
+
 
 def celery_config(config: dict[str, Any]) -> dict[str, Any]:
     broker = config.get("CELERY_BROKER_URL") or config["REDIS_URL"]
@@ -39,22 +41,22 @@ def celery_config(config: dict[str, Any]) -> dict[str, Any]:
         "redis_socket_connect_timeout": 2,
         "task_publish_retry": False,
         "beat_schedule": beat_schedule(config),
-        "include": ["workers.tasks", "workers.outbound"],
+        "include": ["workers.tasks"],
     }
 
 
 def beat_schedule(config: dict[str, Any]) -> dict[str, Any]:
     return {
         "dispatch-reminders": {
-            "task": "workers.tasks.dispatch_reminders",
+            "task": task_names.DISPATCH_REMINDERS,
             "schedule": float(config["REMINDER_INTERVAL_SECONDS"]),
         },
         "dispatch-daily-agendas": {
-            "task": "workers.tasks.dispatch_agendas",
+            "task": task_names.DISPATCH_AGENDAS,
             "schedule": 60.0,
         },
         "recover-confirmed-plans": {
-            "task": "workers.tasks.recover_confirmed_plans",
+            "task": task_names.RECOVER_CONFIRMED_PLANS,
             "schedule": float(config["SWEEP_INTERVAL_SECONDS"]),
         },
     }

@@ -1,8 +1,9 @@
-"""Celery tasks. Each takes ids, not objects: the database holds the truth.
+"""Celery tasks: thin wrappers that take ids, call into `webapp`, and queue what follows.
 
-`run_plan` runs one confirmed plan exactly once; `recover_confirmed_plans` (beat) re-queues what
-a dead worker or a broker outage left behind, and gives up plainly after a bounded number of
-attempts.
+Each task takes ids, not objects: the database holds the truth, and every task is idempotent by
+its id (a plan's claim, a text's claim), so a redelivered or duplicated task changes nothing.
+The `enqueue_*` functions publish without retrying and never raise for a broker outage: the
+database row they point at is the fallback, found again by the recovery sweep.
 """
 
 from __future__ import annotations
@@ -12,29 +13,33 @@ from datetime import UTC, datetime, timedelta
 
 from celery import shared_task
 from flask import current_app
-from kombu.exceptions import OperationalError as BrokerError
-from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 
-from db.models import ExecutedPlan
-from webapp import get_db
-from webapp.health import record_beat_heartbeat
-from workers.outbound import enqueue_send, requeue_stale_messages
-from workers.plan_execution import mark_failed, run_confirmed_plan
-from workers.reminders import ReminderRules, dispatch_daily_agendas, dispatch_due_reminders
+from webapp.database import get_db
+from webapp.execution.plans import run_confirmed_plan
+from webapp.execution.recovery import sweep
+from webapp.execution.reminder_dispatch import (
+    ReminderRules,
+    dispatch_daily_agendas,
+    dispatch_due_reminders,
+)
+from webapp.ops.health import record_beat_heartbeat
+from webapp.outbound.delivery import MAX_SEND_RETRIES, current_sender, deliver, retry_delay
+from webapp.outbound.sender import RetryableSendError
+from workers import task_names
 
 log = logging.getLogger(__name__)
 
 
 @shared_task(
     bind=True,
-    name="workers.tasks.run_plan",
+    name=task_names.RUN_PLAN,
     autoretry_for=(OperationalError,),
     retry_backoff=2,
     retry_backoff_max=30,
     max_retries=3,
 )
-def run_plan(self, plan_id: str) -> str:  # type: ignore[no-untyped-def]
+def run_plan(self, plan_id: str) -> str:
     """Run a confirmed plan (a no-op if it already ran) and queue the result text."""
     outcome = run_confirmed_plan(get_db(), plan_id)
     if outcome.message_id is not None:
@@ -42,65 +47,59 @@ def run_plan(self, plan_id: str) -> str:  # type: ignore[no-untyped-def]
     return outcome.state
 
 
-def enqueue_run_plan(plan_id: str) -> bool:
-    """Queue `run_plan` without blocking on a dead broker; False when it could not be queued
-    (the confirmed row in the database is still there for the recovery sweep)."""
+@shared_task(bind=True, name=task_names.SEND_MESSAGE, max_retries=MAX_SEND_RETRIES)
+def send_message(self, message_id: int) -> str:
+    """Send one queued text; retry only what is certainly unsent (`RetryableSendError`)."""
+    config = current_app.config
+    final = self.request.retries >= self.max_retries
     try:
-        run_plan.apply_async(args=[plan_id], retry=False)
-    except (BrokerError, OSError, TimeoutError):
-        log.warning("broker unavailable; plan left for the recovery sweep",
-                    extra={"plan_id": plan_id})
+        return deliver(
+            get_db(), message_id, current_sender(config), config=config, final_attempt=final
+        )
+    except RetryableSendError as exc:
+        raise self.retry(exc=exc, countdown=retry_delay(self.request.retries)) from exc
+
+
+def enqueue_run_plan(plan_id: str) -> bool:
+    """Queue `run_plan`; False when it could not be queued (the confirmed row in the database
+    is still there for the recovery sweep)."""
+    return _publish(run_plan, plan_id, plan_id=plan_id)
+
+
+def enqueue_send(message_id: int) -> bool:
+    """Queue `send_message` once; False if the broker is down (the row stays `queued` and
+    `requeue_stale_messages` finds it). Not retrying keeps a web request or a plan task from
+    stalling, or storming the broker, during an outage."""
+    return _publish(send_message, message_id, message_id=message_id)
+
+
+def _publish(task, argument: object, **log_fields: object) -> bool:  # type: ignore[no-untyped-def]
+    try:
+        task.apply_async(args=[argument], retry=False)
+    except Exception:  # kombu/redis/socket errors alike: the database row is the fallback
+        log.warning("broker unavailable; left for the recovery sweep", exc_info=True,
+                    extra=log_fields)
         return False
     return True
 
 
-@shared_task(name="workers.tasks.recover_confirmed_plans")
+@shared_task(name=task_names.RECOVER_CONFIRMED_PLANS)
 def recover_confirmed_plans() -> dict[str, int]:
-    """Re-queue confirmed plans not executed after a grace period, and stale outbound texts."""
+    """Beat: re-queue confirmed plans not executed after a grace period, and stale texts."""
     config = current_app.config
-    grace = timedelta(seconds=config["RECOVERY_GRACE_SECONDS"])
-    return sweep(grace, config["MAX_PLAN_ATTEMPTS"])
+    return sweep_now(timedelta(seconds=config["RECOVERY_GRACE_SECONDS"]),
+                     config["MAX_PLAN_ATTEMPTS"])
 
 
-def sweep(grace: timedelta, max_attempts: int, now: datetime | None = None) -> dict[str, int]:
-    now = now or datetime.now(UTC)
-    db = get_db()
-    requeued = failed = 0
-    with db.session() as session:
-        stale = session.scalars(
-            select(ExecutedPlan).where(
-                ExecutedPlan.state == "confirmed", ExecutedPlan.confirmed_at < now - grace
-            ).limit(200)
-        ).all()
-        # Attempt k is due k grace periods after the confirmation: a slow queue is not flooded.
-        stale = [
-            (row.plan_id, row.attempts)
-            for row in stale
-            if row.confirmed_at < now - grace * (row.attempts + 1)
-        ]
-    for plan_id, attempts in stale:
-        if attempts >= max_attempts:
-            outcome = mark_failed(db, plan_id, "it could not be completed in time", now)
-            if outcome.message_id is not None:
-                enqueue_send(outcome.message_id)
-            failed += outcome.state == "failed"  # not a plan a late task just executed
-            continue
-        with db.session() as session:
-            session.execute(
-                update(ExecutedPlan)
-                .where(ExecutedPlan.plan_id == plan_id, ExecutedPlan.state == "confirmed")
-                .values(attempts=ExecutedPlan.attempts + 1)
-            )
-            session.commit()
-        if enqueue_run_plan(plan_id):
-            requeued += 1
-    messages = requeue_stale_messages(db, grace)
-    for message_id in messages:
-        enqueue_send(message_id)
-    return {"plans_requeued": requeued, "plans_failed": failed, "messages_requeued": len(messages)}
+def sweep_now(grace: timedelta, max_attempts: int, now: datetime | None = None
+              ) -> dict[str, int]:
+    """One recovery sweep in this process (inside an app context), queueing through the real
+    broker: beat's task, and tests that play beat."""
+    return sweep(get_db(), grace, max_attempts, run_plan=enqueue_run_plan,
+                 send_message=enqueue_send, now=now)
 
 
-@shared_task(name="workers.tasks.dispatch_reminders")
+@shared_task(name=task_names.DISPATCH_REMINDERS)
 def dispatch_reminders() -> int:
     """Beat, every REMINDER_INTERVAL_SECONDS: claim due follow-ups, then queue their texts."""
     record_beat_heartbeat()  # read by `flask doctor`: beat scheduled this and a worker ran it
@@ -112,7 +111,7 @@ def dispatch_reminders() -> int:
     return len(message_ids)
 
 
-@shared_task(name="workers.tasks.dispatch_agendas")
+@shared_task(name=task_names.DISPATCH_AGENDAS)
 def dispatch_agendas() -> int:
     """Beat, every minute: the morning agenda for agents whose local agenda hour has come."""
     rules = ReminderRules.from_config(current_app.config)

@@ -8,9 +8,9 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from db.models import User
-from webapp import get_db
-from webapp.agents import AgentError, add_agent, find_agent
-from webapp.calendar_feed import issue_calendar_token
+from webapp.channels.calendar_feed import issue_calendar_token
+from webapp.crm.agents import AgentError, add_agent, find_agent
+from webapp.database import get_db
 
 agents_cli = AppGroup("agents", help="Manage agents (the people who text the assistant).")
 

@@ -16,11 +16,11 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from webapp import get_db
-from webapp.agents import find_agent
 from webapp.config import ConfigError
 from webapp.conversation.lead_directories import directory_for
-from webapp.conversation.queries import answer_query
+from webapp.crm.agents import find_agent
+from webapp.crm.answers import answer_query
+from webapp.database import get_db
 from webapp.phones import region_of
 from webapp.understanding.parser import AgentContext
 from webapp.understanding.parser_choice import make_parser

@@ -7,7 +7,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from db import migrate
-from webapp import get_db
+from webapp.database import get_db
 
 db_cli = AppGroup("db", help="Database migrations (Alembic).")
 

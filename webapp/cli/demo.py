@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from webapp import get_db
-from webapp.demo import seed_demo
+from webapp.crm.demo import seed_demo
+from webapp.database import get_db
 
 demo_cli = AppGroup("demo", help="Demo data for trying the assistant locally.")
 

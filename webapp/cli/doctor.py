@@ -21,7 +21,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from webapp.health import read_beat_heartbeat
+from webapp.ops.health import read_beat_heartbeat
 
 _SID = re.compile(r"AC[0-9a-fA-F]{32}")
 _E164 = re.compile(r"\+[1-9]\d{6,14}")

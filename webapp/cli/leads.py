@@ -7,9 +7,9 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from db.models import Lead
-from webapp import get_db
-from webapp.agents import find_agent
-from webapp.lead_import import import_leads
+from webapp.crm.agents import find_agent
+from webapp.crm.lead_import import import_leads
+from webapp.database import get_db
 
 leads_cli = AppGroup("leads", help="Manage an agent's leads.")
 

@@ -15,8 +15,8 @@ from flask.cli import AppGroup
 from sqlalchemy import func, select
 
 from db.models import ExecutedPlan, Message, User
-from webapp import get_db
-from webapp.agents import find_agent
+from webapp.crm.agents import find_agent
+from webapp.database import get_db
 
 ops_cli = AppGroup("ops", help="Operator views: texts with an unknown outcome, plans not done.")
 

@@ -21,13 +21,13 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from db.models import ExecutedPlan, User
 from db.session import Database
-from webapp import metrics
 from webapp.conversation.lead_directories import directory_for
 from webapp.conversation.pending_plans import PendingPlan, PendingPlans
-from webapp.conversation.queries import answer_query
 from webapp.conversation.recent_leads import RecentLeads
-from webapp.conversation.reminder_replies import mark_done, snooze
+from webapp.conversation.reminder_answers import mark_done, snooze
 from webapp.conversation.undo import describe_undo, last_undoable_plan
+from webapp.crm.answers import answer_query
+from webapp.ops import counters
 from webapp.phones import region_of
 from webapp.understanding.parser import AgentContext, continue_clarify, parse_message
 from webapp.understanding.plan import Plan, action_to_dict
@@ -174,7 +174,7 @@ class Conversation:
         reply = plan.reply
         if replaced:
             reply = "(This replaces your earlier unconfirmed request.) " + reply
-        metrics.count_plan("planned")
+        counters.count_plan("planned")
         return Turn(reply, "plan", pending.plan_id)
 
     def _offer_undo(self, agent: User, channel: str) -> Turn:
@@ -197,7 +197,7 @@ class Conversation:
     def _confirm(self, agent: User, channel: str) -> Turn:
         pending = self.pending.take(agent.phone)
         if pending is None:
-            metrics.count_plan("expired")
+            counters.count_plan("expired")
             return Turn(NOTHING_PENDING, "confirm")
         try:
             with self.db.session() as session:
@@ -221,5 +221,5 @@ class Conversation:
         # The plan is safe in the database now: queueing can only make it faster, never lose it
         # (the recovery sweep queues whatever the broker did not get).
         plan_id = pending.plan_id
-        metrics.count_plan("confirmed")
+        counters.count_plan("confirmed")
         return Turn(CONFIRMED, "confirm", plan_id, dispatch=lambda: self.enqueue_plan(plan_id))

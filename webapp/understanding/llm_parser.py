@@ -45,14 +45,13 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
-from webapp import metrics
+from db.vocabulary import INTERACTION_TYPES, STATUSES
+from webapp.ops import counters
 from webapp.phones import InvalidPhone, normalize_phone
 from webapp.understanding import replies
 from webapp.understanding.lead_names import COMMON_WORDS
 from webapp.understanding.normalize import fold, normalize
 from webapp.understanding.plan import (
-    INTERACTION_TYPES,
-    STATUSES,
     Action,
     CreateLead,
     LeadRef,
@@ -61,7 +60,7 @@ from webapp.understanding.plan import (
     ScheduleFollowUp,
     UpdateStatus,
 )
-from webapp.understanding.queries import QueryType
+from webapp.understanding.questions import QueryType
 from webapp.understanding.statuses import canonical_status
 from webapp.understanding.when import default_due, resolve_when
 
@@ -604,7 +603,7 @@ class LlmParser:
 
     def _log(self, started: float, usage: Any, outcome: str, n_candidates: int) -> None:
         """Cost and outcome per message; never the message, names or phone numbers."""
-        metrics.count_llm_call(outcome)
+        counters.count_llm_call(outcome)
         log.info(
             "model parse %s: %d prompt + %d completion tokens, %d ms",
             outcome,

@@ -48,6 +48,7 @@ from zoneinfo import ZoneInfo
 
 import phonenumbers
 
+from db.vocabulary import STATUSES
 from webapp.understanding import replies
 from webapp.understanding.clauses import split_clauses
 from webapp.understanding.intents import detect_intent
@@ -55,7 +56,6 @@ from webapp.understanding.interactions import LEAD_MASK, Cue, find_cue
 from webapp.understanding.lead_names import COMMON_WORDS, LeadDirectory, Mention
 from webapp.understanding.normalize import fold, normalize, safe_lower
 from webapp.understanding.plan import (
-    STATUSES,
     Action,
     CreateLead,
     LeadRef,
@@ -64,8 +64,8 @@ from webapp.understanding.plan import (
     ScheduleFollowUp,
     UpdateStatus,
 )
-from webapp.understanding.queries import match_query
-from webapp.understanding.reminders import match_reminder_reply
+from webapp.understanding.questions import match_query
+from webapp.understanding.reminder_replies import match_reminder_reply
 from webapp.understanding.statuses import StatusMatch, canonical_status, find_status
 from webapp.understanding.when import WhenMatch, default_due, find_when, resolve_when
 

@@ -32,8 +32,8 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from webapp import metrics
 from webapp.config import ConfigError
+from webapp.ops import counters
 from webapp.understanding.intents import detect_intent
 from webapp.understanding.llm_parser import ModelError
 from webapp.understanding.parser import MAX_CHARS, AgentContext, parse_message
@@ -143,19 +143,19 @@ class ModelAssistedParser:
             return ruled
         if not self.breaker.allow():
             log.info("model parse skipped: circuit open")
-            metrics.count_llm_fallback()
+            counters.count_llm_fallback()
             return ruled
         try:
             proposal = self.model.propose(text, ctx, now)
         except ModelError as exc:  # expected: down, slow, rate-limited, malformed
             self.breaker.record_failure()
             log.warning("model parse failed (%s); rule parser answers", exc)
-            metrics.count_llm_fallback()
+            counters.count_llm_fallback()
             return ruled
         except Exception:  # a bug in the model path must not cost the agent an answer
             self.breaker.record_failure()
             log.exception("model parse crashed; rule parser answers")
-            metrics.count_llm_fallback()
+            counters.count_llm_fallback()
             return ruled
         self.breaker.record_success()
         if proposal.plan is None:

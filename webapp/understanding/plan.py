@@ -10,16 +10,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Literal
 
-STATUSES: tuple[str, ...] = (
-    "new",
-    "contacted",
-    "qualified",
-    "negotiating",
-    "closed_won",
-    "closed_lost",
-    "follow_up",
-)
-INTERACTION_TYPES: tuple[str, ...] = ("call", "meeting", "viewing", "email", "text", "note")
 KINDS: tuple[str, ...] = (
     "plan",
     "confirm",
@@ -127,18 +117,3 @@ def action_to_dict(action: Action) -> dict:
     if isinstance(action, ScheduleFollowUp):
         data["due_at"] = action.due_at.isoformat()
     return data
-
-
-def action_from_dict(data: dict) -> Action:
-    kind = data["type"]
-    fields = {k: v for k, v in data.items() if k != "type"}
-    if kind == "update_status":
-        return UpdateStatus(**fields)
-    if kind == "log_interaction":
-        return LogInteraction(**fields)
-    if kind == "schedule_follow_up":
-        fields["due_at"] = datetime.fromisoformat(fields["due_at"])
-        return ScheduleFollowUp(**fields)
-    if kind == "create_lead":
-        return CreateLead(**fields)
-    raise ValueError(f"unknown action type {kind!r}")

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from db.vocabulary import STATUSES
 from webapp.understanding.plan import (
-    STATUSES,
     Action,
     CreateLead,
     LeadRef,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from rapidfuzz.distance import Levenshtein
 
-from webapp.understanding.plan import STATUSES
+from db.vocabulary import STATUSES
 
 # phrase (lowercase, words separated by single spaces) -> status
 SYNONYMS: dict[str, str] = {

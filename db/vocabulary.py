@@ -1,0 +1,24 @@
+"""The CRM's fixed words: statuses, interaction types, channels and row states.
+
+Here, beside the models, because the tables' CHECK constraints are built from them; the parser,
+the conversation and the workers read them from here too, so one list is the truth everywhere.
+"""
+
+from __future__ import annotations
+
+# A lead's pipeline status, in the order agents read the pipeline.
+STATUSES: tuple[str, ...] = (
+    "new",
+    "contacted",
+    "qualified",
+    "negotiating",
+    "closed_won",
+    "closed_lost",
+    "follow_up",
+)
+INTERACTION_TYPES: tuple[str, ...] = ("call", "meeting", "viewing", "email", "text", "note")
+# Where a change came from (audit rows, interactions, follow-ups, plans).
+CHANNELS: tuple[str, ...] = ("sms", "voice", "cli")
+APPOINTMENT_STATES: tuple[str, ...] = ("scheduled", "done", "cancelled")
+PLAN_STATES: tuple[str, ...] = ("confirmed", "executed", "failed")
+MESSAGE_DIRECTIONS: tuple[str, ...] = ("inbound", "outbound")

@@ -1,0 +1,94 @@
+"""The Flask application factory: settings, database, Celery, the conversation and the routes.
+
+Web handlers stay thin: verify, normalize, call the conversation, render TwiML. Everything the
+app needs (database, Redis, Celery, the conversation) hangs off `app.extensions`, so the
+workers, which build the same app, share the same config. This is an entry point: it may
+import every layer (see `webapp/__init__.py` for their order).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from flask import Flask
+from redis import Redis
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from db.session import Database
+from webapp.channels.calendar_feed import bp as calendar_bp
+from webapp.channels.simulator.views import bp as simulator_bp
+from webapp.channels.sms.idempotency import IdempotencyTokens
+from webapp.channels.sms.inbound import SmsInbound
+from webapp.channels.sms.rate_limit import RateLimiter
+from webapp.channels.sms.webhooks import bp as sms_bp
+from webapp.channels.voice.webhooks import bp as voice_bp
+from webapp.cli import register_cli
+from webapp.config import check_required, settings_from_env
+from webapp.conversation.conversation import Conversation
+from webapp.conversation.pending_plans import PendingPlans
+from webapp.conversation.recent_leads import RecentLeads
+from webapp.execution.task_queue import TaskQueue
+from webapp.ops import health, logs, metrics
+from webapp.ops.counters import timed_parser
+from webapp.understanding.parser_choice import make_parser, parser_mode
+from workers.flask_celery import celery_init_app
+from workers.tasks import enqueue_run_plan, enqueue_send
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.from_mapping(settings_from_env(app.instance_path))
+    if test_config:
+        app.config.update(test_config)
+    check_required(app.config)
+
+    # Twilio's own limit is 1,600 characters; anything far larger is not a real webhook.
+    app.config.setdefault("MAX_CONTENT_LENGTH", 64 * 1024)
+    if app.config["TRUST_PROXY_HEADERS"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+
+    app.extensions["db"] = Database(app.config["DATABASE_URL"])
+    celery_init_app(app)
+    app.extensions["task_queue"] = TaskQueue(run_plan=enqueue_run_plan,
+                                             send_message=enqueue_send)
+    _init_conversation(app)
+
+    app.register_blueprint(sms_bp)
+    app.register_blueprint(voice_bp)
+    app.register_blueprint(calendar_bp)
+    app.register_blueprint(simulator_bp)  # answers 404 unless SIMULATOR_ENABLED in dev/testing
+
+    logs.init_app(app)  # JSON logs, request id across Flask and Celery, masking
+    health.init_app(app)  # GET /healthz, GET /readyz
+    metrics.init_app(app)  # GET /metrics, per-route request timing
+    register_cli(app)
+    return app
+
+
+def _init_conversation(app: Flask) -> None:
+    """Redis-backed state and the shared conversation, with bounded Redis waits so a webhook
+    answers quickly even when Redis is down."""
+    config = app.config
+    redis = Redis.from_url(
+        config["REDIS_URL"],
+        socket_timeout=config["REDIS_TIMEOUT"],
+        socket_connect_timeout=config["REDIS_TIMEOUT"],
+        decode_responses=True,
+    )
+    conversation = Conversation(
+        db=app.extensions["db"],
+        pending=PendingPlans(redis, config["PENDING_PLAN_TTL"]),
+        recent=RecentLeads(redis, config["CONTEXT_TTL"]),
+        enqueue_plan=app.extensions["task_queue"].run_plan,
+        parse=timed_parser(make_parser(config), parser_mode(config)),  # PARSER=rules|llm|auto
+    )
+    app.extensions["redis"] = redis
+    app.extensions["conversation"] = conversation
+    app.extensions["sms_inbound"] = SmsInbound(
+        app.extensions["db"],
+        conversation,
+        RateLimiter(redis, config["RATE_LIMIT_PER_MINUTE"]),
+        IdempotencyTokens(redis),
+    )

@@ -1,0 +1,178 @@
+"""Running a confirmed plan against the database: all of it in one transaction, exactly once.
+
+The `executed_plans` row (state `confirmed`) is written by the conversation before any task is
+queued. Running a plan first moves that row from `confirmed` to `executed` with a guarded UPDATE
+in the same transaction as the plan's effects, so a redelivered or duplicated task finds nothing
+to claim and changes nothing. Any failure rolls back every effect; the row then records why.
+
+What each action does is its handler's business (`webapp.execution.handlers`); this module only
+claims, runs the handlers in order (or their undos, newest first), and records the outcome.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
+
+from db.models import ExecutedPlan, User
+from db.session import Database
+from webapp.execution.handlers import (
+    HANDLERS,
+    Effect,
+    PlanRejected,
+    PlanRun,
+    handler_for,
+)
+from webapp.ops import counters
+from webapp.outbound.messages import queue_text
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Outcome:
+    plan_id: str
+    state: str  # executed | failed | already_done | missing
+    message_id: int | None = None  # the result text queued for the agent
+
+
+def run_confirmed_plan(db: Database, plan_id: str, now: datetime | None = None) -> Outcome:
+    """Run the plan `plan_id` if it is still `confirmed`; otherwise change nothing.
+
+    Database errors that may pass (lost connection, lock timeout) propagate so the task retries;
+    a plan that cannot be carried out ends `failed` and the agent is told nothing changed.
+    """
+    now = now or datetime.now(UTC)
+    with db.session() as session:
+        claimed = session.execute(
+            update(ExecutedPlan)
+            .where(ExecutedPlan.plan_id == plan_id, ExecutedPlan.state == "confirmed")
+            .values(state="executed", executed_at=now, attempts=ExecutedPlan.attempts + 1)
+        ).rowcount
+        if claimed != 1:
+            state = session.scalar(
+                select(ExecutedPlan.state).where(ExecutedPlan.plan_id == plan_id)
+            )
+            return Outcome(plan_id, "already_done" if state else "missing")
+        row = session.scalar(select(ExecutedPlan).where(ExecutedPlan.plan_id == plan_id))
+        agent = session.get(User, row.agent_id)
+        run = PlanRun(session, agent, plan_id, row.channel, now)
+        try:
+            if row.undoes_plan_id:
+                effects = _undo(run, row.undoes_plan_id)
+                text = undo_result_text(effects)
+            else:
+                effects = _apply(run, row.plan.get("actions", []))
+                text = result_text(effects, run.zone)
+        except PlanRejected as exc:
+            session.rollback()
+            return _record_failure(db, plan_id, str(exc), now)
+        except OperationalError:
+            raise
+        except Exception as exc:  # anything else: nothing of the plan may stay half-written
+            session.rollback()
+            log.exception("plan failed", extra={"plan_id": plan_id})
+            return _record_failure(db, plan_id, f"internal error: {type(exc).__name__}", now)
+        row.result = {"effects": effects}
+        message = queue_text(
+            session, agent_id=agent.id, phone=agent.phone, body=text, plan_id=plan_id,
+            channel="sms",
+        )
+        session.commit()
+        counters.count_plan("executed")
+        return Outcome(plan_id, "executed", message.id)
+
+
+def mark_failed(db: Database, plan_id: str, reason: str, now: datetime | None = None) -> Outcome:
+    """Give up on a confirmed plan (e.g. after the last recovery attempt) and tell the agent."""
+    return _record_failure(db, plan_id, reason, now or datetime.now(UTC))
+
+
+def _record_failure(db: Database, plan_id: str, reason: str, now: datetime) -> Outcome:
+    """Move a still-`confirmed` plan to `failed` and tell the agent nothing changed.
+
+    Guarded like the claim: only a `confirmed` row may fail. A plan that a late task executed
+    meanwhile (the sweep gives up just as the last attempt runs, or commits while this waits on
+    the row lock) stays `executed`, and no "Nothing was changed" text contradicts the CRM.
+    """
+    with db.session() as session:
+        failed = session.execute(
+            update(ExecutedPlan)
+            .where(ExecutedPlan.plan_id == plan_id, ExecutedPlan.state == "confirmed")
+            .values(state="failed", error=reason, executed_at=now)
+        ).rowcount
+        if failed != 1:
+            state = session.scalar(
+                select(ExecutedPlan.state).where(ExecutedPlan.plan_id == plan_id)
+            )
+            return Outcome(plan_id, "already_done" if state == "executed" else state or "missing")
+        row = session.scalar(select(ExecutedPlan).where(ExecutedPlan.plan_id == plan_id))
+        agent = session.get(User, row.agent_id)
+        message = queue_text(
+            session,
+            agent_id=agent.id,
+            phone=agent.phone,
+            body=f"❌ Sorry, I couldn't do that: {reason}. Nothing was changed.",
+            plan_id=plan_id,
+        )
+        session.commit()
+        counters.count_plan("failed")
+        return Outcome(plan_id, "failed", message.id)
+
+
+def _apply(run: PlanRun, actions: list[dict]) -> list[Effect]:
+    effects = [handler_for(action["type"]).apply(run, action) for action in actions]
+    run.session.flush()
+    return effects
+
+
+def _undo(run: PlanRun, original_plan_id: str) -> list[Effect]:
+    """Revert an executed plan's effects, newest first; each handler knows its own undo."""
+    original = run.session.scalar(
+        select(ExecutedPlan).where(ExecutedPlan.plan_id == original_plan_id).with_for_update()
+    )
+    if original is None or original.agent_id != run.agent.id or original.state != "executed":
+        raise PlanRejected("there is nothing to undo")
+    if original.undone_by_plan_id:
+        raise PlanRejected("that was already undone")
+    reverted: list[Effect] = []
+    for effect in reversed((original.result or {}).get("effects", [])):
+        handler = HANDLERS.get(effect["type"])
+        if handler is not None and handler.reverts(effect):
+            handler.undo(run, effect)
+            reverted.append({**effect, "reverted": True})
+    original.undone_by_plan_id = run.plan_id
+    run.session.flush()
+    return reverted
+
+
+def undo_clauses(effects: Iterable[Effect], done: bool) -> list[str]:
+    """One clause per effect an undo reverts, in the order given ("set Dana Cole back to
+    'qualified'" as an offer, "Dana Cole is back to 'qualified'" once done)."""
+    clauses = []
+    for effect in effects:
+        handler = HANDLERS.get(effect["type"])
+        if handler is not None and handler.reverts(effect):
+            template = handler.undo_done if done else handler.undo_offer
+            clauses.append(template.format(**effect))
+    return clauses
+
+
+def result_text(effects: list[Effect], zone: ZoneInfo) -> str:
+    """The agent's confirmation text, e.g. "✅ Done! The status for Sarah Smith has been
+    updated from 'contacted' to 'qualified'."."""
+    lines = [HANDLERS[effect["type"]].result_line(effect, zone) for effect in effects]
+    if len(lines) == 1:
+        return "✅ Done! " + lines[0]
+    return "✅ Done!\n" + "\n".join(f"• {line}" for line in lines)
+
+
+def undo_result_text(reverted: list[Effect]) -> str:
+    parts = undo_clauses(reverted, done=True)
+    return "↩️ Undone: " + "; ".join(parts) + "." if parts else "↩️ Undone."

@@ -1,0 +1,274 @@
+"""Follow-up reminders and the morning agenda: claim what fell due, write its text, hand ids on.
+
+Claiming a follow-up and writing its reminder text (a queued `messages` row) happen in one
+transaction, so "reminded" and "a text exists to send" can never disagree; the outbound sender
+then sends that row at most once and the recovery sweep re-queues it if a worker died. Nothing
+waits in the broker with a long ETA: the database decides what is due, every few seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from db.models import Appointment, DailyAgenda, Lead, User
+from db.session import Database
+from webapp.crm.answers import agenda_text
+from webapp.ops import counters
+from webapp.outbound.messages import queue_text
+from webapp.phones import display_phone
+
+MAX_CATCH_UP_LINES = 10
+REPLY_HINT = "Reply DONE, or SNOOZE 1h / SNOOZE tomorrow."
+
+
+@dataclass(frozen=True)
+class ReminderRules:
+    quiet_start: time = time(21, 0)
+    quiet_end: time = time(8, 0)
+    max_lateness: timedelta = timedelta(hours=12)  # older than this: folded into a catch-up
+    late_after: timedelta = timedelta(minutes=5)  # later than this: the text says it is late
+    agenda_hour: int = 8
+
+    @classmethod
+    def from_config(cls, config: dict) -> ReminderRules:
+        return cls(
+            quiet_start=time.fromisoformat(config["QUIET_HOURS_START"]),
+            quiet_end=time.fromisoformat(config["QUIET_HOURS_END"]),
+            max_lateness=timedelta(seconds=config["MAX_REMINDER_LATENESS"]),
+            agenda_hour=config["AGENDA_HOUR"],
+        )
+
+    def in_quiet_hours(self, local: datetime) -> bool:
+        moment = local.time()
+        if self.quiet_start <= self.quiet_end:
+            return self.quiet_start <= moment < self.quiet_end
+        return moment >= self.quiet_start or moment < self.quiet_end
+
+    def hold(self, due_local: datetime, now_local: datetime) -> bool:
+        """Hold until morning during quiet hours, unless the agent set the follow-up inside
+        them on purpose (then its time was explicit)."""
+        return self.in_quiet_hours(now_local) and not self.in_quiet_hours(due_local)
+
+
+def dispatch_due_reminders(
+    db: Database,
+    now: datetime,
+    rules: ReminderRules,
+    limit: int = 200,
+    max_batches: int = 50,
+    on_batch: Callable[[list[int]], None] | None = None,
+) -> list[int]:
+    """Claim due follow-ups in batches of `limit`, write their texts; return the message ids.
+
+    Each batch is its own short transaction (`on_batch` gets its ids right after the commit, so
+    sending starts while later batches are claimed). Batches walk the due rows in (due_at, id)
+    order, so follow-ups held for quiet hours never starve later ones behind them.
+    """
+    message_ids: list[int] = []
+    after: tuple[datetime, int] | None = None
+    for _ in range(max_batches):
+        batch, after = _dispatch_batch(db, now, rules, limit, after)
+        message_ids += batch
+        if batch and on_batch is not None:
+            on_batch(batch)
+        if after is None:
+            break
+    return message_ids
+
+
+def _dispatch_batch(
+    db: Database, now: datetime, rules: ReminderRules, limit: int,
+    after: tuple[datetime, int] | None,
+) -> tuple[list[int], tuple[datetime, int] | None]:
+    """One batch; also returns where the next one starts (None when this was the last)."""
+    with db.session() as session:
+        query = (
+            select(Appointment, Lead, User)
+            .join(Lead, Lead.id == Appointment.lead_id)
+            .join(User, User.id == Appointment.agent_id)
+            .where(
+                Appointment.state == "scheduled",
+                Appointment.reminded_at.is_(None),
+                Appointment.due_at <= now,
+                User.opted_out.is_(False),
+            )
+            .order_by(Appointment.due_at, Appointment.id)
+            .limit(limit)
+        )
+        if after is not None:
+            due_at, appointment_id = after
+            query = query.where(
+                or_(
+                    Appointment.due_at > due_at,
+                    and_(Appointment.due_at == due_at, Appointment.id > appointment_id),
+                )
+            )
+        if session.get_bind().dialect.name == "postgresql":
+            # Two dispatchers never wait on each other: each takes rows the other has not locked.
+            query = query.with_for_update(skip_locked=True, of=Appointment)
+        by_agent: dict[int, list[tuple[Appointment, Lead, User]]] = {}
+        last: tuple[datetime, int] | None = None
+        count = 0
+        for appointment, lead, agent in session.execute(query):
+            by_agent.setdefault(agent.id, []).append((appointment, lead, agent))
+            last = (appointment.due_at, appointment.id)
+            count += 1
+
+        message_ids = []
+        for rows in by_agent.values():
+            message_ids += _remind_agent(session, rows, now, rules)
+        session.commit()
+    return message_ids, (last if count == limit else None)
+
+
+def _claim(session: Session, appointment: Appointment, now: datetime) -> bool:
+    """The guarded UPDATE that makes a reminder exactly-once on every backend."""
+    claimed = session.execute(
+        update(Appointment)
+        .where(Appointment.id == appointment.id, Appointment.reminded_at.is_(None),
+               Appointment.state == "scheduled")
+        .values(reminded_at=now)
+    ).rowcount
+    return claimed == 1
+
+
+def _next_number(session: Session, agent_id: int) -> int:
+    highest = session.scalar(
+        select(func.max(Appointment.reminder_number)).where(
+            Appointment.agent_id == agent_id,
+            Appointment.state == "scheduled",
+            Appointment.reminded_at.is_not(None),
+        )
+    )
+    return (highest or 0) + 1
+
+
+def _remind_agent(session: Session, rows: list, now: datetime, rules: ReminderRules) -> list[int]:
+    agent: User = rows[0][2]
+    zone = ZoneInfo(agent.timezone)
+    now_local = now.astimezone(zone)
+    single, folded = [], []
+    for appointment, lead, _ in rows:
+        if rules.hold(appointment.due_at.astimezone(zone), now_local):
+            continue
+        if not _claim(session, appointment, now):
+            continue
+        appointment.reminder_number = _next_number(session, agent.id)
+        appointment.reminder_late = now - appointment.due_at > rules.late_after
+        (folded if now - appointment.due_at > rules.max_lateness else single).append(
+            (appointment, lead)
+        )
+        session.flush()
+
+    message_ids = []
+    numbered = _outstanding_count(session, agent.id) > 1
+    for appointment, lead in single:
+        body = reminder_text(appointment, lead, zone, numbered)
+        message = queue_text(session, agent_id=agent.id, phone=agent.phone, body=body)
+        appointment.reminder_message_id = message.id
+        message_ids.append(message.id)
+    if folded:
+        body = catch_up_text([(a, lead) for a, lead in folded], zone)
+        message = queue_text(session, agent_id=agent.id, phone=agent.phone, body=body)
+        for appointment, _ in folded:
+            appointment.reminder_message_id = message.id
+        message_ids.append(message.id)
+    counters.count_reminder_batch(single, folded)
+    return message_ids
+
+
+def _outstanding_count(session: Session, agent_id: int) -> int:
+    return session.scalar(
+        select(func.count(Appointment.id)).where(
+            Appointment.agent_id == agent_id,
+            Appointment.state == "scheduled",
+            Appointment.reminded_at.is_not(None),
+        )
+    ) or 0
+
+
+def _what(appointment: Appointment, lead: Lead) -> str:
+    """'Follow up with John Doe (+1 312-555-0123): send the contract'."""
+    contact = f" ({display_phone(lead.phone)})" if lead.phone else ""
+    default_title = appointment.title.strip().lower() == f"follow up with {lead.name}".lower()
+    purpose = "" if default_title else f": {appointment.title}"
+    return f"Follow up with {lead.name}{contact}{purpose}"
+
+
+def reminder_text(appointment: Appointment, lead: Lead, zone: ZoneInfo, numbered: bool) -> str:
+    """E.g. "⏰ Follow up with John Doe (+1 312-555-0123): send the contract. Reply DONE, or
+    SNOOZE 1h / SNOOZE tomorrow." — numbered ("#2 ... DONE 2") when several are outstanding."""
+    late = ""
+    if appointment.reminder_late:
+        due = appointment.due_at.astimezone(zone).strftime("%a %-I:%M %p")
+        late = f" (late — was due {due})"
+    if numbered:
+        n = appointment.reminder_number
+        return (f"⏰ #{n} {_what(appointment, lead)}{late}. "
+                f"Reply DONE {n}, or SNOOZE {n} 1h / SNOOZE {n} tomorrow.")
+    return f"⏰ {_what(appointment, lead)}{late}. {REPLY_HINT}"
+
+
+def catch_up_text(rows: list[tuple[Appointment, Lead]], zone: ZoneInfo) -> str:
+    """One message for reminders that fell due long ago (the service was down)."""
+    lines = ["⏰ While I was offline these follow-ups came due:"]
+    for appointment, lead in rows[:MAX_CATCH_UP_LINES]:
+        due = appointment.due_at.astimezone(zone).strftime("%a %b %-d %-I:%M %p")
+        lines.append(f"#{appointment.reminder_number} {_what(appointment, lead)} (due {due})")
+    if len(rows) > MAX_CATCH_UP_LINES:
+        lines.append(f"…and {len(rows) - MAX_CATCH_UP_LINES} more. Text AGENDA for the list.")
+    lines.append("Reply DONE <#> or SNOOZE <#> <when>.")
+    return "\n".join(lines)
+
+
+def dispatch_daily_agendas(db: Database, now: datetime, rules: ReminderRules) -> list[int]:
+    """At the agenda hour in each agent's own zone, text today's and overdue follow-ups once.
+
+    The unique (agent, local day) row is the claim: a second beat, or a rerun, inserts nothing.
+    Sent only in the four hours after the agenda hour, so a long outage does not send a
+    "morning" agenda at night.
+    """
+    message_ids = []
+    with db.session() as session:
+        agents = session.scalars(select(User).where(User.opted_out.is_(False))).all()
+        for agent in agents:
+            zone = ZoneInfo(agent.timezone)
+            local = now.astimezone(zone)
+            if not rules.agenda_hour <= local.hour < rules.agenda_hour + 4:
+                continue
+            message_id = _agenda_for(session, agent, local.date(), zone, now)
+            if message_id is not None:
+                message_ids.append(message_id)
+    return message_ids
+
+
+def _agenda_for(session: Session, agent: User, day: date, zone: ZoneInfo,
+                now: datetime) -> int | None:
+    claim = DailyAgenda(agent_id=agent.id, day=day)
+    session.add(claim)
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        return None
+    end_of_day = datetime.combine(day, time(0), tzinfo=zone) + timedelta(days=1)
+    has_items = session.scalar(
+        select(func.count(Appointment.id)).where(
+            Appointment.agent_id == agent.id,
+            Appointment.state == "scheduled",
+            Appointment.due_at < end_of_day,
+        )
+    )
+    if has_items:
+        body = "☀️ Good morning! " + agenda_text(session, agent.id, zone, now, day.isoformat())
+        message = queue_text(session, agent_id=agent.id, phone=agent.phone, body=body)
+        claim.message_id = message.id
+    session.commit()
+    return claim.message_id
