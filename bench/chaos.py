@@ -1,7 +1,7 @@
-"""Chaos benchmark (issue 9): several agents in a loop of plan → YES → wait, against one gunicorn,
+"""Chaos benchmark: several agents in a loop of plan → YES → wait, against one gunicorn,
 real Celery workers and beat, Redis and PostgreSQL, and the loopback Twilio stand-in, while pool
 children are SIGKILLed just after some YES replies, the whole worker is SIGKILLed once and Redis
-is restarted empty once; then the figures the issue asks for.
+is restarted empty once; then the figures: plans lost, run twice, and how late.
 
     .venv/bin/python bench/chaos.py                          # 8 agents, 60 s, PostgreSQL
     .venv/bin/python bench/chaos.py --agents 4 --duration 30 --child-kills 6

@@ -19,6 +19,7 @@ from flask import Flask
 
 from db import migrate
 from db.models import Base
+from db.session import Database
 from tests.support.databases import TemporarySchema
 from tests.support.settings import AGENT_LEADS, AGENT_PHONE, TEST_SETTINGS
 from tests.support.sms import SENT_BODIES, SmsPhone
@@ -66,8 +67,8 @@ def _flush_test_redis(app: Flask) -> None:
             pass
 
 
-def _empty_all_tables(app: Flask) -> None:
-    with get_db(app).engine.begin() as connection:
+def _empty_tables(database: Database) -> None:
+    with database.engine.begin() as connection:
         for table in reversed(Base.metadata.sorted_tables):
             connection.execute(table.delete())
 
@@ -81,29 +82,29 @@ def settings() -> dict:
 @pytest.fixture
 def app(database_url: str, settings: dict, tmp_path: Path) -> Iterator[Flask]:
     app = create_app({**TEST_SETTINGS, "DATABASE_URL": database_url, **settings})
-    _empty_all_tables(app)
+    _empty_tables(get_db(app))
     _flush_test_redis(app)
     forget_directories()
     yield app
-    _empty_all_tables(app)
+    _empty_tables(get_db(app))
     get_db(app).dispose()
 
 
 @pytest.fixture
-def db_session(app: Flask):  # type: ignore[no-untyped-def]
+def db_session(app: Flask):
     with get_db(app).session() as session:
         yield session
 
 
 @pytest.fixture
-def cli(app: Flask):  # type: ignore[no-untyped-def]
+def cli(app: Flask):
     return app.test_cli_runner()
 
 
 # --- Agents, signed Twilio webhooks, a real Celery worker ---------------------------------
 
 @pytest.fixture
-def agent(app: Flask):  # type: ignore[no-untyped-def]
+def agent(app: Flask):
     """An agent in Chicago with a handful of leads (two Johns, two Does)."""
     from db.models import Lead, User
 
@@ -118,7 +119,7 @@ def agent(app: Flask):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def agent_id(agent) -> int:  # type: ignore[no-untyped-def]
+def agent_id(agent) -> int:
     return agent.id
 
 
@@ -126,7 +127,7 @@ _E164 = re.compile(r"\+\d{8,15}")
 
 
 @pytest.fixture(autouse=True)
-def no_phone_or_body_in_info_logs(caplog: pytest.LogCaptureFixture):  # type: ignore[no-untyped-def]
+def no_phone_or_body_in_info_logs(caplog: pytest.LogCaptureFixture):
     """Across the whole suite: what the production log handler would write at INFO and above
     holds no phone number and no message body (the web process and in-process workers alike)."""
     from webapp.ops.logs import make_handler
@@ -146,12 +147,12 @@ def no_phone_or_body_in_info_logs(caplog: pytest.LogCaptureFixture):  # type: ig
 
 
 @pytest.fixture
-def phone(app: Flask, agent) -> SmsPhone:  # type: ignore[no-untyped-def]
+def phone(app: Flask, agent) -> SmsPhone:
     return SmsPhone(app, agent.phone)
 
 
 @pytest.fixture
-def celery_worker(app: Flask):  # type: ignore[no-untyped-def]
+def celery_worker(app: Flask):
     """A real Celery worker (threads pool) consuming from the real test broker."""
     from celery.contrib.testing.worker import start_worker
 
@@ -160,3 +161,15 @@ def celery_worker(app: Flask):  # type: ignore[no-untyped-def]
                       shutdown_timeout=20, loglevel="WARNING") as worker:
         yield worker
 
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    """The migrated test database alone, emptied: for the domain code that needs neither Flask,
+    Redis nor Celery (plan execution, reminders, answers)."""
+    database = Database(database_url)
+    _empty_tables(database)
+    forget_directories()
+    yield database
+    _empty_tables(database)
+    database.dispose()

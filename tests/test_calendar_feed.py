@@ -12,14 +12,14 @@ from webapp.channels.calendar_feed import issue_calendar_token
 from webapp.database import get_db
 
 
-def _token(app, agent_id: int, rotate: bool = False) -> str:  # type: ignore[no-untyped-def]
+def _token(app, agent_id: int, rotate: bool = False) -> str:
     with get_db(app).session() as session:
         token = issue_calendar_token(session, session.get(User, agent_id), rotate)
         session.commit()
         return token
 
 
-def _add(app, agent_id: int, title: str, due_at: datetime, state: str = "scheduled") -> None:  # type: ignore[no-untyped-def]
+def _add(app, agent_id: int, title: str, due_at: datetime, state: str = "scheduled") -> None:
     with get_db(app).session() as session:
         lead = session.scalar(select(Lead).where(Lead.agent_id == agent_id))
         session.add(Appointment(lead_id=lead.id, agent_id=agent_id, title=title, due_at=due_at,

@@ -11,11 +11,11 @@ from db.models import Lead, User
 from webapp.database import get_db
 
 
-def _add_agent(cli, phone: str = "(312) 555-0100", tz: str = "America/Chicago"):  # type: ignore[no-untyped-def]
+def _add_agent(cli, phone: str = "(312) 555-0100", tz: str = "America/Chicago"):
     return cli.invoke(args=["agents", "add", "--name", "Alex Rivera", "--phone", phone, "--tz", tz])
 
 
-def _leads(app) -> list[Lead]:  # type: ignore[no-untyped-def]
+def _leads(app) -> list[Lead]:
     with get_db(app).session() as session:
         return list(session.scalars(select(Lead).order_by(Lead.name)))
 
@@ -96,7 +96,7 @@ def test_reimporting_the_same_file_does_not_duplicate_leads(app, cli, tmp_path) 
         ("Too,Many,Columns,new,extra", "line 3: too many columns"),
     ],
 )
-def test_a_bad_row_names_its_line_and_nothing_is_imported(app, cli, tmp_path, bad_row, reason):  # type: ignore[no-untyped-def]
+def test_a_bad_row_names_its_line_and_nothing_is_imported(app, cli, tmp_path, bad_row, reason):
     _add_agent(cli)
     path = _csv(tmp_path, f"name,phone,email,status\nGood Lead,312-555-0123,,new\n{bad_row}\n")
     result = cli.invoke(args=["leads", "import", path, "--agent", "+13125550100"])

@@ -14,7 +14,7 @@ from webapp.cli.doctor import check_database, check_public_url, doctor
 from webapp.ops import health
 
 
-def run(app: Flask, *args: str):  # type: ignore[no-untyped-def]
+def run(app: Flask, *args: str):
     return app.test_cli_runner().invoke(doctor, ["--timeout", "0.5", *args])
 
 
@@ -57,7 +57,7 @@ def test_doctor_names_each_broken_setting(broken_settings: None, app: Flask) -> 
 
 
 @pytest.mark.integration
-def test_doctor_passes_a_working_setup(app: Flask, celery_worker) -> None:  # type: ignore[no-untyped-def]
+def test_doctor_passes_a_working_setup(app: Flask, celery_worker) -> None:
     health.record_beat_heartbeat(app.extensions["redis"])
     result = run(app, "--timeout", "3")
     assert result.exit_code == 0, result.output

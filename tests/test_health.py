@@ -81,7 +81,7 @@ def test_readyz_names_redis_when_down(redis_down: None, app: Flask) -> None:
 
 
 def test_readyz_names_database_when_down(app: Flask, monkeypatch: pytest.MonkeyPatch,
-                                         tmp_path) -> None:  # type: ignore[no-untyped-def]
+                                         tmp_path) -> None:
     broken = Database("sqlite:///" + str(tmp_path / "missing-dir" / "db.sqlite3"))
     monkeypatch.setitem(app.extensions, "db", broken)
     response = app.test_client().get("/readyz")

@@ -21,7 +21,7 @@ def builds(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     counted: list[int] = []
     real = lead_directories.LeadDirectory
 
-    def counting(leads):  # type: ignore[no-untyped-def]
+    def counting(leads):
         directory = real(leads)
         counted.append(len(directory))
         return directory
@@ -30,7 +30,7 @@ def builds(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return counted
 
 
-def directory_in_new_session(app: Flask, agent_id: int):  # type: ignore[no-untyped-def]
+def directory_in_new_session(app: Flask, agent_id: int):
     with get_db(app).session() as session:
         return lead_directories.directory_for(session, agent_id)
 

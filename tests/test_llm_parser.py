@@ -499,7 +499,7 @@ def test_token_usage_is_logged_at_info_without_bodies_or_phones(build, model, ca
 WEBHOOK_SETTINGS = {"REDIS_URL": "redis://localhost:6379/11"}
 
 
-def _wire(app, model: OpenAIStandIn, timeout: float) -> ModelAssistedParser:  # type: ignore[no-untyped-def]
+def _wire(app, model: OpenAIStandIn, timeout: float) -> ModelAssistedParser:
     """What webapp/__init__.py will do with make_parser(app.config), pointed at the stand-in."""
     parser = make_parser({**app.config, "OPENAI_API_KEY": model.api_key,
                           "OPENAI_BASE_URL": model.base_url, "OPENAI_TIMEOUT": timeout,
@@ -511,7 +511,7 @@ def _wire(app, model: OpenAIStandIn, timeout: float) -> ModelAssistedParser:  # 
 
 @pytest.mark.parametrize("settings", [WEBHOOK_SETTINGS])
 def test_webhook_answers_within_the_bound_while_the_model_hangs(app, phone, model,
-                                                                settings) -> None:  # type: ignore[no-untyped-def]
+                                                                settings) -> None:
     parser = _wire(app, model, timeout=0.5)
     started = time.monotonic()
     fast = phone.text("Mark Dana Cole qualified")  # the rules' fast path: no model call
@@ -531,7 +531,7 @@ def test_webhook_answers_within_the_bound_while_the_model_hangs(app, phone, mode
 
 
 @pytest.mark.parametrize("settings", [WEBHOOK_SETTINGS])
-def test_a_model_plan_still_waits_for_yes(app, phone, model, settings) -> None:  # type: ignore[no-untyped-def]
+def test_a_model_plan_still_waits_for_yes(app, phone, model, settings) -> None:
     from db.models import ExecutedPlan
 
     parser = _wire(app, model, timeout=2.0)

@@ -24,7 +24,7 @@ _INSERT = insert(Message).values(
 
 
 @pytest.fixture
-def db(postgresql_url: str):  # type: ignore[no-untyped-def]
+def db(postgresql_url: str):
     migrate.upgrade(postgresql_url)
     database = Database(postgresql_url)
     with database.engine.begin() as connection:
@@ -75,7 +75,7 @@ def test_a_connection_the_server_dropped_is_invalidated_and_the_next_write_works
     assert db.write_log_row(_INSERT, {"sid": "SM5", "body": "after", "now": now}) is not None
 
 
-def test_refused_on_sqlite(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_refused_on_sqlite(tmp_path) -> None:
     database = Database(f"sqlite:///{tmp_path / 'x.sqlite3'}")
     with pytest.raises(RuntimeError):
         database.write_log_row(select(User.id), {})

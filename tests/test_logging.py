@@ -119,7 +119,7 @@ def test_a_request_carries_one_id_into_its_log_lines(app: Flask, capture: Captur
 
 
 @pytest.mark.integration
-def test_request_id_follows_into_tasks(app: Flask, celery_worker, capture: Capture) -> None:  # type: ignore[no-untyped-def]
+def test_request_id_follows_into_tasks(app: Flask, celery_worker, capture: Capture) -> None:
 
     @app.post("/_queue_something")
     def queue_something() -> str:
@@ -158,7 +158,7 @@ def test_prerun_without_a_header_starts_a_fresh_id() -> None:
 
 @pytest.mark.integration
 def test_no_phone_or_body_at_info_through_a_whole_conversation(
-    app: Flask, capture: Capture, celery_worker, phone  # type: ignore[no-untyped-def]
+    app: Flask, capture: Capture, celery_worker, phone
 ) -> None:
     """Inbound text, plan, YES, the worker runs it and sends the result: nothing leaks.
 

@@ -54,7 +54,7 @@ def families(app: Flask) -> set[str]:
     return {f.name for f in text_string_to_metric_families(response.get_data(as_text=True))}
 
 
-def test_metrics_hidden_without_a_token_setting(app: Flask, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_metrics_hidden_without_a_token_setting(app: Flask, monkeypatch) -> None:
     monkeypatch.delenv("METRICS_TOKEN", raising=False)
     assert app.test_client().get("/metrics").status_code == 404
 
@@ -77,7 +77,7 @@ def test_metrics_parse_and_name_every_family(metrics_token: str, app: Flask) -> 
     assert samples[("fieldline_broker_up", ())] == 1.0
 
 
-def test_a_webhook_is_timed_by_its_route(metrics_token: str, app: Flask, phone) -> None:  # type: ignore[no-untyped-def]
+def test_a_webhook_is_timed_by_its_route(metrics_token: str, app: Flask, phone) -> None:
     key = ("fieldline_webhook_duration_seconds_count", (("endpoint", "/sms"), ("method", "POST")))
     before = scrape(app).get(key, 0.0)
     assert phone.text("What's John Doe's status?")
@@ -118,7 +118,7 @@ def test_queue_depth_missing_when_broker_down(metrics_token: str, settings: dict
 
 
 def test_helpers_count_plans_reminders_errors_parser_llm() -> None:
-    def value(metric, **labels) -> float:  # type: ignore[no-untyped-def]
+    def value(metric, **labels) -> float:
         return metric.labels(**labels)._value.get()
 
     plans = value(counters.PLANS, outcome="executed")
@@ -204,7 +204,7 @@ def test_multiprocess_mode_adds_up_processes(tmp_path: Path) -> None:
 
 
 @pytest.mark.integration
-def test_a_conversation_shows_up_in_the_figures(metrics_token: str, app: Flask, celery_worker,  # type: ignore[no-untyped-def]
+def test_a_conversation_shows_up_in_the_figures(metrics_token: str, app: Flask, celery_worker,
                                                 phone) -> None:
     """Text, plan, YES, the worker runs it and sends the result: each step is counted."""
     from tests.support.waiting import wait_for

@@ -25,7 +25,7 @@ TABLES = {
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def empty_database_url(request, tmp_path) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def empty_database_url(request, tmp_path) -> Iterator[str]:
     if request.param == "sqlite":
         yield "sqlite:///" + str(tmp_path / "empty.sqlite3")
         return

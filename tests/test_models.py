@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from db.models import Appointment, Lead, User
 
 
-def _agent(session, phone: str = "+13125550100") -> User:  # type: ignore[no-untyped-def]
+def _agent(session, phone: str = "+13125550100") -> User:
     agent = User(name="Alex", phone=phone, timezone="America/Chicago")
     session.add(agent)
     session.flush()

@@ -86,7 +86,7 @@ def test_unknown_sends_check_exits_1_only_when_something_is_listed(
     assert ops.invoke(args=["ops", "unknown-sends", "--check", "--since-hours", "1"]).exit_code == 1
 
 
-def test_an_unknown_agent_is_an_error_not_an_empty_list(ops: FlaskCliRunner, two_agents) -> None:  # type: ignore[no-untyped-def]
+def test_an_unknown_agent_is_an_error_not_an_empty_list(ops: FlaskCliRunner, two_agents) -> None:
     result = ops.invoke(args=["ops", "unknown-sends", "--agent", "+13125559999"])
     assert result.exit_code != 0 and "no agent with phone +13125559999" in result.output
     result = ops.invoke(args=["ops", "plans", "--agent", "+13125559999"])
@@ -117,7 +117,7 @@ def test_plans_lists_confirmed_plans_oldest_first_with_attempts(
     assert "fresh" in mine.output and "stuck" not in mine.output
 
 
-def test_plans_failed_shows_why(app: Flask, ops: FlaskCliRunner, two_agents) -> None:  # type: ignore[no-untyped-def]
+def test_plans_failed_shows_why(app: Flask, ops: FlaskCliRunner, two_agents) -> None:
     _plan(app, two_agents[0], "gave-up", "failed", timedelta(minutes=7),
           error="it could not be completed in time", attempts=5)
     result = ops.invoke(args=["ops", "plans", "--state", "failed"])

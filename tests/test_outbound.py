@@ -58,7 +58,7 @@ def on_standin(app: Flask, twilio_standin: TwilioStandIn) -> Flask:
     return app
 
 
-def _queue(app: Flask, agent_id: int | None, body: str = "Done!", **kwargs) -> int:  # type: ignore[no-untyped-def]
+def _queue(app: Flask, agent_id: int | None, body: str = "Done!", **kwargs) -> int:
     with get_db(app).session() as session:
         message = queue_text(session, agent_id=agent_id, phone=AGENT_PHONE, body=body, **kwargs)
         session.commit()
@@ -75,7 +75,7 @@ def _opted_out(app: Flask, agent_id: int) -> bool:
         return bool(session.scalar(select(User.opted_out).where(User.id == agent_id)))
 
 
-def _deliver(app: Flask, message_id: int, sender, **kwargs) -> str:  # type: ignore[no-untyped-def]
+def _deliver(app: Flask, message_id: int, sender, **kwargs) -> str:
     return deliver(get_db(app), message_id, sender, config=app.config, **kwargs)
 
 

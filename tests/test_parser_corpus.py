@@ -1,6 +1,6 @@
 """The labeled corpus: every message's kind and actions, as the spec means them.
 
-Expectations were written from docs/spec meaning (shared/spec/commands.md), not from parser
+Expectations were written from the spec (../shared/spec/commands.md beside the clone), not parser
 output. Notes and titles compare trimmed and casefolded; every other field exactly (and, for
 replies to a reminder, the `reminder` object when the row gives one). Rows marked "seed" quote
 the spec itself and must all pass; the whole corpus must reach 97%. The helpers are in

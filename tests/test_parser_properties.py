@@ -18,7 +18,7 @@ ZONE = ZoneInfo("America/Chicago")
 LEADS = LeadDirectory([LeadRef(1, "John Doe", "qualified"), LeadRef(2, "Jane Doe"),
                        LeadRef(3, "Dana Cole", "contacted"), LeadRef(4, "José García"),
                        LeadRef(5, "April Jones"), LeadRef(6, "Mark Price")])
-CTX = AgentContext(LEADS, ZONE, recent_lead_ids=(3,))
+CTX = AgentContext(LEADS, ZONE, country="US", recent_lead_ids=(3,))
 EMOJI = st.sampled_from(["👍", "🏠", "🎉", "❤️", "👨‍👩‍👧", "🇺🇸", "✅", "😂", "\u200d", "\ufe0f"])
 WORDS = st.sampled_from(
     "remind me to call dana john doe tomorrow at 3 pm mark as qualified lost update status "

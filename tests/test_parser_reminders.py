@@ -14,7 +14,7 @@ from webapp.understanding.plan import LeadRef
 CHICAGO = ZoneInfo("America/Chicago")
 NOW = datetime(2026, 3, 5, 15, 0, 40, tzinfo=CHICAGO)  # Thursday 3 PM (and 40 s)
 CTX = AgentContext(LeadDirectory([LeadRef(1, "John Smith"), LeadRef(2, "Sarah Smith"),
-                                  LeadRef(3, "Dana Cole", "contacted")]), CHICAGO)
+                                  LeadRef(3, "Dana Cole", "contacted")]), CHICAGO, "US")
 
 
 def parse(text: str) -> dict:

@@ -17,7 +17,7 @@ LEADS = LeadDirectory([LeadRef(1, "John Doe", "new"), LeadRef(2, "Dana Cole", "n
 
 
 def _through_parser(message: str, now: datetime) -> datetime | None:
-    ctx = AgentContext(LEADS, now.tzinfo, country="US")  # type: ignore[arg-type]
+    ctx = AgentContext(LEADS, now.tzinfo, country="US")
     plan = parse_message(message, ctx, now)
     follow = [a for a in plan.actions if isinstance(a, ScheduleFollowUp)]
     if plan.kind != "plan" or len(follow) != 1 or follow[0].lead != "John Doe":

@@ -27,7 +27,7 @@ def _local(*args: int, zone: ZoneInfo = CHICAGO) -> datetime:
     return datetime(*args, tzinfo=zone)
 
 
-def _follow_up(app, agent, due_at: datetime, title: str = "send the contract",  # type: ignore[no-untyped-def]
+def _follow_up(app, agent, due_at: datetime, title: str = "send the contract",
                lead_name: str = "John Doe") -> int:
     with get_db(app).session() as session:
         lead = session.scalar(select(Lead).where(Lead.agent_id == agent.id,
@@ -38,13 +38,13 @@ def _follow_up(app, agent, due_at: datetime, title: str = "send the contract",  
         return appointment.id
 
 
-def _texts(app) -> list[Message]:  # type: ignore[no-untyped-def]
+def _texts(app) -> list[Message]:
     with get_db(app).session() as session:
         return list(session.scalars(select(Message).where(Message.direction == "outbound")
                                     .order_by(Message.id)))
 
 
-def _appointment(app, appointment_id: int) -> Appointment:  # type: ignore[no-untyped-def]
+def _appointment(app, appointment_id: int) -> Appointment:
     with get_db(app).session() as session:
         return session.get(Appointment, appointment_id)
 
@@ -205,7 +205,7 @@ def test_no_agenda_text_when_there_is_nothing(app, agent) -> None:
 
 
 @pytest.fixture
-def settings(twilio_standin) -> dict:  # type: ignore[no-untyped-def]
+def settings(twilio_standin) -> dict:
     return {"TWILIO_API_BASE_URL": twilio_standin.base_url, "SMS_SENDER": "twilio",
             "RECOVERY_GRACE_SECONDS": 0}
 

@@ -34,7 +34,7 @@ def _messages(app: Flask) -> list[Message]:
         return list(session.scalars(select(Message).order_by(Message.id)))
 
 
-def _send(client: FlaskClient, agent: str, text: str):  # type: ignore[no-untyped-def]
+def _send(client: FlaskClient, agent: str, text: str):
     return client.post("/simulator/send", json={"agent": agent, "text": text})
 
 
@@ -50,7 +50,7 @@ def _send(client: FlaskClient, agent: str, text: str):  # type: ignore[no-untype
     ids=["switched-off", "switched-off-in-development", "production"],
 )
 def test_every_route_is_404_unless_enabled_outside_production(client, app, agent,
-                                                              settings) -> None:  # type: ignore[no-untyped-def]
+                                                              settings) -> None:
     assert client.get("/simulator").status_code == 404
     assert client.get("/simulator/").status_code == 404
     assert client.get(f"/simulator/messages?agent={agent.phone}").status_code == 404

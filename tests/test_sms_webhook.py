@@ -14,7 +14,7 @@ from tests.support.sms import SmsPhone, sign
 from webapp.database import get_db
 
 
-def _count(app, model, *where) -> int:  # type: ignore[no-untyped-def]
+def _count(app, model, *where) -> int:
     with get_db(app).session() as session:
         return session.scalar(select(func.count()).select_from(model).where(*where))
 
@@ -45,7 +45,7 @@ def test_signature_for_another_url_is_refused(app, agent) -> None:
 
 
 @pytest.mark.parametrize("settings", [{"PUBLIC_BASE_URL": "", "TRUST_PROXY_HEADERS": True}])
-def test_behind_a_trusted_proxy_the_forwarded_url_is_what_is_checked(app, agent, settings):  # type: ignore[no-untyped-def]
+def test_behind_a_trusted_proxy_the_forwarded_url_is_what_is_checked(app, agent, settings):
     params = {"MessageSid": "SMproxy", "From": agent.phone, "Body": "HELP"}
     from twilio.request_validator import RequestValidator
 
@@ -177,14 +177,14 @@ def test_stop_is_never_taken_as_cancel(app, phone) -> None:
         ("Update Sarah\x00 Smith to won", {}, "can't read"),
     ],
 )
-def test_bad_input_gets_a_clear_reply_and_changes_nothing(app, phone, body, extra, expected):  # type: ignore[no-untyped-def]
+def test_bad_input_gets_a_clear_reply_and_changes_nothing(app, phone, body, extra, expected):
     reply = phone.text(body, **extra)
     assert expected in reply
     assert phone.text("YES") == "Nothing is waiting for confirmation."
 
 
 @pytest.mark.parametrize("settings", [{"RATE_LIMIT_PER_MINUTE": 3}])
-def test_a_flood_is_answered_once_then_ignored(app, phone, settings) -> None:  # type: ignore[no-untyped-def]
+def test_a_flood_is_answered_once_then_ignored(app, phone, settings) -> None:
     replies = [phone.text("What's Dana Cole's status?") for _ in range(6)]
     assert all("negotiating" in r for r in replies[:3])
     assert "too fast" in replies[3]

@@ -38,7 +38,7 @@ NOW = datetime(2026, 3, 5, 15, 0, tzinfo=CHICAGO)  # a Thursday
     # an instant stored in UTC is said in the agent's zone (CDT after March 8)
     (datetime.fromisoformat("2026-03-10T15:00:00+00:00"), "Tuesday March 10 at 10 AM"),
 ])
-def test_times_are_said_as_people_say_them(due, spoken) -> None:  # type: ignore[no-untyped-def]
+def test_times_are_said_as_people_say_them(due, spoken) -> None:
     assert speech.say_when(due, NOW) == spoken
 
 
@@ -103,7 +103,7 @@ def test_results_are_said_from_the_workers_effects() -> None:
     ('No lead named "Karen". Closest: Karen Green. Resend with the right name.',
      "No lead named Karen. Closest: Karen Green. Say it again with the right name."),
 ])
-def test_other_replies_are_made_speakable(text, spoken) -> None:  # type: ignore[no-untyped-def]
+def test_other_replies_are_made_speakable(text, spoken) -> None:
     assert speech.speakable(text) == spoken
 
 
@@ -140,7 +140,7 @@ def test_keys_become_words() -> None:
     ("one", "1"), ("Number two.", "2"), ("the first one", "1"), ("3", "3"), ("option 4", "4"),
     ("John Doe", None), ("yes", None),
 ])
-def test_spoken_choices(said, choice) -> None:  # type: ignore[no-untyped-def]
+def test_spoken_choices(said, choice) -> None:
     assert spoken_choice(said) == choice
 
 

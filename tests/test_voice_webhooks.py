@@ -16,11 +16,11 @@ from webapp.database import get_db
 
 
 @pytest.fixture
-def call(app: Flask, agent) -> VoicePhone:  # type: ignore[no-untyped-def]
+def call(app: Flask, agent) -> VoicePhone:
     return VoicePhone(app, agent.phone)
 
 
-def _rows(app: Flask, model):  # type: ignore[no-untyped-def]
+def _rows(app: Flask, model):
     with get_db(app).session() as session:
         return list(session.scalars(select(model).order_by(model.id)))
 
@@ -137,7 +137,7 @@ def test_keypad_two_cancels_a_pending_plan(app, call) -> None:
 
 
 @pytest.mark.parametrize("settings", [{"VOICE_RESULT_WAIT": 0}])  # no worker to wait for
-def test_keypad_one_confirms_without_a_worker_and_says_it_will_text(app, call, settings) -> None:  # type: ignore[no-untyped-def]
+def test_keypad_one_confirms_without_a_worker_and_says_it_will_text(app, call, settings) -> None:
     call.call()
     call.say("mark sarah smith as qualified")
     root = call.press("1")
@@ -191,7 +191,7 @@ def test_low_confidence_then_no_asks_again(app, call) -> None:
 
 
 @pytest.mark.parametrize("settings", [{"VOICE_MIN_CONFIDENCE": 0.95}])
-def test_the_confidence_threshold_is_a_setting(app, call, settings) -> None:  # type: ignore[no-untyped-def]
+def test_the_confidence_threshold_is_a_setting(app, call, settings) -> None:
     call.call()
     assert said(call.say("agenda", confidence="0.9")).startswith("I heard: agenda.")
 
@@ -245,7 +245,7 @@ def test_thats_all_ends_the_call(app, call) -> None:
 
 
 @pytest.mark.parametrize("settings", [{"VOICE_MAX_TURNS": 3}])
-def test_a_call_never_loops_forever(app, call, settings) -> None:  # type: ignore[no-untyped-def]
+def test_a_call_never_loops_forever(app, call, settings) -> None:
     call.call()
     call.say("agenda")
     call.say("agenda")
@@ -292,7 +292,7 @@ def test_the_agent_hanging_up_on_a_pending_plan_gets_it_by_text(app, call) -> No
 
 
 @pytest.mark.parametrize("settings", [{"REDIS_URL": "redis://127.0.0.1:1/0"}])
-def test_redis_down_ends_the_call_saying_nothing_changed(app, call, settings) -> None:  # type: ignore[no-untyped-def]
+def test_redis_down_ends_the_call_saying_nothing_changed(app, call, settings) -> None:
     import time
 
     started = time.monotonic()
@@ -304,7 +304,7 @@ def test_redis_down_ends_the_call_saying_nothing_changed(app, call, settings) ->
 
 
 @pytest.mark.parametrize("settings", [{"VOICE_RESULT_WAIT": 0}])
-def test_an_opted_out_agent_is_not_promised_a_text(app, agent, call, settings) -> None:  # type: ignore[no-untyped-def]
+def test_an_opted_out_agent_is_not_promised_a_text(app, agent, call, settings) -> None:
     from db.models import User
 
     with get_db(app).session() as session:

@@ -17,6 +17,7 @@ import pytest
 from tests.support import time_benchmark
 from tests.support.corpus import CORPUS, load_rows
 from webapp.understanding import when as w
+from webapp.understanding.literal_screen import may_match
 
 # Per pattern (by handler), phrases that match it: one or more for each alternative its regex
 # has, so that a piece missing from a group of `needs` shows up here.
@@ -38,7 +39,7 @@ _EXAMPLES: dict[str, list[str]] = {
                    "tday", "2day", "yesterday", "yday"],
     "_tom": ["by tom", "for tom", "till tom", "until tom", "before tom", "tom morning",
              "tom night"],
-    "_later_today": ["later today", "later on today", "later this afternoon",
+    "_later_today_piece": ["later today", "later on today", "later this afternoon",
                      "later this evening", "later on"],
     "_weekday_piece": [f"on {d}" for d in w._WEEKDAYS] + [
         "next week's friday", "friday after next", "this friday", "tuesday of next week",
@@ -143,7 +144,7 @@ def _texts() -> list[str]:
 
 
 def _spells_needs(needs: w._Needs, matched: str) -> bool:
-    return w._may_match(needs, matched, w._DIGIT.search(matched) is not None)
+    return may_match(needs, matched, w._DIGIT.search(matched) is not None)
 
 
 def test_every_pattern_has_examples() -> None:

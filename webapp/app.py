@@ -47,7 +47,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     # Twilio's own limit is 1,600 characters; anything far larger is not a real webhook.
     app.config.setdefault("MAX_CONTENT_LENGTH", 64 * 1024)
     if app.config["TRUST_PROXY_HEADERS"]:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
 
     app.extensions["db"] = Database(app.config["DATABASE_URL"])
     celery_init_app(app)
@@ -83,6 +83,7 @@ def _init_conversation(app: Flask) -> None:
         recent=RecentLeads(redis, config["CONTEXT_TTL"]),
         enqueue_plan=app.extensions["task_queue"].run_plan,
         parse=timed_parser(make_parser(config), parser_mode(config)),  # PARSER=rules|llm|auto
+        default_country=config["DEFAULT_COUNTRY"],
     )
     app.extensions["redis"] = redis
     app.extensions["conversation"] = conversation
@@ -91,4 +92,5 @@ def _init_conversation(app: Flask) -> None:
         conversation,
         RateLimiter(redis, config["RATE_LIMIT_PER_MINUTE"]),
         IdempotencyTokens(redis),
+        config["DEFAULT_COUNTRY"],
     )

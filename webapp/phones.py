@@ -9,7 +9,7 @@ class InvalidPhone(ValueError):
     """The text is not a valid phone number for the region given."""
 
 
-def normalize_phone(raw: str, default_region: str = "US") -> str:
+def normalize_phone(raw: str, default_region: str) -> str:
     """Return `raw` as E.164 ('+13125550123'), reading national numbers in `default_region`."""
     try:
         number = phonenumbers.parse(raw.strip(), default_region)
@@ -20,7 +20,7 @@ def normalize_phone(raw: str, default_region: str = "US") -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def region_of(e164: str, fallback: str = "US") -> str:
+def region_of(e164: str, fallback: str) -> str:
     """The country an E.164 number belongs to, e.g. 'US' — an agent's default region."""
     try:
         region = phonenumbers.region_code_for_number(phonenumbers.parse(e164, None))

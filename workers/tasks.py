@@ -73,7 +73,7 @@ def enqueue_send(message_id: int) -> bool:
     return _publish(send_message, message_id, message_id=message_id)
 
 
-def _publish(task, argument: object, **log_fields: object) -> bool:  # type: ignore[no-untyped-def]
+def _publish(task, argument: object, **log_fields: object) -> bool:
     try:
         task.apply_async(args=[argument], retry=False)
     except Exception:  # kombu/redis/socket errors alike: the database row is the fallback

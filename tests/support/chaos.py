@@ -64,7 +64,7 @@ class Fleet(ProcessGroups):
         self.concurrency = concurrency
         self.generation = 0
 
-    def start(self, index: int) -> None:  # type: ignore[override]
+    def start(self, index: int) -> None:
         self.generation += 1
         super().start(f"worker{index}", [
             str(BIN / "celery"), "-A", "workers", "worker", "--pool", "prefork",
@@ -78,7 +78,7 @@ class Fleet(ProcessGroups):
             if not self.alive(index):
                 self.start(index)
 
-    def alive(self, index: int) -> bool:  # type: ignore[override]
+    def alive(self, index: int) -> bool:
         return super().alive(f"worker{index}")
 
     def kill(self, index: int) -> None:
@@ -101,7 +101,7 @@ class Fleet(ProcessGroups):
         for index in range(self.size):
             self.kill(index)
 
-    def logs(self, tail: int = 4000) -> str:  # type: ignore[override]
+    def logs(self, tail: int = 4000) -> str:
         return super().logs(tail, "worker*.log")
 
 

@@ -28,7 +28,7 @@ class SmsPhone:
         self.phone = phone
         self.count = 0
 
-    def post(self, body: str, sid: str | None = None, **extra: str):  # type: ignore[no-untyped-def]
+    def post(self, body: str, sid: str | None = None, **extra: str):
         self.count += 1
         SENT_BODIES.append(body)
         params = {

@@ -259,7 +259,7 @@ def _follow_up_when(app: Flask, plan_id: str) -> str:
     return format_due(due.astimezone(ZoneInfo("America/Chicago")))
 
 
-def _wait(predicate, timeout: float) -> None:  # type: ignore[no-untyped-def]
+def _wait(predicate, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():

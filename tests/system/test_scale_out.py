@@ -1,4 +1,4 @@
-"""Scale-out (issue 10): two web processes and two worker processes, started separately against
+"""Scale-out: two web processes and two worker processes, started separately against
 the same PostgreSQL database and the same Redis, behave as one service.
 
 Nothing here is in-process: each web process is its own `gunicorn -c gunicorn.conf.py

@@ -60,7 +60,7 @@ def _require_browser() -> Any:
 
 
 @pytest.fixture
-def settings(twilio_standin) -> dict:  # type: ignore[no-untyped-def]
+def settings(twilio_standin) -> dict:
     return {
         "SIMULATOR_ENABLED": True,
         "SMS_SENDER": "twilio",
@@ -69,7 +69,7 @@ def settings(twilio_standin) -> dict:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def server(app: Flask, agent) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def server(app: Flask, agent) -> Iterator[str]:
     """The test app on a real socket (127.0.0.1, a free port), served from a thread."""
     http = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=http.serve_forever, name="simulator-http", daemon=True)

@@ -33,11 +33,11 @@ SEED = (
 
 
 @pytest.fixture
-def settings(twilio_standin) -> dict:  # type: ignore[no-untyped-def]
+def settings(twilio_standin) -> dict:
     return {"TWILIO_API_BASE_URL": twilio_standin.base_url, "SMS_SENDER": "twilio"}
 
 
-def _plan_state(app, plan_id: str | None = None) -> str | None:  # type: ignore[no-untyped-def]
+def _plan_state(app, plan_id: str | None = None) -> str | None:
     with get_db(app).session() as session:
         query = select(ExecutedPlan.state)
         if plan_id:
@@ -160,7 +160,7 @@ def test_an_expired_plan_cannot_be_confirmed(app, agent, phone) -> None:
 
 
 @pytest.mark.parametrize("settings", [{"PENDING_PLAN_TTL": 1}])
-def test_the_pending_plan_expires_after_its_ttl(app, agent, phone, settings) -> None:  # type: ignore[no-untyped-def]
+def test_the_pending_plan_expires_after_its_ttl(app, agent, phone, settings) -> None:
     phone.text("Update Sarah Smith's status to qualified")
     wait_for(lambda: app.extensions["redis"].get(f"fl:pending:{agent.phone}") is None, 5)
     assert phone.text("YES") == "Nothing is waiting for confirmation."
@@ -196,7 +196,7 @@ def test_pronouns_follow_the_previous_message(app, agent, phone, celery_worker,
 
 @pytest.mark.parametrize("settings", [{"CELERY_BROKER_URL": "redis://127.0.0.1:1/0"}])
 def test_yes_while_the_broker_is_down_is_saved_and_recovered_later(
-    app, agent, phone, settings  # type: ignore[no-untyped-def]
+    app, agent, phone, settings
 ) -> None:
     import time
 
@@ -209,7 +209,7 @@ def test_yes_while_the_broker_is_down_is_saved_and_recovered_later(
 
 
 @pytest.mark.parametrize("settings", [{"REDIS_URL": "redis://127.0.0.1:1/0"}])
-def test_redis_down_gives_a_quick_try_again_reply(app, agent, settings) -> None:  # type: ignore[no-untyped-def]
+def test_redis_down_gives_a_quick_try_again_reply(app, agent, settings) -> None:
     import time
 
     started = time.monotonic()

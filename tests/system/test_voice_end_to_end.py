@@ -33,13 +33,13 @@ SEED_SPOKEN = (
 
 
 @pytest.fixture
-def settings(twilio_standin) -> dict:  # type: ignore[no-untyped-def]
+def settings(twilio_standin) -> dict:
     return {"TWILIO_API_BASE_URL": twilio_standin.base_url, "SMS_SENDER": "twilio",
             "VOICE_RESULT_WAIT": 10}
 
 
 @pytest.fixture
-def call(app, agent) -> VoicePhone:  # type: ignore[no-untyped-def]
+def call(app, agent) -> VoicePhone:
     return VoicePhone(app, agent.phone)
 
 
@@ -144,7 +144,7 @@ def test_a_failed_plan_is_said_plainly(app, agent, call, celery_worker, twilio_s
 
 
 @pytest.mark.parametrize("settings", [{"VOICE_RESULT_WAIT": 0}])
-def test_an_outcome_not_ready_in_time_is_promised_by_text(app, agent, call, settings) -> None:  # type: ignore[no-untyped-def]
+def test_an_outcome_not_ready_in_time_is_promised_by_text(app, agent, call, settings) -> None:
     call.call()
     call.say("mark sarah smith as qualified")
     result = said(call.say("yes"))

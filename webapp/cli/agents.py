@@ -9,7 +9,8 @@ from sqlalchemy import select
 
 from db.models import User
 from webapp.channels.calendar_feed import issue_calendar_token
-from webapp.crm.agents import AgentError, add_agent, find_agent
+from webapp.cli.agent_option import agent_from_option
+from webapp.crm.agents import AgentError, add_agent
 from webapp.database import get_db
 
 agents_cli = AppGroup("agents", help="Manage agents (the people who text the assistant).")
@@ -23,7 +24,8 @@ def add(name: str, phone: str, timezone: str) -> None:
     """Add an agent."""
     with get_db().session() as session:
         try:
-            agent = add_agent(session, name, phone, timezone)
+            agent = add_agent(session, name, phone, timezone,
+                              current_app.config["DEFAULT_COUNTRY"])
         except AgentError as exc:
             raise click.ClickException(str(exc)) from exc
         session.commit()
@@ -45,9 +47,7 @@ def list_agents() -> None:
 def calendar_token(agent_phone: str, rotate: bool) -> None:
     """Print the agent's private calendar feed URL (subscribe to it in any calendar app)."""
     with get_db().session() as session:
-        agent = find_agent(session, agent_phone)
-        if agent is None:
-            raise click.ClickException(f"no agent with phone {agent_phone}")
+        agent = agent_from_option(session, agent_phone)
         token = issue_calendar_token(session, agent, rotate)
         session.commit()
     base = current_app.config["PUBLIC_BASE_URL"] or "http://127.0.0.1:5000"

@@ -16,9 +16,9 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from webapp.cli.agent_option import agent_from_option
 from webapp.config import ConfigError
 from webapp.conversation.lead_directories import directory_for
-from webapp.crm.agents import find_agent
 from webapp.crm.answers import answer_query
 from webapp.database import get_db
 from webapp.phones import region_of
@@ -60,12 +60,10 @@ def parse(agent_phone: str, now_raw: str | None, parser_name: str, jsonl: bool,
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from exc
     with get_db().session() as session:
-        agent = find_agent(session, agent_phone)
-        if agent is None:
-            raise click.ClickException(f"no agent with phone {agent_phone}")
+        agent = agent_from_option(session, agent_phone)
         zone = ZoneInfo(agent.timezone)
         ctx = AgentContext(leads=directory_for(session, agent.id), timezone=zone,
-                           country=region_of(agent.phone))
+                           country=region_of(agent.phone, current_app.config["DEFAULT_COUNTRY"]))
 
         def one(text: str, now: datetime) -> dict:
             plan = parse_message(text, ctx, now)

@@ -195,7 +195,7 @@ def run_doctor(app: Flask, timeout: float = 2.0) -> list[Result]:
 @with_appcontext
 def doctor(timeout: float) -> None:
     """Check the settings and services a real deployment needs; say what to fix."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = current_app._get_current_object()
     results = run_doctor(app, timeout)
     for result in results:
         click.echo(f"{'ok  ' if result.ok else 'FAIL'}  {result.name:<10}  {result.detail}")

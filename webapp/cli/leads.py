@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
 from db.models import Lead
-from webapp.crm.agents import find_agent
+from webapp.cli.agent_option import agent_from_option
 from webapp.crm.lead_import import import_leads
 from webapp.database import get_db
 
@@ -17,13 +18,11 @@ leads_cli = AppGroup("leads", help="Manage an agent's leads.")
 @leads_cli.command("import")
 @click.argument("csv_file", type=click.File("r", encoding="utf-8-sig"))
 @click.option("--agent", "agent_phone", required=True, help="The agent's phone.")
-def import_command(csv_file, agent_phone: str) -> None:  # type: ignore[no-untyped-def]
+def import_command(csv_file, agent_phone: str) -> None:
     """Import leads from a CSV with header name,phone,email,status — all rows or none."""
     with get_db().session() as session:
-        agent = find_agent(session, agent_phone)
-        if agent is None:
-            raise click.ClickException(f"no agent with phone {agent_phone}")
-        result = import_leads(session, agent, csv_file)
+        agent = agent_from_option(session, agent_phone)
+        result = import_leads(session, agent, csv_file, current_app.config["DEFAULT_COUNTRY"])
         if result.errors:
             for error in result.errors:
                 click.echo(error, err=True)
@@ -39,9 +38,7 @@ def import_command(csv_file, agent_phone: str) -> None:  # type: ignore[no-untyp
 def list_leads(agent_phone: str) -> None:
     """List an agent's leads."""
     with get_db().session() as session:
-        agent = find_agent(session, agent_phone)
-        if agent is None:
-            raise click.ClickException(f"no agent with phone {agent_phone}")
+        agent = agent_from_option(session, agent_phone)
         leads = session.scalars(
             select(Lead).where(Lead.agent_id == agent.id).order_by(Lead.name)
         )

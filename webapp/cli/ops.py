@@ -15,7 +15,7 @@ from flask.cli import AppGroup
 from sqlalchemy import func, select
 
 from db.models import ExecutedPlan, Message, User
-from webapp.crm.agents import find_agent
+from webapp.cli.agent_option import agent_from_option
 from webapp.database import get_db
 
 ops_cli = AppGroup("ops", help="Operator views: texts with an unknown outcome, plans not done.")
@@ -33,15 +33,12 @@ def _when(moment: datetime | None) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ") if moment else "-"
 
 
-def _agent_id(session, phone: str | None) -> int | None:  # type: ignore[no-untyped-def]
+def _agent_id(session, phone: str | None) -> int | None:
     """The agent's id for `--agent`, or None for all; an unknown phone is an error, not an
     empty list (an empty list would read as "all is well")."""
     if phone is None:
         return None
-    agent = find_agent(session, phone)
-    if agent is None:
-        raise click.ClickException(f"no agent with phone {phone}")
-    return agent.id
+    return agent_from_option(session, phone).id
 
 
 def _finish(count: int, check: bool) -> None:

@@ -29,7 +29,12 @@ from webapp.conversation.undo import describe_undo, last_undoable_plan
 from webapp.crm.answers import answer_query
 from webapp.ops import counters
 from webapp.phones import region_of
-from webapp.understanding.parser import AgentContext, continue_clarify, parse_message
+from webapp.understanding.parser import (
+    AgentContext,
+    Parser,
+    continue_clarify,
+    parse_message,
+)
 from webapp.understanding.plan import Plan, action_to_dict
 
 log = logging.getLogger(__name__)
@@ -44,9 +49,6 @@ CONFIRMED_SLOW = ("👍 Confirmed and saved. I'm running slow right now; it will
                   "few minutes and I'll text you.")
 
 _region_of = functools.lru_cache(maxsize=1024)(region_of)  # pure; phonenumbers is slow
-
-Parser = Callable[[str, AgentContext, datetime], Plan]
-
 
 @dataclass
 class Turn:
@@ -66,6 +68,7 @@ class Conversation:
     pending: PendingPlans
     recent: RecentLeads
     enqueue_plan: Callable[[str], bool]
+    default_country: str  # DEFAULT_COUNTRY: only for an agent's number with no known region
     parse: Parser = parse_message
     confirm_prompt: str = CONFIRM_PROMPT
 
@@ -114,7 +117,7 @@ class Conversation:
         ctx = AgentContext(
             leads=leads,
             timezone=zone,
-            country=_region_of(agent.phone),
+            country=_region_of(agent.phone, self.default_country),
             recent_lead_ids=self.recent.decode(raw_recent),
         )
         local_now = now.astimezone(zone)

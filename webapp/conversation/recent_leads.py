@@ -21,11 +21,8 @@ class RecentLeads:
             (pipe or self.redis).set(RECENT_KEY.format(phone=phone), json.dumps(lead_ids),
                                      ex=self.ttl)
 
-    def recall(self, phone: str) -> list[int]:
-        return self.decode(self.redis.get(RECENT_KEY.format(phone=phone)))
-
     def queue_recall(self, pipe: Any, phone: str) -> None:
-        """Queue `recall` on a pipeline; `decode` its result."""
+        """Queue a read of the recent leads on a pipeline; `decode` its result."""
         pipe.get(RECENT_KEY.format(phone=phone))
 
     @staticmethod

@@ -26,17 +26,18 @@ def validate_timezone(name: str) -> ZoneInfo:
         raise AgentError(f"unknown time zone {name!r}") from exc
 
 
-def add_agent(session: Session, name: str, phone: str, timezone: str) -> User:
-    """Create an agent; the phone must be unique once normalized (the caller commits)."""
+def add_agent(session: Session, name: str, phone: str, timezone: str, region: str) -> User:
+    """Create an agent; the phone (national numbers read in `region`, the deployment's
+    DEFAULT_COUNTRY) must be unique once normalized. The caller commits."""
     name = name.strip()
     if not name:
         raise AgentError("name is required")
     try:
-        e164 = normalize_phone(phone, "US")
+        e164 = normalize_phone(phone, region)
     except ValueError as exc:
         raise AgentError(str(exc)) from exc
     validate_timezone(timezone)
-    if find_agent(session, e164) is not None:
+    if find_agent(session, e164, region) is not None:
         raise AgentError(f"an agent with phone {e164} already exists")
     agent = User(name=name, phone=e164, timezone=timezone)
     session.add(agent)
@@ -44,10 +45,10 @@ def add_agent(session: Session, name: str, phone: str, timezone: str) -> User:
     return agent
 
 
-def find_agent(session: Session, phone: str) -> User | None:
-    """The agent whose phone is `phone` (any format), or None."""
+def find_agent(session: Session, phone: str, region: str) -> User | None:
+    """The agent whose phone is `phone` (any format; national numbers read in `region`)."""
     try:
-        e164 = normalize_phone(phone, "US")
+        e164 = normalize_phone(phone, region)
     except ValueError:
         return None
     return session.scalar(select(User).where(User.phone == e164))

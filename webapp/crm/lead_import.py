@@ -42,10 +42,11 @@ def _lead_key(name: str, phone: str | None, email: str | None) -> tuple[str, str
     return ("name", name.casefold())
 
 
-def import_leads(session: Session, agent: User, stream: TextIO) -> ImportResult:
+def import_leads(session: Session, agent: User, stream: TextIO, default_region: str
+                 ) -> ImportResult:
     """Validate every row, then add the new ones (the caller commits only if no errors)."""
     result = ImportResult()
-    region = region_of(agent.phone)
+    region = region_of(agent.phone, default_region)
     reader = csv.reader(stream)
     header = next(reader, None)
     columns = [h.strip().lower() for h in header or []]

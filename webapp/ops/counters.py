@@ -194,7 +194,7 @@ def timed_parser(parse: F, name: str = "rules") -> F:
         PARSED.labels(parser=name, kind=str(getattr(plan, "kind", "unknown"))).inc()
         return plan
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper
 
 
 @contextmanager
@@ -293,7 +293,7 @@ def render(broker_url: str | None = None) -> bytes:
     collectors = [source]
     if broker_url:
         collectors.append(QueueDepthCollector(broker_url))
-    return generate_latest(_Combined(*collectors))  # type: ignore[arg-type]
+    return generate_latest(_Combined(*collectors))
 
 
 def child_exit(pid: int) -> None:

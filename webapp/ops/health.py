@@ -24,13 +24,16 @@ from typing import Any
 
 from flask import Blueprint, Flask, current_app, jsonify
 from flask.typing import ResponseReturnValue
+from kombu import Connection
+from redis import Redis
+from sqlalchemy import text
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("health", __name__)
 
 DEFAULT_READY_TIMEOUT = 1.0
-BEAT_HEARTBEAT_KEY = "fieldline:beat:last_run"
+BEAT_HEARTBEAT_KEY = "fl:beat:last_run"
 
 # Shared by all readiness probes of a process. A check stuck past its bound keeps its thread
 # until its own socket timeout; a small pool bounds how many can pile up.
@@ -44,7 +47,7 @@ def healthz() -> ResponseReturnValue:
 
 @bp.get("/readyz")
 def readyz() -> ResponseReturnValue:
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = current_app._get_current_object()
     timeout = float(app.config.get("READY_TIMEOUT") or DEFAULT_READY_TIMEOUT)
     results = run_checks(readiness_checks(app, timeout), timeout)
     down = sorted(name for name, result in results.items() if not result["ok"])
@@ -90,15 +93,11 @@ def _timed(fn: Callable[[], None]) -> dict[str, Any]:
 
 
 def check_database(app: Flask) -> None:
-    from sqlalchemy import text
-
     with app.extensions["db"].engine.connect() as connection:
         connection.execute(text("SELECT 1"))
 
 
 def check_redis(url: str, timeout: float) -> None:
-    from redis import Redis
-
     client = Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
     try:
         if not client.ping():
@@ -112,8 +111,6 @@ def check_broker(url: str, timeout: float) -> None:
     if url.startswith(("redis://", "rediss://", "unix://")):
         check_redis(url, timeout)
         return
-    from kombu import Connection
-
     with Connection(url, connect_timeout=timeout) as connection:
         connection.ensure_connection(max_retries=1, timeout=timeout)
 

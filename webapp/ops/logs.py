@@ -225,7 +225,7 @@ def make_handler(stream: Any = None, fmt: str = "json") -> logging.Handler:
     handler.addFilter(RequestIdFilter())
     handler.addFilter(MaskingFilter())
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
-    handler._fieldline = True  # type: ignore[attr-defined]
+    handler._fieldline = True
     return handler
 
 

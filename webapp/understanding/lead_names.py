@@ -61,7 +61,7 @@ from rapidfuzz.distance import OSA
 
 from webapp.understanding.plan import LeadRef
 
-__all__ = ["LeadDirectory", "Mention", "normalize"]
+__all__ = ["LeadDirectory", "Mention", "fold_name"]
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ _NUMBER_NEXT_RE = re.compile(r"[ \t]*\d")
 _CONTRACTION_TAILS = frozenset({"ll", "re", "ve", "d", "m", "t"})
 
 
-def normalize(text: str) -> str:
+def fold_name(text: str) -> str:
     """Fold a name or word to the form we compare: no accents, no apostrophes, casefolded.
 
     NFKD splits "é" into "e" + a combining mark which we drop, so "José" and "Jose" meet;
@@ -122,7 +122,7 @@ def _name_words(name: str) -> list[tuple[str, ...]]:
 @functools.lru_cache(maxsize=65_536)
 def _word_atoms(raw: str) -> tuple[str, ...]:
     """Memoized: an agent's 5,000 leads share a few hundred first and last names."""
-    return tuple(a for part in _HYPHEN_SPLIT_RE.split(raw) if (a := _letters_only(normalize(part))))
+    return tuple(a for part in _HYPHEN_SPLIT_RE.split(raw) if (a := _letters_only(fold_name(part))))
 
 
 def _letters_only(text: str) -> str:
@@ -157,7 +157,7 @@ def _tokenize(text: str) -> list[_Token]:
         contraction = False
         tail = _APOSTROPHE_SPLIT_RE.split(raw)
         if len(tail) > 1:
-            last = normalize(tail[-1])
+            last = fold_name(tail[-1])
             if last == "s":
                 possessive = True
                 core_end = end - 2
@@ -177,7 +177,7 @@ def _tokenize(text: str) -> list[_Token]:
         atoms: list[tuple[str, int, int]] = []
         pos = start
         for part in _HYPHEN_SPLIT_RE.split(core):
-            norm = normalize(part)
+            norm = fold_name(part)
             if norm:
                 atoms.append((norm, pos, pos + len(part)))
             pos += len(part) + 1
@@ -763,7 +763,7 @@ def _spoken_prefix_forms(lead: LeadRef) -> list[_Form]:
     for w in raw:
         m = _PREFIXED_WORD_RE.match(w)
         if m:
-            split = (_letters_only(normalize(m.group(1))), _letters_only(normalize(m.group(2))))
+            split = (_letters_only(fold_name(m.group(1))), _letters_only(fold_name(m.group(2))))
             words.extend([(split[0],), (split[1],)])
             surname = split
         elif atoms := _word_atoms(w):

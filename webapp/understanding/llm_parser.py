@@ -64,10 +64,10 @@ from webapp.understanding.questions import QueryType
 from webapp.understanding.statuses import canonical_status
 from webapp.understanding.when import default_due, resolve_when
 
+from webapp.understanding.parser import MONTH_FIRST_COUNTRIES, AgentContext
+
 if typing.TYPE_CHECKING:
     from openai import OpenAI
-
-    from webapp.understanding.parser import AgentContext
 
 log = logging.getLogger(__name__)
 
@@ -319,8 +319,6 @@ def validate_proposal(args: Any, text: str, ctx: AgentContext, now: datetime) ->
 
 class _Validator:
     def __init__(self, text: str, ctx: AgentContext, now: datetime) -> None:
-        from webapp.understanding.parser import MONTH_FIRST_COUNTRIES
-
         self.text = text
         self.ctx = ctx
         self.now = now
@@ -593,8 +591,8 @@ class LlmParser:
     def _request(self, messages: list[dict]) -> Any:
         return self.client.chat.completions.create(
             model=self.model,
-            messages=messages,  # type: ignore[arg-type]
-            tools=[self._tool],  # type: ignore[list-item]
+            messages=messages,
+            tools=[self._tool],
             tool_choice={"type": "function", "function": {"name": TOOL_NAME}},
             parallel_tool_calls=False,
             temperature=0,

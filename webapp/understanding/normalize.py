@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from webapp.understanding.literal_screen import Needs, any_of, may_match, needs_of
+
 # Texting shorthand, case-insensitive, whole words only. Order matters where patterns overlap.
 # Each rule is (pattern, replacement, needs): `needs` lists, "|"-separated, lowercase literal
 # pieces of which every match of the pattern contains at least one (read off the pattern by
@@ -88,7 +90,7 @@ _SHORTHAND += (
      _SPACE_THEN_MINUTES),
 )
 _SHORTHAND_RE = tuple(
-    (re.compile(p, re.IGNORECASE), r, tuple(needs.split("|"))) for p, r, needs in _SHORTHAND
+    (re.compile(p, re.IGNORECASE), r, needs_of((needs,))) for p, r, needs in _SHORTHAND
 )
 
 _NUMBER_WORDS = (
@@ -116,13 +118,13 @@ _SPACES = re.compile(r"[ \t\r\f\v]+")
 _SPACES_CHANGE = ("  ", "\t", "\r", "\f", "\v")
 # Dictation hesitations carry no meaning anywhere ("call uh Dana", "went well um mark her won").
 _HESITATION = re.compile(r"(?<![\w'-])(?:u+m+|u+h+m*|e+r+m+|h+m+)(?![\w'-])[,.]?", re.IGNORECASE)
-_HESITATION_NEEDS = ("um", "uh", "rm", "hm")
+_HESITATION_NEEDS = any_of("um", "uh", "rm", "hm")
 # A dictated memo opens with discourse words before its first command ("okay so um called Dana").
 _LEAD_IN = re.compile(
     r"^(?:(?:okay|ok|alright|all right|so|oh|and|also|well|anyway|anyways)\b[\s,.!-]*)+(?=\S)",
     re.IGNORECASE,
 )
-_LEAD_IN_NEEDS = ("ok", "alright", "all right", "so", "oh", "and", "well", "anyway")
+_LEAD_IN_NEEDS = any_of("ok", "alright", "all right", "so", "oh", "and", "well", "anyway")
 
 # A careful writer wraps the command in courtesy ("Could you please mark...", "I'd like to log...",
 # "I just wanted to let you know that I met with..."): dropped where a sentence or clause starts.
@@ -143,7 +145,7 @@ _POLITE = re.compile(
     re.IGNORECASE,
 )
 # One literal of each alternative above (the first repetition must match one of them).
-_POLITE_NEEDS = ("you", "like", "want", "just", "fyi", "heads", "pleased", "happy", "glad",
+_POLITE_NEEDS = any_of("you", "like", "want", "just", "fyi", "heads", "pleased", "happy", "glad",
                  "sorry", "sad", "excited", "thrilled", "fortunately", "happily", "actually",
                  "news", "please", "kindly")
 
@@ -156,7 +158,7 @@ _GREETING = re.compile(
     r"(?:\s+there|\s+again)?\s*[!,.:-]+\s*)+(?=\S)",
     re.IGNORECASE,
 )
-_GREETING_NEEDS = ("hi", "hello", "hey", "good", "greetings")
+_GREETING_NEEDS = any_of("hi", "hello", "hey", "good", "greetings")
 _THANKS_SENTENCE = re.compile(
     r"(?:^|(?<=[.!?]\s))(?:(?:thanks|thank\s+you|many\s+thanks|much\s+appreciated|cheers)"
     r"(?:\s+(?:so|very)\s+much|\s+a\s+(?:lot|bunch|ton)|\s+again|\s+in\s+advance)*"
@@ -164,7 +166,7 @@ _THANKS_SENTENCE = re.compile(
     r"|i\s+appreciate\s+(?:it|your\s+help))[.!]*(?=\s|$)\s*",
     re.IGNORECASE,
 )
-_THANKS_NEEDS = ("thank", "cheers", "appreciate")
+_THANKS_NEEDS = any_of("thank", "cheers", "appreciate")
 
 
 def _drop_courtesy(line: str) -> str:
@@ -178,7 +180,7 @@ def _drop_courtesy(line: str) -> str:
 _KEYWORDS = ("agenda", "status")
 _KEYWORD_TYPO = re.compile(r"\b[a-z]{6}\b", re.IGNORECASE)
 # Every word _keyword_typo rewrites, lowercased: a keyword with two adjacent letters swapped.
-_KEYWORD_TYPO_NEEDS = tuple(sorted(
+_KEYWORD_TYPO_NEEDS = any_of(*sorted(
     {kw[:i] + kw[i + 1] + kw[i] + kw[i + 2:] for kw in _KEYWORDS for i in range(len(kw) - 1)}
     - set(_KEYWORDS)
 ))
@@ -195,24 +197,14 @@ def _keyword_typo(m: re.Match) -> str:
     return word
 
 
-def _may_match(needs: tuple[str, ...], low: str | None) -> bool:
-    """False when the lowercased text `low` holds none of the literal pieces `needs`.
-
-    A rule's `needs` are pieces every match of its pattern spells, so False means the regex
-    cannot match and need not run (most rules match no message: this skips ~60 regex passes).
-    `low` is None for non-ASCII text, which always runs every rule: IGNORECASE matches a few
-    non-ASCII letters to ASCII ones ("ſ" to "s", the Kelvin sign to "k", "İ" to "i") in ways
-    str.lower() does not mirror. For ASCII text, IGNORECASE is exactly ASCII case folding.
-    """
-    if low is None:
-        return True
-    for piece in needs:
-        if piece in low:
-            return True
-    return False
+def _may_match(needs: Needs, low: str | None) -> bool:
+    """`literal_screen.may_match`, where `low` is None for non-ASCII text: the rules run with
+    IGNORECASE, which folds some non-ASCII letters in ways str.lower() does not mirror, so such
+    text runs every rule (most rules match no message: this skips ~60 regex passes)."""
+    return low is None or may_match(needs, low)
 
 
-def _sub_if(pattern: re.Pattern, repl: str, text: str, needs: tuple[str, ...]) -> str:
+def _sub_if(pattern: re.Pattern, repl: str, text: str, needs: Needs) -> str:
     """pattern.sub(repl, text), without running the regex when `_may_match` rules it out."""
     if not _may_match(needs, text.lower() if text.isascii() else None):
         return text
@@ -242,12 +234,8 @@ def normalize(text: str) -> str:
     # `low` follows the text for `_may_match`. Replacements are ASCII, so ASCII text stays ASCII.
     low = text.lower() if text.isascii() else None
     for pattern, repl, needs in _SHORTHAND_RE:
-        if low is not None:  # _may_match(needs, low), inlined: this loop runs ~60 times a call
-            for piece in needs:
-                if piece in low:
-                    break
-            else:
-                continue
+        if low is not None and not may_match(needs, low):  # ~60 rules, most skipped here
+            continue
         changed = pattern.sub(repl, text)
         if changed != text:
             text = changed

@@ -41,7 +41,7 @@ Choices where the spec is silent:
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -82,8 +82,12 @@ class AgentContext:
 
     leads: LeadDirectory
     timezone: ZoneInfo
-    country: str = "US"
+    country: str  # ISO 3166 code: the default region of phone numbers and the date order
     recent_lead_ids: Sequence[int] = ()
+
+
+# Any parser: the rule parser, the model-assisted one, or either timed (`counters.timed_parser`).
+Parser = Callable[[str, AgentContext, datetime], Plan]
 
 
 def parse_message(text: str, ctx: AgentContext, now: datetime) -> Plan:
@@ -1381,12 +1385,12 @@ def _same(a: Action, b: Action) -> bool:
     if type(a) is not type(b):
         return False
     if isinstance(a, UpdateStatus):
-        return (a.lead_id, a.status) == (b.lead_id, b.status)  # type: ignore[union-attr]
+        return (a.lead_id, a.status) == (b.lead_id, b.status)
     if isinstance(a, LogInteraction):
         return (a.lead_id, a.interaction_type, a.note.casefold()) == (
-            b.lead_id, b.interaction_type, b.note.casefold())  # type: ignore[union-attr]
+            b.lead_id, b.interaction_type, b.note.casefold())
     if isinstance(a, ScheduleFollowUp):
         return (a.lead_id, a.due_at, a.title.casefold()) == (
-            b.lead_id, b.due_at, b.title.casefold())  # type: ignore[union-attr]
+            b.lead_id, b.due_at, b.title.casefold())
     return a == b
 

@@ -36,7 +36,7 @@ from webapp.config import ConfigError
 from webapp.ops import counters
 from webapp.understanding.intents import detect_intent
 from webapp.understanding.llm_parser import ModelError
-from webapp.understanding.parser import MAX_CHARS, AgentContext, parse_message
+from webapp.understanding.parser import MAX_CHARS, AgentContext, Parser, parse_message
 from webapp.understanding.plan import Plan
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,6 @@ __all__ = [
     "parser_mode",
 ]
 
-Parser = Callable[[str, AgentContext, datetime], Plan]
 PARSERS: tuple[str, ...] = ("rules", "llm", "auto")
 DEFAULT_TIMEOUT = 4.0
 # The SMS/voice webhook waits for the model: Twilio gives up after 15 s, and the rest of the

@@ -126,8 +126,3 @@ def find_status(text: str, start: int = 0, end: int | None = None) -> StatusMatc
             if Levenshtein.distance(word, best) <= (1 if len(word) < 8 else 2):
                 return StatusMatch(w.start(), w.end(), _FUZZY_WORDS[best])
     return None
-
-
-def status_list() -> str:
-    """The valid statuses, numbered, for a clarify question."""
-    return " ".join(f"{i}) {s}" for i, s in enumerate(STATUSES, 1))

@@ -8,7 +8,7 @@ part of day, a time zone, a relative offset), adjacent pieces are merged into on
 and the expression is resolved by hand in the agent's zone. `dateparser.parse` is only a last
 resort in `resolve_when`, where the whole text is known to be a time phrase.
 
-Conventions where the spec is silent (see also `docs` in the final report / tests):
+Conventions where the spec is silent (tests/test_when.py pins each):
 - "later today": 17:00 if it is before 14:00, else now + 2 h rounded up to the half hour.
 - "today" (or today's date) with no time after 10:00 has passed: treated like "later today".
 - "first thing" = morning (10:00); "early morning" = 08:00; "lunch" = 12:00; "night" = 19:00.
@@ -31,6 +31,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta, timezone
 
 from dateutil.easter import easter
+
+from webapp.understanding.literal_screen import Needs, fewest_pieces, may_match, needs_of
 
 __all__ = ["WhenMatch", "find_when", "resolve_when", "default_due"]
 
@@ -358,10 +360,7 @@ class _Ctx:
 
 
 _Handler = Callable[[re.Match, _Ctx], "_Piece | None"]
-# What a pattern's matches must spell (see `_pattern`): per group, whether any digit will do
-# and the literal pieces of which one will.
-_Needs = tuple[tuple[bool, tuple[str, ...]], ...]
-_PATTERNS: list[tuple[re.Pattern, _Handler, _Needs]] = []
+_PATTERNS: list[tuple[re.Pattern, _Handler, Needs]] = []  # with what their matches spell
 _DIGIT = re.compile(r"\d")  # the patterns' \d: any Unicode decimal digit
 
 
@@ -376,35 +375,13 @@ def _pattern(regex: str, needs: tuple[str, ...]):
     texts that match). The patterns run on `_Ctx.low` without IGNORECASE, so a piece found
     in it or not says exactly what the regex can see, whatever the alphabet.
     """
-    groups = []
-    for group in needs:
-        pieces = group.split("|")
-        groups.append((r"\d" in pieces, _fewest_pieces(p for p in pieces if p != r"\d")))
+    screen = needs_of(needs)
 
     def deco(fn: _Handler) -> _Handler:
-        _PATTERNS.append((re.compile(regex, re.X), fn, tuple(groups)))
+        _PATTERNS.append((re.compile(regex, re.X), fn, screen))
         return fn
 
     return deco
-
-
-def _fewest_pieces(pieces) -> tuple[str, ...]:
-    """The pieces, less those that contain another one: a text holding "today" holds "day"."""
-    pieces = list(dict.fromkeys(pieces))
-    return tuple(p for p in pieces if not any(o != p and o in p for o in pieces))
-
-
-def _may_match(needs: _Needs, low: str, has_digit: bool) -> bool:
-    """False when the text `low` lacks every piece of some group of `needs`: no match."""
-    for any_digit, pieces in needs:
-        if any_digit and has_digit:
-            continue
-        for piece in pieces:
-            if piece in low:
-                break
-        else:
-            return False
-    return True
 
 
 # Groups of `needs` shared by several patterns, built from the words their regexes are built
@@ -630,7 +607,7 @@ def _tom(m: re.Match, ctx: _Ctx) -> _Piece | None:
 
 @_pattern(r"\blater\s+(?:today|on\s+today|this\s+(?:afternoon|evening))\b|\blater\s+on\b",
           needs=("later",))
-def _later_today(m: re.Match, ctx: _Ctx) -> _Piece | None:
+def _later_today_piece(m: re.Match, ctx: _Ctx) -> _Piece | None:
     return _Piece(m.start(), m.end(), special="later today")
 
 
@@ -1306,7 +1283,7 @@ def _relative_clock(m: re.Match, ctx: _Ctx) -> _Piece | None:
         # "quarter to 3": the bare-hour rule applies to the hour said (2:45 pm), not to 2:45.
         hh, mi = divmod((bh * 60 - delta), 60)
         piece = _Piece(m.start(), m.end(), time=(hh, mi, 0), ampm_known=False)
-        piece.pm_hint = bh  # type: ignore[attr-defined]
+        piece.pm_hint = bh
         return piece
     return _Piece(m.start(), m.end(), time=(hh, mi, 0), ampm_known=known or hh == 0 or hh > 12)
 
@@ -1343,7 +1320,7 @@ _SCREEN_WORDS = (
 ).split("|")
 _SCREEN_REST = r"\d|[a-z]th\b|[ap]\.?\s?m\b|\b(?:at|by|around|about)\s+\w"
 _SCREEN = re.compile("|".join(map(re.escape, _SCREEN_WORDS)) + "|" + _SCREEN_REST, re.I)
-_SCREEN_PIECES = _fewest_pieces(_SCREEN_WORDS)
+_SCREEN_PIECES = fewest_pieces(_SCREEN_WORDS)
 _SCREEN_REST_LOW = re.compile(_SCREEN_REST)
 # What may separate two pieces of one expression: "Saturday morning at 9", "on Fri, Sep 20".
 _JOINER = re.compile(r"(?:\s|,|\bat\b|@|\bon\b|\bfor\b|\bof\b|\bthe\b|\bin\b|\bby\b|-)*")
@@ -1361,7 +1338,7 @@ def _scan(ctx: _Ctx) -> list[_Piece]:
     low = ctx.low
     has_digit = _DIGIT.search(low) is not None
     for regex, handler, needs in _PATTERNS:
-        if not _may_match(needs, low, has_digit):
+        if not may_match(needs, low, has_digit):
             continue  # the regex cannot match (see `_pattern`)
         for m in regex.finditer(low):
             if m.end() == m.start():
@@ -1450,7 +1427,7 @@ def _resolve(group: list[_Piece], ctx: _Ctx) -> _Resolved | None:
         if p.time is not None:
             merged.ampm_known = p.ampm_known
             if hasattr(p, "pm_hint"):
-                merged.pm_hint = p.pm_hint  # type: ignore[attr-defined]
+                merged.pm_hint = p.pm_hint
     if merged.special == "later today":
         return _Resolved(_later_today(now), False, True, group)
     if merged.instant is not None:

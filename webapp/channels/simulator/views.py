@@ -86,7 +86,7 @@ def _agent_or_error(phone: str | None) -> User | Response:
     if not phone:
         return _json_error(400, "agent (the agent's phone number) is required")
     with get_db().session() as session:
-        agent = find_agent(session, phone)
+        agent = find_agent(session, phone, current_app.config["DEFAULT_COUNTRY"])
         if agent is None:
             return _json_error(404, f"no agent with phone {phone}")
         session.expunge(agent)
@@ -99,8 +99,9 @@ def page() -> str:
     """The phone page, as the agent chosen with ?agent= (else the demo agent, else the first)."""
     with get_db().session() as session:
         agents = [(a.name, a.phone) for a in session.scalars(select(User).order_by(User.id))]
-        chosen = find_agent(session, request.args.get("agent", "")) if request.args.get(
-            "agent") else None
+        asked = request.args.get("agent")
+        chosen = find_agent(session, asked, current_app.config["DEFAULT_COUNTRY"]) if asked \
+            else None
     phones = [phone for _, phone in agents]
     if chosen is not None:
         current = chosen.phone

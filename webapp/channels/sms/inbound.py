@@ -57,8 +57,9 @@ class Inbound:
 
 class SmsInbound:
     def __init__(self, db: Database, conversation: Conversation, limiter: RateLimiter,
-                 tokens: IdempotencyTokens) -> None:
+                 tokens: IdempotencyTokens, default_region: str) -> None:
         self.db = db
+        self.default_region = default_region  # DEFAULT_COUNTRY: a sender's national number
         self.conversation = conversation
         self.limiter = limiter
         self.tokens = tokens
@@ -66,7 +67,7 @@ class SmsInbound:
     def receive(self, message: Inbound) -> str | None:
         """The reply text for `message`, or None when nothing must be said (a duplicate)."""
         try:
-            phone = _normalize_phone(message.from_phone, "US")
+            phone = _normalize_phone(message.from_phone, self.default_region)
         except ValueError:
             phone = None
         # One Redis round trip: the idempotency token, then (first time only) the rate count,

@@ -39,7 +39,7 @@ from db.session import Database
 from db.vocabulary import STATUSES
 from webapp.channels.voice import speech
 from webapp.conversation.conversation import NOTHING_PENDING, TRY_AGAIN, Conversation, Turn
-from webapp.phones import normalize_phone
+from webapp.crm.agents import find_agent
 from webapp.understanding.intents import detect_intent
 
 log = logging.getLogger(__name__)
@@ -222,6 +222,7 @@ class VoiceCalls:
     db: Database
     conversation: Conversation
     states: CallStates
+    default_region: str  # DEFAULT_COUNTRY: a caller id without its country code
     min_confidence: float = 0.5
     result_wait: float = 4.0
     max_turns: int = 20
@@ -232,14 +233,10 @@ class VoiceCalls:
 
     # --- entry points ---------------------------------------------------------------------
 
-    def find_agent(self, from_phone: str) -> User | None:
-        """The agent calling, by caller id normalized to E.164 like an SMS sender."""
-        try:
-            phone = normalize_phone(from_phone or "", "US")
-        except ValueError:
-            return None
+    def caller(self, from_phone: str) -> User | None:
+        """The agent calling (detached), by caller id normalized like an SMS sender's."""
         with self.db.session() as session:
-            agent = session.scalar(select(User).where(User.phone == phone))
+            agent = find_agent(session, from_phone or "", self.default_region)
             if agent is not None:
                 session.expunge(agent)
             return agent
@@ -247,7 +244,7 @@ class VoiceCalls:
     def answer(self, call_sid: str, from_phone: str) -> VoiceReply:
         """An incoming call: a short refusal for strangers, a greeting for an agent."""
         try:
-            agent = self.find_agent(from_phone)
+            agent = self.caller(from_phone)
         except SQLAlchemyError:
             log.warning("could not look up a caller", exc_info=True)
             return VoiceReply([speech.speakable(TRY_AGAIN), speech.GOODBYE], listen=False,
@@ -276,7 +273,7 @@ class VoiceCalls:
 
     def _gather(self, call_sid: str, from_phone: str, speech_result: str,
                 confidence: str, digits: str) -> VoiceReply:
-        agent = self.find_agent(from_phone)
+        agent = self.caller(from_phone)
         if agent is None:
             return VoiceReply([speech.UNKNOWN_CALLER], listen=False, hangup=True)
         try:

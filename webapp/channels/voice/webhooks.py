@@ -25,7 +25,7 @@ GATHER_TIMEOUT = 6
 
 def voice_calls(app: Flask | None = None) -> VoiceCalls:
     """The app's `VoiceCalls`, built on first use from the shared conversation and Redis."""
-    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    app = app or current_app._get_current_object()
     calls = app.extensions.get("voice_calls")
     if calls is None:
         config = app.config
@@ -33,6 +33,7 @@ def voice_calls(app: Flask | None = None) -> VoiceCalls:
             db=app.extensions["db"],
             conversation=app.extensions["conversation"],
             states=CallStates(app.extensions["redis"]),
+            default_region=config["DEFAULT_COUNTRY"],
             min_confidence=float(config.get("VOICE_MIN_CONFIDENCE", 0.5)),
             result_wait=float(config.get("VOICE_RESULT_WAIT", 4)),
             max_turns=int(config.get("VOICE_MAX_TURNS", 20)),
