@@ -29,6 +29,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from db.vocabulary import (
     APPOINTMENT_STATES,
+    CHANGE_KINDS,
     CHANNELS,
     INTERACTION_TYPES,
     MESSAGE_DIRECTIONS,
@@ -113,6 +114,9 @@ class Lead(Base):
     email: Mapped[str | None] = mapped_column(String(254))
     status: Mapped[str] = mapped_column(String(20), default="new")
     last_contacted: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Where the lead came from: a channel (sms, voice, web, api, import, cli) or, in time, a
+    # lead source's name. None for leads older than the column.
+    source: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -166,6 +170,11 @@ class Appointment(Base):
     )
     reminder_number: Mapped[int | None] = mapped_column(Integer)  # "DONE 2" refers to it
     reminder_late: Mapped[bool] = mapped_column(Boolean, default=False)
+    # iCalendar SEQUENCE: bumped whenever the event changes (moved, retitled, cancelled), so a
+    # subscribed calendar replaces its copy instead of keeping the old one.
+    sequence: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    snooze_count: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # when marked done
     channel: Mapped[str] = mapped_column(String(10), default="sms")
     plan_id: Mapped[str | None] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -199,6 +208,33 @@ class LeadHistory(Base):
 
     __table_args__ = (
         CheckConstraint(_in("new_status", STATUSES), name="new_status_valid"),
+        CheckConstraint(_in("channel", CHANNELS), name="channel_valid"),
+    )
+
+
+class ChangeHistory(Base):
+    """Audit trail of changes to a lead's details and to follow-ups (statuses have their own,
+    `lead_history`): what changed from what to what, by which plan, through which channel.
+
+    `changes` maps each changed field to [old, new] (instants as ISO 8601, UTC), e.g.
+    {"due_at": ["2026-03-06T16:00:00+00:00", "2026-03-10T15:00:00+00:00"]}.
+    """
+
+    __tablename__ = "change_history"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    appointment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("appointments.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    changes: Mapped[dict] = mapped_column(JSON)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    channel: Mapped[str] = mapped_column(String(10))
+    plan_id: Mapped[str | None] = mapped_column(String(64), index=True)
+
+    __table_args__ = (
+        CheckConstraint(_in("kind", CHANGE_KINDS), name="kind_valid"),
         CheckConstraint(_in("channel", CHANNELS), name="channel_valid"),
     )
 

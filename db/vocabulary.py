@@ -17,8 +17,16 @@ STATUSES: tuple[str, ...] = (
     "follow_up",
 )
 INTERACTION_TYPES: tuple[str, ...] = ("call", "meeting", "viewing", "email", "text", "note")
-# Where a change came from (audit rows, interactions, follow-ups, plans).
-CHANNELS: tuple[str, ...] = ("sms", "voice", "cli")
+# Where a change came from (audit rows, interactions, follow-ups, plans, a lead's source).
+CHANNELS: tuple[str, ...] = ("sms", "voice", "cli", "web", "api", "import")
 APPOINTMENT_STATES: tuple[str, ...] = ("scheduled", "done", "cancelled")
 PLAN_STATES: tuple[str, ...] = ("confirmed", "executed", "failed")
 MESSAGE_DIRECTIONS: tuple[str, ...] = ("inbound", "outbound")
+# What `change_history` records about a lead's details or a follow-up.
+CHANGE_KINDS: tuple[str, ...] = (
+    "lead.updated",  # name, phone or email
+    "follow_up.rescheduled",  # due_at (and title, when a new purpose was said)
+    "follow_up.cancelled",
+    "follow_up.completed",
+    "follow_up.reopened",  # an undo of a cancel or a completion
+)

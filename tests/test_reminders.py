@@ -141,25 +141,21 @@ def test_done_and_snooze_answer_the_latest_or_the_numbered_reminder(app, agent) 
                         lead_name="Dana Cole")
     dispatch_due_reminders(get_db(app), _local(2026, 3, 6, 10, 1), RULES)
     numbers = {_appointment(app, i).reminder_number: i for i in (first, second)}
-    with get_db(app).session() as session:
-        reply = mark_done(session, agent.id, 1)
+    reply = mark_done(get_db(app), agent, 1, "sms")
     assert "Marked done" in reply
     assert _appointment(app, numbers[1]).state == "done"
     later = _local(2026, 3, 6, 15, 0)
-    with get_db(app).session() as session:
-        reply = snooze(session, agent.id, None, later, CHICAGO)
+    reply = snooze(get_db(app), agent, None, later, "sms")
     assert "Snoozed" in reply and "3:00 PM" in reply
     snoozed = _appointment(app, numbers[2])
     assert snoozed.due_at == later and snoozed.reminded_at is None
     # The snoozed follow-up is reminded again when its new time comes.
     assert len(dispatch_due_reminders(get_db(app), later, RULES)) == 1
-    with get_db(app).session() as session:
-        assert "can't find reminder #7" in mark_done(session, agent.id, 7)
+    assert "can't find reminder #7" in mark_done(get_db(app), agent, 7, "sms")
 
 
 def test_done_with_nothing_outstanding_says_so(app, agent) -> None:
-    with get_db(app).session() as session:
-        assert "no reminder" in mark_done(session, agent.id, None)
+    assert "no reminder" in mark_done(get_db(app), agent, None, "sms")
 
 
 def test_morning_agenda_is_sent_once_per_agent_per_local_day(app, agent) -> None:

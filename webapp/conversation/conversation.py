@@ -148,19 +148,18 @@ class Conversation:
                 reply = answer_query(session, agent.id, plan.query or {}, zone, now)
             return Turn(reply, kind)
         if kind in ("done", "snooze"):
-            return Turn(self._answer_reminder(agent, plan, zone), kind)
+            return Turn(self._answer_reminder(agent, plan, channel, now), kind)
         if kind == "clarify" and plan.clarify is not None:
             self.pending.put_clarify(agent.phone, plan.clarify)
         return Turn(plan.reply, kind)
 
-    def _answer_reminder(self, agent: User, plan: Plan, zone: ZoneInfo) -> str:
+    def _answer_reminder(self, agent: User, plan: Plan, channel: str, now: datetime) -> str:
         details = plan.reminder or {}
         number = details.get("number")
-        with self.db.session() as session:
-            if plan.kind == "done":
-                return mark_done(session, agent.id, number)
-            due_at = datetime.fromisoformat(details["due_at"])
-            return snooze(session, agent.id, number, due_at, zone)
+        if plan.kind == "done":
+            return mark_done(self.db, agent, number, channel, now)
+        due_at = datetime.fromisoformat(details["due_at"])
+        return snooze(self.db, agent, number, due_at, channel, now)
 
     def _offer(self, agent: User, plan: Plan, channel: str) -> Turn:
         pending = PendingPlan(

@@ -12,6 +12,7 @@ claims, runs the handlers in order (or their undos, newest first), and records t
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -40,6 +41,30 @@ class Outcome:
     plan_id: str
     state: str  # executed | failed | already_done | missing
     message_id: int | None = None  # the result text queued for the agent
+    effects: list[Effect] | None = None  # what an executed plan did (its `result`)
+    error: str | None = None  # why a failed plan failed, as the agent is told
+
+
+def run_plan_now(db: Database, agent_id: int, actions: list[dict], channel: str, *,
+                 summary: str = "", undo_of: str | None = None, notify: bool = False,
+                 now: datetime | None = None) -> Outcome:
+    """Record a plan the agent confirmed some other way (a web form, an API call, a reply to
+    a reminder) and run it here and now, through exactly the path a YES by text takes: the
+    `executed_plans` row first, then the claim, the handlers, audit rows, one transaction.
+
+    `notify`: text the agent the result, as a plan confirmed by text does. A database error
+    leaves the plan `confirmed`, which the recovery sweep then runs; nothing is lost.
+    """
+    now = now or datetime.now(UTC)
+    plan_id = uuid.uuid4().hex
+    with db.session() as session:
+        session.add(ExecutedPlan(plan_id=plan_id, agent_id=agent_id, channel=channel,
+                                 state="confirmed", confirmed_at=now, undoes_plan_id=undo_of,
+                                 plan={"actions": actions, "summary": summary,
+                                       "notify": notify}))
+        session.commit()
+    counters.count_plan("confirmed")
+    return run_confirmed_plan(db, plan_id, now)
 
 
 def run_confirmed_plan(db: Database, plan_id: str, now: datetime | None = None) -> Outcome:
@@ -80,13 +105,15 @@ def run_confirmed_plan(db: Database, plan_id: str, now: datetime | None = None) 
             log.exception("plan failed", extra={"plan_id": plan_id})
             return _record_failure(db, plan_id, f"internal error: {type(exc).__name__}", now)
         row.result = {"effects": effects}
-        message = queue_text(
-            session, agent_id=agent.id, phone=agent.phone, body=text, plan_id=plan_id,
-            channel="sms",
-        )
+        message_id = None
+        if row.plan.get("notify", True):
+            message_id = queue_text(
+                session, agent_id=agent.id, phone=agent.phone, body=text, plan_id=plan_id,
+                channel="sms",
+            ).id
         session.commit()
         counters.count_plan("executed")
-        return Outcome(plan_id, "executed", message.id)
+        return Outcome(plan_id, "executed", message_id, effects=effects)
 
 
 def mark_failed(db: Database, plan_id: str, reason: str, now: datetime | None = None) -> Outcome:
@@ -114,16 +141,18 @@ def _record_failure(db: Database, plan_id: str, reason: str, now: datetime) -> O
             return Outcome(plan_id, "already_done" if state == "executed" else state or "missing")
         row = session.scalar(select(ExecutedPlan).where(ExecutedPlan.plan_id == plan_id))
         agent = session.get(User, row.agent_id)
-        message = queue_text(
-            session,
-            agent_id=agent.id,
-            phone=agent.phone,
-            body=f"❌ Sorry, I couldn't do that: {reason}. Nothing was changed.",
-            plan_id=plan_id,
-        )
+        message_id = None
+        if row.plan.get("notify", True):
+            message_id = queue_text(
+                session,
+                agent_id=agent.id,
+                phone=agent.phone,
+                body=f"❌ Sorry, I couldn't do that: {reason}. Nothing was changed.",
+                plan_id=plan_id,
+            ).id
         session.commit()
         counters.count_plan("failed")
-        return Outcome(plan_id, "failed", message.id)
+        return Outcome(plan_id, "failed", message_id, error=reason)
 
 
 def _apply(run: PlanRun, actions: list[dict]) -> list[Effect]:

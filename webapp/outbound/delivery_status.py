@@ -46,6 +46,7 @@ STATUS_RANK = {
     "partially_delivered": 4,
     "received": 4,
     "suppressed": 4,
+    "withdrawn": 4,
     "read": 5,
 }
 

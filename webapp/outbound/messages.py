@@ -7,6 +7,7 @@ The life of an outbound `messages` row (`status`):
       └── retryable ─────┤──refused──▶ failed (error_code: Twilio's code, or why)
                          └──no answer─▶ unknown (never re-sent automatically)
     suppressed: queued for an agent who opted out (STOP); never sent.
+    withdrawn: a reminder whose follow-up changed before it went out; never sent.
 
 * `queue_text` adds the row inside the caller's transaction; the caller commits, then hands
   the id to the task queue (`workers.tasks.enqueue_send`). If the broker is down the row simply
@@ -42,6 +43,9 @@ SIMULATED = "simulated"
 FAILED = "failed"
 UNKNOWN = "unknown"
 SUPPRESSED = "suppressed"
+# A reminder text that lost its reason before it was sent (its follow-up was moved, cancelled
+# or done meanwhile); never sent.
+WITHDRAWN = "withdrawn"
 
 
 def queue_text(

@@ -51,6 +51,7 @@ from webapp.phones import InvalidPhone, normalize_phone
 from webapp.understanding import replies
 from webapp.understanding.lead_names import COMMON_WORDS
 from webapp.understanding.normalize import fold, normalize
+from webapp.understanding.parser import MONTH_FIRST_COUNTRIES, AgentContext
 from webapp.understanding.plan import (
     Action,
     CreateLead,
@@ -63,8 +64,6 @@ from webapp.understanding.plan import (
 from webapp.understanding.questions import QueryType
 from webapp.understanding.statuses import canonical_status
 from webapp.understanding.when import default_due, resolve_when
-
-from webapp.understanding.parser import MONTH_FIRST_COUNTRIES, AgentContext
 
 if typing.TYPE_CHECKING:
     from openai import OpenAI

@@ -75,7 +75,65 @@ class CreateLead:
     type: Literal["create_lead"] = "create_lead"
 
 
-Action = UpdateStatus | LogInteraction | ScheduleFollowUp | CreateLead
+@dataclass(frozen=True)
+class RescheduleFollowUp:
+    """Move an open follow-up (and retitle it when a new purpose was said). The old values ride
+    along so that execution can refuse a follow-up that changed meanwhile."""
+
+    lead_id: int
+    lead: str
+    appointment_id: int
+    due_at: datetime  # the new instant, timezone-aware
+    title: str  # the follow-up's title after the change
+    old_due_at: datetime
+    old_title: str
+    type: Literal["reschedule_follow_up"] = "reschedule_follow_up"
+
+
+@dataclass(frozen=True)
+class CancelFollowUp:
+    """Mark an open follow-up cancelled (kept, never reminded)."""
+
+    lead_id: int
+    lead: str
+    appointment_id: int
+    title: str
+    due_at: datetime  # as it is now: shown to the agent, checked again when the plan runs
+    type: Literal["cancel_follow_up"] = "cancel_follow_up"
+
+
+@dataclass(frozen=True)
+class CompleteFollowUp:
+    """Mark an open follow-up done."""
+
+    lead_id: int
+    lead: str
+    appointment_id: int
+    title: str
+    due_at: datetime
+    type: Literal["complete_follow_up"] = "complete_follow_up"
+
+
+@dataclass(frozen=True)
+class UpdateLead:
+    """Change a lead's name, phone or email: only the fields said are set (None = unchanged).
+    `old` holds the changed fields' values as they were read, for the meanwhile check."""
+
+    lead_id: int
+    lead: str  # the name before the change
+    name: str | None = None
+    phone: str | None = None  # E.164
+    email: str | None = None
+    old: tuple[tuple[str, str | None], ...] = ()  # ((field, value before), ...)
+    type: Literal["update_lead"] = "update_lead"
+
+    def changes(self) -> dict[str, str]:
+        return {f: v for f in ("name", "phone", "email") if (v := getattr(self, f)) is not None}
+
+
+Action = (UpdateStatus | LogInteraction | ScheduleFollowUp | CreateLead | RescheduleFollowUp
+          | CancelFollowUp | CompleteFollowUp | UpdateLead)
+FOLLOW_UP_CHANGES = (RescheduleFollowUp, CancelFollowUp, CompleteFollowUp)
 
 
 @dataclass
@@ -112,8 +170,14 @@ class Plan:
 
 
 def action_to_dict(action: Action) -> dict:
-    """The spec's action object (plus lead_id/old_status), with due_at as ISO 8601 + offset."""
+    """The spec's action object (plus ids and the values before a change), instants as ISO 8601
+    with the agent's offset; an update_lead carries only the fields it changes."""
     data = asdict(action)
-    if isinstance(action, ScheduleFollowUp):
-        data["due_at"] = action.due_at.isoformat()
+    for key, value in data.items():
+        if isinstance(value, datetime):
+            data[key] = value.isoformat()
+    if isinstance(action, UpdateLead):
+        data = {k: v for k, v in data.items() if v is not None or k not in ("name", "phone",
+                                                                           "email")}
+        data["old"] = dict(action.old)
     return data

@@ -12,12 +12,17 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from db.vocabulary import STATUSES
+from webapp.phones import display_phone
 from webapp.understanding.plan import (
     Action,
+    CancelFollowUp,
+    CompleteFollowUp,
     CreateLead,
     LeadRef,
     LogInteraction,
+    RescheduleFollowUp,
     ScheduleFollowUp,
+    UpdateLead,
     UpdateStatus,
 )
 
@@ -76,7 +81,26 @@ def describe(action: Action) -> str:
     if isinstance(action, CreateLead):
         details = ", ".join(x for x in (action.phone, action.email) if x)
         return f"New lead {action.name}" + (f" ({details})." if details else ".")
+    if isinstance(action, RescheduleFollowUp):
+        retitled = f" as '{action.title}'" if action.title != action.old_title else ""
+        return (f"Move '{action.old_title}' with {action.lead} from "
+                f"{format_due(action.old_due_at)} to {format_due(action.due_at)}{retitled}.")
+    if isinstance(action, CancelFollowUp):
+        return f"Cancel '{action.title}' with {action.lead} ({format_due(action.due_at)})."
+    if isinstance(action, CompleteFollowUp):
+        return f"Mark done: '{action.title}' with {action.lead} ({format_due(action.due_at)})."
+    if isinstance(action, UpdateLead):
+        old = dict(action.old)
+        parts = [f"{field} {_detail(field, old.get(field))} -> {_detail(field, value)}"
+                 for field, value in action.changes().items()]
+        return f"Update {action.lead}: {'; '.join(parts)}."
     raise TypeError(f"not an action: {action!r}")
+
+
+def _detail(field: str, value: str | None) -> str:
+    if not value:
+        return "(none)"
+    return display_phone(value) if field == "phone" else value
 
 
 def plan_reply(actions: Sequence[Action]) -> str:

@@ -7,14 +7,21 @@ and undo side by side, and `webapp.execution.plans` looks the handler up by the 
 from __future__ import annotations
 
 from webapp.execution.handlers.base import ActionHandler, Effect, PlanRejected, PlanRun
+from webapp.execution.handlers.follow_up_changes import (
+    CancelFollowUp,
+    CompleteFollowUp,
+    RescheduleFollowUp,
+)
 from webapp.execution.handlers.follow_ups import ScheduleFollowUp
 from webapp.execution.handlers.interactions import LogInteraction
+from webapp.execution.handlers.lead_details import UpdateLead
 from webapp.execution.handlers.leads import CreateLead
 from webapp.execution.handlers.status import UpdateStatus
 
 HANDLERS: dict[str, ActionHandler] = {
     handler.type: handler
-    for handler in (UpdateStatus(), LogInteraction(), ScheduleFollowUp(), CreateLead())
+    for handler in (UpdateStatus(), LogInteraction(), ScheduleFollowUp(), CreateLead(),
+                    RescheduleFollowUp(), CancelFollowUp(), CompleteFollowUp(), UpdateLead())
 }
 
 

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from db.models import Appointment
 from webapp.execution.handlers.base import ActionHandler, Effect, PlanRejected, PlanRun
+from webapp.execution.handlers.follow_up_changes import record_change, withdraw_unsent_reminder
 from webapp.understanding.replies import format_due
 
 
@@ -30,9 +31,15 @@ class ScheduleFollowUp(ActionHandler):
                 "due_at": due_at.isoformat()}
 
     def undo(self, run: PlanRun, effect: Effect) -> None:
+        """Cancel the follow-up (kept, as every cancelled one is), unless already closed."""
         appointment = run.session.get(Appointment, effect["appointment_id"])
         if appointment is not None and appointment.state == "scheduled":
+            withdraw_unsent_reminder(run, appointment)
             appointment.state = "cancelled"
+            appointment.sequence += 1
+            appointment.updated_at = run.now
+            record_change(run, appointment, "follow_up.cancelled",
+                          {"state": ["scheduled", "cancelled"]})
 
     def result_line(self, effect: Effect, zone: ZoneInfo) -> str:
         due = datetime.fromisoformat(effect["due_at"]).astimezone(zone)
