@@ -1,4 +1,4 @@
-"""`create_lead`: a new lead of the agent's; a phone, or an external id, may belong to one lead only.
+"""`create_lead`: a new lead of the agent's; a phone, or an external id, belongs to one lead only.
 
 A lead starts `new` unless the action says another status (the API, an import), which is then
 recorded in `lead_history` as set from nothing. Its `source` is the channel it came through.
