@@ -87,7 +87,11 @@ def _http_error_for_api(exc: HTTPException) -> Any:
     """Under /api/, even a route that does not exist or a method it lacks answers in JSON."""
     if not request.path.startswith(API_PREFIX):
         return exc
-    return error_response(exc.code or 500, exc.description or exc.name)
+    response = error_response(exc.code or 500, exc.description or exc.name)
+    for name, value in exc.get_headers():  # e.g. Allow on a 405
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
 
 
 def register_api(app: Flask) -> None:

@@ -104,7 +104,7 @@ def update_lead(lead_id: int) -> Any:
 
 @bp.post("/leads/batch/upsert")
 @api_spec.validate(json=LeadBatch, headers=IdempotencyHeaders, tags=TAGS,
-                   resp=responses(HTTP_200=UpsertAnswers))
+                   resp=responses(HTTP_200=UpsertAnswers, HTTP_409=ErrorBody))
 def upsert_leads() -> Any:
     """Create or update up to 100 leads, each on its own.
 

@@ -10,7 +10,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+import re
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 
 from db.vocabulary import INTERACTION_TYPES, STATUSES, WEBHOOK_EVENT_TYPES
 
@@ -36,6 +45,19 @@ Title = Annotated[str, StringConstraints(min_length=1, max_length=300, pattern=r
 Note = Annotated[str, StringConstraints(max_length=2000)]
 Cursor = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Id = Annotated[int, Field(ge=1, le=2_147_483_647)]
+
+_ISO_8601 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+
+
+def _iso_8601_only(value: object) -> object:
+    """Instants come as ISO 8601 text (pydantic would also take a number as Unix time)."""
+    if not isinstance(value, str) or not _ISO_8601.match(value):
+        raise ValueError("must be an ISO 8601 date and time with an offset, "
+                         "e.g. 2026-03-05T15:00:00-06:00")
+    return value
+
+
+Instant = Annotated[AwareDatetime, BeforeValidator(_iso_8601_only)]
 
 
 class Strict(BaseModel):
@@ -154,8 +176,10 @@ class WebhookList(BaseModel):
 
 # --- queries -------------------------------------------------------------------------------
 
-class ListQuery(BaseModel):
-    updated_since: AwareDatetime | None = Field(
+class ListQuery(Strict):
+    """An unknown parameter is refused (400): a misspelt filter must not list everything."""
+
+    updated_since: Instant | None = Field(
         None, description="Only objects created or changed at or after this instant "
                           "(ISO 8601 with an offset).")
     limit: int = Field(50, ge=1, le=100)
@@ -231,7 +255,7 @@ class InteractionCreate(Strict):
     lead_id: Id
     type: InteractionType
     note: Note = ""
-    occurred_at: AwareDatetime | None = Field(None, description="Default: now. Not in the "
+    occurred_at: Instant | None = Field(None, description="Default: now. Not in the "
                                                                 "future.")
     external_ids: ExternalIds = Field(default_factory=dict)
 
@@ -239,12 +263,12 @@ class InteractionCreate(Strict):
 class FollowUpCreate(Strict):
     lead_id: Id
     title: Title
-    due_at: AwareDatetime = Field(description="In the future, with an offset.")
+    due_at: Instant = Field(description="In the future, with an offset.")
     external_ids: ExternalIds = Field(default_factory=dict)
 
 
 class FollowUpPatch(Strict):
-    due_at: AwareDatetime = None  # type: ignore[assignment]
+    due_at: Instant = None  # type: ignore[assignment]
     title: Title = None  # type: ignore[assignment]
     state: FollowUpState = None  # type: ignore[assignment]
 

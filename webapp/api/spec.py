@@ -77,5 +77,6 @@ ERRORS = {"HTTP_400": ErrorBody, "HTTP_401": ErrorBody, "HTTP_429": ErrorBody}
 
 
 def responses(**codes: Any) -> Responses:
-    """A route's responses: its own, plus the errors every route can answer."""
+    """A route's responses: its own, plus the errors every route can answer (and, for a POST,
+    409: an Idempotency-Key reused with another body, or still in progress)."""
     return Responses(**{**ERRORS, **codes})

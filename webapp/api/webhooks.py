@@ -43,7 +43,7 @@ def list_webhooks() -> Any:
 
 @bp.post("/webhooks")
 @api_spec.validate(json=WebhookCreate, headers=IdempotencyHeaders, tags=TAGS,
-                   resp=responses(HTTP_201=NewWebhook))
+                   resp=responses(HTTP_201=NewWebhook, HTTP_409=ErrorBody))
 def create_webhook() -> Any:
     """Register an endpoint for some events (`events`, default all).
 
