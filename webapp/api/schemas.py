@@ -7,10 +7,9 @@ checked against these models on the way out.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Literal
-
-import re
 
 from pydantic import (
     AwareDatetime,
