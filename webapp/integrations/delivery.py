@@ -119,9 +119,15 @@ def deliver(db: Database, delivery_id: int, policy: DeliveryPolicy,
     nothing (which is what makes a duplicated or early task harmless)."""
     now = now or datetime.now(UTC)
     with db.session() as session:
-        row = session.get(WebhookDelivery, delivery_id)
-        if row is None:
+        found = session.execute(
+            select(WebhookDelivery, WebhookEndpoint.url, WebhookEndpoint.secret,
+                   WebhookEndpoint.state)
+            .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+            .where(WebhookDelivery.id == delivery_id)
+        ).first()
+        if found is None:
             return DeliveryResult("missing")
+        row, url, secret, endpoint_state = found
         if row.state != PENDING:
             return DeliveryResult(row.state)
         if row.next_attempt_at > now:
@@ -136,16 +142,15 @@ def deliver(db: Database, delivery_id: int, policy: DeliveryPolicy,
                                    earlier.state.in_((PENDING, DELIVERING))))
             .values(state=DELIVERING, claimed_at=now, updated_at=now,
                     attempts=WebhookDelivery.attempts + 1)
+            .returning(WebhookDelivery.attempts)
             .execution_options(synchronize_session=False)
-        ).rowcount
-        if claimed != 1:
+        ).first()
+        if claimed is None:
             session.rollback()
             return DeliveryResult("blocked")  # an earlier event of the lead goes first
-        endpoint = session.get(WebhookEndpoint, row.endpoint_id)
-        session.refresh(row)
-        job = (row.message_id, row.payload, row.attempts, row.retry_until, row.endpoint_id,
+        job = (row.message_id, row.payload, claimed.attempts, row.retry_until, row.endpoint_id,
                row.lead_id)
-        target = (endpoint.url, endpoint.secret) if endpoint.state == "active" else None
+        target = (url, secret) if endpoint_state == "active" else None
         session.commit()  # the claim is durable before anything is sent
 
     message_id, body, attempts, retry_until, endpoint_id, lead_id = job
