@@ -134,6 +134,8 @@ def test_create_a_lead_through_plan_execution(app: Flask, api: ApiClient) -> Non
     ({"name": "X", "email": "not-an-email"}, "email", 422),
     ({"name": "X", "status": "hot"}, "status", 422),
     ({"name": "   "}, "name", 422),
+    ({"name": "A\x00B"}, "name", 422),  # PostgreSQL cannot store NUL
+    ({"name": "X", "external_ids": {"fub": "1\x00"}}, "external_ids.fub", 422),
     ({"phone": "+13125550177"}, "name", 422),
     ({"name": "X", "surprise": 1}, "surprise", 422),
     ({"name": "X", "phone": "+13125550123"}, "phone", 409),  # John Doe's

@@ -18,6 +18,8 @@ each operation's cases are drawn here with `as_strategy` and hypothesis directly
 
 from __future__ import annotations
 
+import traceback
+
 import pytest
 import schemathesis
 from flask import Flask
@@ -94,5 +96,6 @@ def test_every_operation_does_what_the_description_says(app: Flask, agent) -> No
         try:
             run()
         except Exception as exc:  # noqa: BLE001 - collect every operation's failure
-            failures.append(f"{operation.method.upper()} {operation.path}: {exc}")
+            details = "".join(traceback.format_exception(exc))[-6000:]
+            failures.append(f"{operation.method.upper()} {operation.path}: {details}")
     assert not failures, "\n\n".join(failures)

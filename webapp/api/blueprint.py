@@ -44,8 +44,8 @@ def _gate() -> Response | None:
                                 "application/json)")
         key = request.headers.get("Idempotency-Key")
         if request.method == "POST" and key:
-            if len(key) > 255:
-                raise ApiError(400, "an Idempotency-Key is at most 255 characters",
+            if len(key) > 255 or "\x00" in key:
+                raise ApiError(400, "an Idempotency-Key is 1 to 255 characters, no NUL",
                                "Idempotency-Key")
             claim = idempotency.begin(db, caller.key_id, key,
                                       idempotency.request_fingerprint(request.method,

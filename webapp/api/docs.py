@@ -6,9 +6,11 @@ stylesheet: no script, no CDN, nothing fetched from elsewhere."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from flask import Blueprint, Response, render_template
+from markupsafe import Markup, escape
 
 from webapp.api.spec import api_spec
 
@@ -27,12 +29,20 @@ def reference_page() -> str:
     spec = api_spec.spec
     operations = [
         {"method": method.upper(), "path": path, **operation,
+         "responses": dict(sorted(operation["responses"].items())),
          "body": _body_schema(spec, operation)}
         for path, item in spec["paths"].items()
         for method, operation in item.items() if method in METHODS
     ]
     return render_template("api_reference.html", spec=spec, operations=operations,
-                           schemas=spec["components"]["schemas"], describe=_describe)
+                           schemas=spec["components"]["schemas"], describe=_describe,
+                           prose=_prose)
+
+
+def _prose(text: str | None) -> Markup:
+    """Description text with its `code` spans set as code (everything else escaped)."""
+    escaped = str(escape(text or ""))
+    return Markup(re.sub(r"`([^`]+)`", r"<code>\1</code>", escaped))
 
 
 def _body_schema(spec: dict[str, Any], operation: dict[str, Any]) -> str | None:

@@ -27,22 +27,25 @@ InteractionType = Literal[INTERACTION_TYPES]  # type: ignore[valid-type]
 EventType = Literal[WEBHOOK_EVENT_TYPES]  # type: ignore[valid-type]
 FollowUpState = Literal["open", "done", "cancelled"]
 
+# Text may hold anything but NUL (which PostgreSQL cannot store); names and titles need one
+# character that is not blank.
+TEXT = r"^[^\x00]*$"
+NOT_BLANK = r"^[^\x00]*[^\s\x00][^\x00]*$"
 SystemName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]{0,39}$")]
-ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=200,
-                                              pattern=r"\S")]
+ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=NOT_BLANK)]
 # Keys must match the pattern: said in the schema too, or a client would think any key goes.
 ONLY_PATTERN_KEYS = {"additionalProperties": False}
 ExternalIds = Annotated[dict[SystemName, ExternalId], Field(
     max_length=10, description='Ids of this object in other systems, e.g. {"fub": "123"}.',
     json_schema_extra=ONLY_PATTERN_KEYS)]
-Name = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"\S")]
-Phone = Annotated[str, StringConstraints(min_length=1, max_length=40), Field(
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=NOT_BLANK)]
+Phone = Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=TEXT), Field(
     description="Any common format; stored as E.164, read in the agent's country when it "
                 "has no country code.")]
-Email = Annotated[str, StringConstraints(min_length=3, max_length=254)]
-Title = Annotated[str, StringConstraints(min_length=1, max_length=300, pattern=r"\S")]
-Note = Annotated[str, StringConstraints(max_length=2000)]
-Cursor = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Email = Annotated[str, StringConstraints(min_length=3, max_length=254, pattern=TEXT)]
+Title = Annotated[str, StringConstraints(min_length=1, max_length=300, pattern=NOT_BLANK)]
+Note = Annotated[str, StringConstraints(max_length=2000, pattern=TEXT)]
+Cursor = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=TEXT)]
 Id = Annotated[int, Field(ge=1, le=2_147_483_647)]
 
 _ISO_8601 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
@@ -187,7 +190,7 @@ class ListQuery(Strict):
 
 class LeadListQuery(ListQuery):
     external_id: Annotated[str, StringConstraints(
-        pattern=r"^[a-z0-9][a-z0-9_.-]{0,39}:.{1,200}$")] | None = Field(
+        pattern=r"^[a-z0-9][a-z0-9_.-]{0,39}:[^\x00]{1,200}$")] | None = Field(
         None, description="`system:id`, e.g. `fub:123`.")
     phone: Phone | None = None
     status: Status | None = None
@@ -198,7 +201,8 @@ class LeadItemsQuery(ListQuery):
 
 
 class IdempotencyHeaders(BaseModel):
-    idempotency_key: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = (
+    idempotency_key: Annotated[str, StringConstraints(min_length=1, max_length=255,
+                                                      pattern=TEXT)] | None = (
         Field(None, alias="Idempotency-Key",
               description="Retrying a POST with the same key and body within 24 hours returns "
                           "the first answer and does nothing again."))
@@ -273,6 +277,6 @@ class FollowUpPatch(Strict):
 
 
 class WebhookCreate(Strict):
-    url: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+    url: Annotated[str, StringConstraints(min_length=1, max_length=2000, pattern=TEXT)]
     events: list[EventType] = Field(default_factory=list, max_length=len(WEBHOOK_EVENT_TYPES))
     external_ids: ExternalIds = Field(default_factory=dict)
