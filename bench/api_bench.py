@@ -82,7 +82,7 @@ def seed(app, leads: int) -> tuple[int, str]:
         _, key = create_key(session, agent.id, "bench")
         session.commit()
         return agent.id, key
-    
+
 
 def list_latency(app, key: str, requests: int, warmup: int) -> list[float]:
     client = app.test_client()
