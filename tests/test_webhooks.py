@@ -20,6 +20,7 @@ from db.models import Lead, User, WebhookDelivery, WebhookEndpoint
 from tests.support.api import ApiClient
 from tests.support.databases import rows
 from tests.support.webhook_receiver import WebhookReceiver
+from webapp.crm.book_transfer import import_book
 from webapp.crm.lead_import import import_leads
 from webapp.database import get_db
 from webapp.execution.plans import run_plan_now
@@ -182,6 +183,33 @@ def test_an_import_announces_each_new_lead(app: Flask, agent, receiver) -> None:
     events = [json.loads(d.payload) for d in _deliveries(app)]
     assert [(e["type"], e["data"]["name"], e["data"]["source"]) for e in events] == \
         [("lead.created", "Nina Park", "import"), ("lead.created", "John Doe", "import")]
+
+
+def test_a_book_import_announces_what_it_adds_and_changes(app: Flask, agent, receiver) -> None:
+    _endpoint(app, agent.id, receiver.url)
+    book = {"leads": [{"name": "Nina Park", "phone": "+13125550177", "status": "qualified"},
+                      {"name": "Sarah Smith", "phone": "+13125550125", "status": "negotiating"}],
+            "interactions": [{"lead": "Nina Park", "type": "call", "note": "hello",
+                              "at": "2026-03-05T11:20:00-06:00"}],
+            "follow_ups": [{"lead": "Sarah Smith", "title": "send comps",
+                            "due_at": "2099-03-09T14:00:00-05:00", "state": "open"}],
+            "status_history": [{"lead": "Nina Park", "old": "new", "new": "qualified",
+                                "at": "2026-03-05T11:25:00-06:00"}]}
+    with get_db(app).session() as session:
+        report = import_book(session, session.get(User, agent.id), book, "US")
+        assert not report.errors
+        session.commit()
+    events = [json.loads(d.payload) for d in _deliveries(app)]
+    assert [(e["type"], e["data"].get("name") or e["data"].get("title") or e["data"]["type"])
+            for e in events] == [("lead.created", "Nina Park"),
+                                 ("lead.status_changed", "Sarah Smith"),
+                                 ("interaction.created", "call"),
+                                 ("follow_up.created", "send comps")]
+    assert events[2]["data"]["channel"] == "import"
+    with get_db(app).session() as session:  # twice: nothing new, nothing announced
+        import_book(session, session.get(User, agent.id), book, "US")
+        session.commit()
+    assert len(_deliveries(app)) == 4
 
 
 # --- delivering ----------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from flask import Flask
 from webapp.cli.agents import agents_cli
 from webapp.cli.api_keys import api_keys_cli
 from webapp.cli.assistant import assistant_cli
+from webapp.cli.data import data_cli
 from webapp.cli.database import db_cli
 from webapp.cli.demo import demo_cli
 from webapp.cli.doctor import doctor
@@ -14,8 +15,8 @@ from webapp.cli.leads import leads_cli
 from webapp.cli.ops import ops_cli, plans_cli
 from webapp.cli.webhooks import webhooks_cli
 
-GROUPS = (agents_cli, api_keys_cli, assistant_cli, db_cli, demo_cli, doctor, leads_cli, ops_cli,
-          plans_cli, webhooks_cli)
+GROUPS = (agents_cli, api_keys_cli, assistant_cli, data_cli, db_cli, demo_cli, doctor,
+          leads_cli, ops_cli, plans_cli, webhooks_cli)
 
 
 def register_cli(app: Flask) -> None:

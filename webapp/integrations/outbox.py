@@ -77,6 +77,13 @@ def emit(session: Session, agent_id: int, event_type: str, data: dict[str, Any],
     return ids
 
 
+def wanted(session: Session, agent_id: int, event_type: str) -> bool:
+    """Whether any endpoint of the agent's would receive `event_type` (so a caller can skip
+    building the objects of events nobody wants)."""
+    return any(not events or event_type in events
+               for _, events in _active_endpoints(session, agent_id))
+
+
 def forget_endpoints(session: Session) -> None:
     """Drop the per-transaction endpoint cache (after endpoints were added or removed)."""
     session.info.pop(_ENDPOINTS, None)
