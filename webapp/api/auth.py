@@ -14,9 +14,19 @@ from webapp.integrations.api_keys import KEY_PREFIX, hash_key
 
 
 @dataclass(frozen=True)
+class Agent:
+    """What a request needs of the key's agent."""
+
+    id: int
+    name: str
+    phone: str
+    timezone: str
+
+
+@dataclass(frozen=True)
 class Caller:
     key_id: int
-    agent: User
+    agent: Agent
 
 
 def authenticate(db: Database) -> Caller:
@@ -29,12 +39,13 @@ def authenticate(db: Database) -> Caller:
                        "Authorization")
     if not raw.startswith(KEY_PREFIX) or len(raw) > 200:
         raise ApiError(401, "that API key is not valid", "Authorization")
-    with db.session() as session:
-        row = session.execute(
-            select(ApiKey.id, ApiKey.revoked_at, User)
+    with db.one_statement() as connection:
+        row = connection.execute(
+            select(ApiKey.id, ApiKey.revoked_at, User.id.label("agent_id"), User.name,
+                   User.phone, User.timezone)
             .join(User, User.id == ApiKey.agent_id)
             .where(ApiKey.key_hash == hash_key(raw))
         ).first()
     if row is None or row.revoked_at is not None:
         raise ApiError(401, "that API key is not valid", "Authorization")
-    return Caller(row.id, row.User)
+    return Caller(row.id, Agent(row.agent_id, row.name, row.phone, row.timezone))

@@ -9,8 +9,8 @@ from flask import current_app, g
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from db.models import Lead, User
-from webapp.api.auth import Caller
+from db.models import Lead
+from webapp.api.auth import Agent, Caller
 from webapp.api.errors import ApiError
 from webapp.database import get_db
 from webapp.execution.handlers import PlanRejected
@@ -26,7 +26,7 @@ def caller() -> Caller:
     return g.api_caller
 
 
-def agent() -> User:
+def agent() -> Agent:
     return caller().agent
 
 

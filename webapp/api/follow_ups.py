@@ -37,10 +37,9 @@ def list_follow_ups() -> Any:
     query = select(Appointment).where(Appointment.agent_id == agent().id)
     if query_in.lead_id is not None:
         query = query.where(Appointment.lead_id == query_in.lead_id)
-    with get_db().session() as session:
-        return page(session, query, Appointment, limit=query_in.limit, after=query_in.after,
-                    updated_since=query_in.updated_since,
-                    updated_column=Appointment.updated_at, represent=follow_up_json)
+    return page(get_db(), query, Appointment, limit=query_in.limit, after=query_in.after,
+                updated_since=query_in.updated_since,
+                updated_column=Appointment.updated_at, represent=follow_up_json)
 
 
 @bp.post("/follow_ups")

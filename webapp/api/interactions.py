@@ -34,10 +34,9 @@ def list_interactions() -> Any:
     query = select(ClientInteraction).where(ClientInteraction.agent_id == agent().id)
     if query_in.lead_id is not None:
         query = query.where(ClientInteraction.lead_id == query_in.lead_id)
-    with get_db().session() as session:
-        return page(session, query, ClientInteraction, limit=query_in.limit,
-                    after=query_in.after, updated_since=query_in.updated_since,
-                    updated_column=ClientInteraction.updated_at, represent=interaction_json)
+    return page(get_db(), query, ClientInteraction, limit=query_in.limit,
+                after=query_in.after, updated_since=query_in.updated_since,
+                updated_column=ClientInteraction.updated_at, represent=interaction_json)
 
 
 @bp.post("/interactions")

@@ -57,10 +57,9 @@ def list_leads() -> Any:
             raise ApiError(400, exc.message, "phone") from exc
     if query_in.status:
         query = query.where(Lead.status == query_in.status)
-    with get_db().session() as session:
-        return page(session, query, Lead, limit=query_in.limit, after=query_in.after,
-                    updated_since=query_in.updated_since, updated_column=Lead.updated_at,
-                    represent=lead_json)
+    return page(get_db(), query, Lead, limit=query_in.limit, after=query_in.after,
+                updated_since=query_in.updated_since, updated_column=Lead.updated_at,
+                represent=lead_json)
 
 
 @bp.get("/leads/<int:lead_id>")

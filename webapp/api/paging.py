@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from flask import Response
 from sqlalchemy import Select
-from sqlalchemy.orm import Session
 
+from db.session import Database
 from webapp.api.errors import ApiError
 
 
@@ -31,16 +33,25 @@ def decode_cursor(cursor: str) -> int:
         raise ApiError(400, "that cursor is not one this API gave", "after") from exc
 
 
-def page(session: Session, query: Select, model: Any, *, limit: int, after: str | None,
+def page(db: Database, query: Select, model: Any, *, limit: int, after: str | None,
          updated_since: datetime | None, updated_column: Any,
-         represent: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
-    """One page of `query` (already limited to the agent's rows) as {"data", "paging"}."""
+         represent: Callable[[Any], dict[str, Any]]) -> Response:
+    """One page of `query` (already limited to the agent's rows): {"data", "paging"}.
+
+    Answered as JSON bytes: spectree then checks them against the response model with
+    pydantic's JSON validator, instead of walking a hundred dicts in Python first (a third of
+    a page's time, measured by bench/api_bench.py). The rows are read as plain rows in one
+    statement (`Database.one_statement`): no ORM objects, no transaction round trips."""
     if updated_since is not None:
         query = query.where(updated_column >= updated_since)
     if after is not None:
         query = query.where(model.id > decode_cursor(after))
-    rows = list(session.scalars(query.order_by(model.id).limit(limit + 1)))
+    query = query.with_only_columns(*model.__table__.columns).order_by(model.id)
+    with db.one_statement() as connection:
+        rows = list(connection.execute(query.limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
-    return {"data": [represent(row) for row in rows],
+    body = {"data": [represent(row) for row in rows],
             "paging": {"next": encode_cursor(rows[-1].id) if more else None}}
+    return Response(json.dumps(body, separators=(",", ":"), ensure_ascii=False),
+                    mimetype="application/json")

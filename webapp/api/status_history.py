@@ -29,7 +29,6 @@ def list_status_history() -> Any:
     query = select(LeadHistory).where(LeadHistory.agent_id == agent().id)
     if query_in.lead_id is not None:
         query = query.where(LeadHistory.lead_id == query_in.lead_id)
-    with get_db().session() as session:
-        return page(session, query, LeadHistory, limit=query_in.limit, after=query_in.after,
-                    updated_since=query_in.updated_since,
-                    updated_column=LeadHistory.changed_at, represent=status_change_json)
+    return page(get_db(), query, LeadHistory, limit=query_in.limit, after=query_in.after,
+                updated_since=query_in.updated_since,
+                updated_column=LeadHistory.changed_at, represent=status_change_json)

@@ -35,10 +35,9 @@ def list_webhooks() -> Any:
     """List webhook endpoints (without their secrets)."""
     query_in: ListQuery = request.context.query
     query = select(WebhookEndpoint).where(WebhookEndpoint.agent_id == agent().id)
-    with get_db().session() as session:
-        return page(session, query, WebhookEndpoint, limit=query_in.limit,
-                    after=query_in.after, updated_since=query_in.updated_since,
-                    updated_column=WebhookEndpoint.updated_at, represent=endpoint_json)
+    return page(get_db(), query, WebhookEndpoint, limit=query_in.limit,
+                after=query_in.after, updated_since=query_in.updated_since,
+                updated_column=WebhookEndpoint.updated_at, represent=endpoint_json)
 
 
 @bp.post("/webhooks")

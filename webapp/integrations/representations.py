@@ -1,6 +1,7 @@
 """How the CRM's rows look from outside: the JSON the API returns and webhooks carry.
 
-One function per kind of object, so an event's `data` is exactly what `GET` would answer.
+One function per kind of object, so an event's `data` is exactly what `GET` would answer. Each
+takes a model instance or a plain row of the model's table columns (the API's lists read those).
 Instants are UTC ISO 8601 with a `Z` (millisecond precision); every object has `id`,
 `created_at`, `updated_at` and `external_ids`.
 """
