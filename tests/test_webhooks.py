@@ -28,6 +28,7 @@ from webapp.integrations import outbox
 from webapp.integrations.delivery import (
     DeliveryPolicy,
     deliver,
+    deliver_batch,
     resend,
     retry_after_seconds,
     retry_delay,
@@ -317,6 +318,35 @@ def test_one_leads_events_go_in_order(app: Flask, agent, receiver) -> None:
     statuses = [r.event["data"]["status"] for r in receiver.delivered()
                 if r.event["data"]["name"] == "Sarah Smith"]
     assert statuses == ["qualified", "negotiating", "closed_won"]
+
+
+def test_a_batch_is_claimed_at_once_and_keeps_each_leads_order(app: Flask, agent,
+                                                                receiver) -> None:
+    _endpoint(app, agent.id, receiver.url)
+    _status(app, agent.id, "Sarah Smith", "qualified")
+    _status(app, agent.id, "Sarah Smith", "negotiating")
+    _status(app, agent.id, "John Doe", "qualified")
+    first, second, johns = (d.id for d in _deliveries(app))
+    results = deliver_batch(get_db(app), [first, second, johns], _policy(app))
+    assert {k: v.state for k, v in results.items()} == {
+        first: "delivered", second: "blocked", johns: "delivered"}
+    assert results[first].next_id == second and results[johns].next_id is None
+    assert deliver_batch(get_db(app), [second], _policy(app))[second].state == "delivered"
+    assert [r.event["data"]["status"] for r in receiver.delivered()] == [
+        "qualified", "qualified", "negotiating"]
+
+
+def test_an_endpoint_that_does_not_answer_holds_back_the_rest_of_its_batch(app: Flask,
+                                                                           agent) -> None:
+    _endpoint(app, agent.id, "http://127.0.0.1:9/hooks")  # nothing listens there
+    for name in ("Sarah Smith", "John Doe", "Dana Cole"):
+        _status(app, agent.id, name, "closed_won")
+    ids = [d.id for d in _deliveries(app)]
+    results = deliver_batch(get_db(app), ids, _policy(app))
+    assert {r.state for r in results.values()} == {"pending"}
+    tried, *held = _deliveries(app)
+    assert (tried.attempts, tried.last_error) == (1, "ConnectionError")
+    assert [(d.attempts, d.next_attempt_at) for d in held] == [(0, tried.next_attempt_at)] * 2
 
 
 @pytest.mark.parametrize("settings", [{"WEBHOOK_ALLOW_PRIVATE_NETWORKS": False}])

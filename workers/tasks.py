@@ -123,24 +123,32 @@ def dispatch_agendas() -> int:
     return len(message_ids)
 
 
-@shared_task(name=task_names.DELIVER_WEBHOOK, autoretry_for=(OperationalError,),
+@shared_task(name=task_names.DELIVER_WEBHOOKS, autoretry_for=(OperationalError,),
              retry_backoff=2, retry_backoff_max=30, max_retries=3)
-def deliver_webhook(delivery_id: int) -> str:
-    """POST one outbox event to its endpoint if it is due and first in its lead's line; when
-    it is done with, queue the lead's next event. Retries are due in the database (the sweep
-    queues them), not held in the broker."""
-    result = webhook_delivery.deliver(
-        get_db(), delivery_id, webhook_delivery.DeliveryPolicy.from_config(current_app.config))
-    if result.next_id is not None:
-        enqueue_webhook_deliveries([result.next_id])
-    return result.state
+def deliver_webhooks(delivery_ids: list[int]) -> dict[str, int]:
+    """POST outbox events to their endpoints (those due and first in their lead's line); then
+    queue the next event of each lead that moved on. Retries are due in the database (the
+    sweep queues them), not held in the broker."""
+    results = webhook_delivery.deliver_batch(
+        get_db(), list(delivery_ids),
+        webhook_delivery.DeliveryPolicy.from_config(current_app.config))
+    following = [result.next_id for result in results.values() if result.next_id is not None]
+    if following:
+        enqueue_webhook_deliveries(following)
+    states: dict[str, int] = {}
+    for result in results.values():
+        states[result.state] = states.get(result.state, 0) + 1
+    return states
 
 
 def enqueue_webhook_deliveries(delivery_ids: list[int]) -> int:
-    """Queue `deliver_webhook` for each id; how many the broker took (the rest wait for the
-    sweep). Called after the outbox rows are committed (`webapp.integrations.outbox`)."""
-    return sum(_publish(deliver_webhook, delivery_id, delivery_id=delivery_id)
-               for delivery_id in delivery_ids)
+    """Queue `deliver_webhooks` in batches of BATCH ids; how many ids the broker took (the
+    rest wait for the sweep). Called after the outbox rows are committed
+    (`webapp.integrations.outbox`), by the sweep, and after a delivery for what follows it."""
+    size = webhook_delivery.BATCH
+    return sum(len(batch) for batch in (delivery_ids[i:i + size]
+                                        for i in range(0, len(delivery_ids), size))
+               if _publish(deliver_webhooks, batch, delivery_ids=batch))
 
 
 @shared_task(name=task_names.SWEEP_WEBHOOKS)

@@ -9,10 +9,11 @@ The life of a `webhook_deliveries` row (`state`):
                            └──retry_until passed, or a blocked address──▶ failed
     failed ──`flask webhooks resend`──▶ pending
 
-* `deliver` claims the row with a guarded UPDATE (`pending` → `delivering`) and commits before
-  calling the receiver, as outbound texts do. The claim also requires that no earlier event of
-  the same lead for the same endpoint is still pending or being delivered, so one lead's events
-  arrive in the order they happened; once delivered, the next one is handed back to be queued.
+* `deliver_batch` claims its rows with one guarded UPDATE (`pending` → `delivering`) and commits
+  before calling any receiver, as outbound texts do; then POSTs each, and writes all outcomes
+  in one transaction. The claim also requires that no earlier event of the same lead for the
+  same endpoint is still pending or being delivered, so one lead's events arrive in the order
+  they happened; once one is done with, the next is handed back to be queued.
 * Unlike a text, a webhook may arrive twice: a worker killed mid-call leaves the row
   `delivering`, and the sweep puts it back to `pending`. Receivers drop the duplicate by its
   `webhook-id`, which is the row's and never changes (Standard Webhooks).
@@ -26,13 +27,14 @@ from __future__ import annotations
 import email.utils
 import logging
 import random
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
-from sqlalchemy import and_, exists, select, update
+from sqlalchemy import and_, bindparam, exists, func, select, tuple_, update
 from sqlalchemy.orm import aliased
 from standardwebhooks.webhooks import Webhook
 
@@ -44,8 +46,13 @@ from webapp.integrations.outbox import RETRY_FOR
 log = logging.getLogger(__name__)
 
 PENDING, DELIVERING, DELIVERED, FAILED = "pending", "delivering", "delivered", "failed"
+RELEASED = "released"  # claimed but not tried: back to pending, not counted as an attempt
 RETRY_CAP = timedelta(hours=4)
 SWEEP_BATCH = 1000
+# A task delivers up to BATCH events (one claim, one write of the outcomes); it stops sending
+# after BATCH_DEADLINE seconds, far inside the task's time limit, and hands the rest back.
+BATCH = 25
+BATCH_DEADLINE = 30.0
 
 
 @dataclass(frozen=True)
@@ -117,137 +124,204 @@ def deliver(db: Database, delivery_id: int, policy: DeliveryPolicy,
             http: requests.Session | None = None, now: datetime | None = None) -> DeliveryResult:
     """Deliver one outbox row if it is due and first in its lead's line; otherwise change
     nothing (which is what makes a duplicated or early task harmless)."""
+    return deliver_batch(db, [delivery_id], policy, http, now)[delivery_id]
+
+
+@dataclass
+class _Job:
+    id: int
+    message_id: str
+    body: str
+    attempts: int  # including this one
+    retry_until: datetime
+    endpoint_id: int
+    lead_id: int | None
+    url: str
+    secret: str
+    endpoint_active: bool
+    # the outcome
+    state: str = DELIVERING
+    status: int | None = None
+    error: str | None = None
+    next_at: datetime | None = None
+
+
+def deliver_batch(db: Database, delivery_ids: list[int], policy: DeliveryPolicy,
+                  http: requests.Session | None = None, now: datetime | None = None
+                  ) -> dict[int, DeliveryResult]:
+    """Deliver several outbox rows: one claim for all of them, one POST each, one write of
+    the outcomes. Rows not due, not pending, or behind an earlier event of their lead are left
+    as they are. A batch that runs past BATCH_DEADLINE, or meets an endpoint that does not
+    answer, hands its remaining rows of that endpoint back unsent (not counted as attempts)."""
     now = now or datetime.now(UTC)
+    results: dict[int, DeliveryResult] = {}
     with db.session() as session:
-        found = session.execute(
+        found = {row.WebhookDelivery.id: row for row in session.execute(
             select(WebhookDelivery, WebhookEndpoint.url, WebhookEndpoint.secret,
                    WebhookEndpoint.state)
             .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
-            .where(WebhookDelivery.id == delivery_id)
-        ).first()
-        if found is None:
-            return DeliveryResult("missing")
-        row, url, secret, endpoint_state = found
-        if row.state != PENDING:
-            return DeliveryResult(row.state)
-        if row.next_attempt_at > now:
-            return DeliveryResult("not_due")
-        earlier = aliased(WebhookDelivery)
-        claimed = session.execute(
-            update(WebhookDelivery)
-            .where(WebhookDelivery.id == delivery_id, WebhookDelivery.state == PENDING,
-                   WebhookDelivery.next_attempt_at <= now,
-                   ~exists().where(earlier.endpoint_id == row.endpoint_id,
-                                   earlier.lead_id == row.lead_id, earlier.id < delivery_id,
-                                   earlier.state.in_((PENDING, DELIVERING))))
-            .values(state=DELIVERING, claimed_at=now, updated_at=now,
-                    attempts=WebhookDelivery.attempts + 1)
-            .returning(WebhookDelivery.attempts)
-            .execution_options(synchronize_session=False)
-        ).first()
-        if claimed is None:
-            session.rollback()
-            return DeliveryResult("blocked")  # an earlier event of the lead goes first
-        job = (row.message_id, row.payload, claimed.attempts, row.retry_until, row.endpoint_id,
-               row.lead_id)
-        target = (url, secret) if endpoint_state == "active" else None
-        session.commit()  # the claim is durable before anything is sent
+            .where(WebhookDelivery.id.in_(delivery_ids)))}
+        candidates = []
+        for delivery_id in delivery_ids:
+            row = found.get(delivery_id)
+            if row is None:
+                results[delivery_id] = DeliveryResult("missing")
+            elif row.WebhookDelivery.state != PENDING:
+                results[delivery_id] = DeliveryResult(row.WebhookDelivery.state)
+            elif row.WebhookDelivery.next_attempt_at > now:
+                results[delivery_id] = DeliveryResult("not_due")
+            else:
+                candidates.append(delivery_id)
+        claimed: dict[int, int] = {}
+        if candidates:
+            earlier = aliased(WebhookDelivery)
+            claimed = dict(session.execute(
+                update(WebhookDelivery)
+                .where(WebhookDelivery.id.in_(candidates), WebhookDelivery.state == PENDING,
+                       WebhookDelivery.next_attempt_at <= now,
+                       ~exists().where(earlier.endpoint_id == WebhookDelivery.endpoint_id,
+                                       earlier.lead_id == WebhookDelivery.lead_id,
+                                       earlier.id < WebhookDelivery.id,
+                                       earlier.state.in_((PENDING, DELIVERING))))
+                .values(state=DELIVERING, claimed_at=now, updated_at=now,
+                        attempts=WebhookDelivery.attempts + 1)
+                .returning(WebhookDelivery.id, WebhookDelivery.attempts)
+                .execution_options(synchronize_session=False)
+            ).all())
+        session.commit()  # the claims are durable before anything is sent
+    for delivery_id in candidates:
+        if delivery_id not in claimed:
+            results[delivery_id] = DeliveryResult("blocked")  # an earlier event goes first
+    jobs = []
+    for delivery_id in sorted(claimed):
+        row = found[delivery_id]
+        delivery = row.WebhookDelivery
+        jobs.append(_Job(delivery_id, delivery.message_id, delivery.payload,
+                         claimed[delivery_id], delivery.retry_until, delivery.endpoint_id,
+                         delivery.lead_id, row.url, row.secret, row.state == "active"))
+    _send_all(jobs, policy, http or guarded_http(policy.allow_private), now)
+    results.update(_record(db, jobs, now))
+    return results
 
-    message_id, body, attempts, retry_until, endpoint_id, lead_id = job
-    if target is None:
-        return _finish(db, delivery_id, now, FAILED, error="endpoint disabled",
-                       endpoint_id=endpoint_id, lead_id=lead_id)
-    url, secret = target
-    http = http or guarded_http(policy.allow_private)
+
+def _send_all(jobs: list[_Job], policy: DeliveryPolicy, http: requests.Session,
+              now: datetime) -> None:
+    started = time.monotonic()
+    disabled: set[int] = set()
+    unreachable: dict[int, datetime] = {}  # endpoint -> when its first failure retries
+    for job in jobs:
+        if not job.endpoint_active or job.endpoint_id in disabled:
+            job.state, job.error = FAILED, "endpoint disabled"
+        elif job.endpoint_id in unreachable or time.monotonic() - started > BATCH_DEADLINE:
+            job.state, job.error = RELEASED, "not tried: the batch ran out of time"
+            job.next_at = unreachable.get(job.endpoint_id, now)
+        else:
+            _send(job, policy, http, now)
+            if job.status == 410:
+                disabled.add(job.endpoint_id)
+            elif job.state == PENDING and job.status is None:  # no answer at all
+                unreachable[job.endpoint_id] = job.next_at or now
+
+
+def _send(job: _Job, policy: DeliveryPolicy, http: requests.Session, now: datetime) -> None:
     try:
-        check_url(url, policy.allow_private)
-        response = http.post(url, data=body.encode(),
-                             headers=signature_headers(secret, message_id, body, now),
+        check_url(job.url, policy.allow_private)
+        response = http.post(job.url, data=job.body.encode(),
+                             headers=signature_headers(job.secret, job.message_id, job.body, now),
                              timeout=(policy.timeout, policy.timeout), allow_redirects=False,
                              stream=True)
         status, retry_after = response.status_code, response.headers.get("Retry-After")
         response.close()
     except BlockedAddress as exc:
-        log.warning("webhook not sent: %s", exc, extra={"delivery_id": delivery_id})
-        return _finish(db, delivery_id, now, FAILED, error=str(exc),
-                       endpoint_id=endpoint_id, lead_id=lead_id)
+        log.warning("webhook not sent: %s", exc, extra={"delivery_id": job.id})
+        job.state, job.error = FAILED, str(exc)
+        return
     except requests.RequestException as exc:
-        return _retry_or_give_up(db, delivery_id, now, attempts, retry_until, policy,
-                                 error=f"{type(exc).__name__}", status=None, retry_after=None,
-                                 endpoint_id=endpoint_id, lead_id=lead_id)
+        _retry_or_give_up(job, policy, now, type(exc).__name__, None)
+        return
+    job.status = status
     if 200 <= status < 300:
-        return _finish(db, delivery_id, now, DELIVERED, status=status,
-                       endpoint_id=endpoint_id, lead_id=lead_id)
-    if status == 410:
-        _disable_endpoint(db, endpoint_id, "the receiver answered 410 Gone", now)
-        return _finish(db, delivery_id, now, FAILED, status=status, error="410 Gone",
-                       endpoint_id=endpoint_id, lead_id=lead_id)
-    return _retry_or_give_up(db, delivery_id, now, attempts, retry_until, policy,
-                             error=f"HTTP {status}", status=status,
-                             retry_after=retry_after_seconds(retry_after, now),
-                             endpoint_id=endpoint_id, lead_id=lead_id)
+        job.state = DELIVERED
+    elif status == 410:
+        job.state, job.error = FAILED, "410 Gone"
+    else:
+        _retry_or_give_up(job, policy, now, f"HTTP {status}",
+                          retry_after_seconds(retry_after, now))
 
 
-def _retry_or_give_up(db: Database, delivery_id: int, now: datetime, attempts: int,
-                      retry_until: datetime, policy: DeliveryPolicy, *, error: str,
-                      status: int | None, retry_after: float | None, endpoint_id: int,
-                      lead_id: int | None) -> DeliveryResult:
-    delay = retry_delay(attempts, policy.retry_base)
+def _retry_or_give_up(job: _Job, policy: DeliveryPolicy, now: datetime, error: str,
+                      retry_after: float | None) -> None:
+    delay = retry_delay(job.attempts, policy.retry_base)
     if retry_after is not None:
         delay = max(delay, retry_after)
     next_at = now + timedelta(seconds=delay)
-    if next_at > retry_until:
-        log.warning("webhook given up after %d attempts: %s", attempts, error,
-                    extra={"delivery_id": delivery_id})
-        return _finish(db, delivery_id, now, FAILED, status=status,
-                       error=f"gave up after {attempts} attempts: {error}",
-                       endpoint_id=endpoint_id, lead_id=lead_id)
-    log.info("webhook will be retried: %s", error, extra={"delivery_id": delivery_id})
-    return _finish(db, delivery_id, now, PENDING, status=status, error=error, next_at=next_at,
-                   endpoint_id=endpoint_id, lead_id=lead_id)
+    if next_at > job.retry_until:
+        log.warning("webhook given up after %d attempts: %s", job.attempts, error,
+                    extra={"delivery_id": job.id})
+        job.state, job.error = FAILED, f"gave up after {job.attempts} attempts: {error}"
+        return
+    log.info("webhook will be retried: %s", error, extra={"delivery_id": job.id})
+    job.state, job.error, job.next_at = PENDING, error, next_at
 
 
-def _finish(db: Database, delivery_id: int, claimed_at: datetime, state: str, *,
-            endpoint_id: int, lead_id: int | None, status: int | None = None,
-            error: str | None = None, next_at: datetime | None = None) -> DeliveryResult:
-    """Record how a claimed delivery ended; guarded on our own claim, so a late answer after
-    the sweep handed the row to another worker changes nothing."""
+_FINISH = (
+    update(WebhookDelivery.__table__)
+    .where(WebhookDelivery.id == bindparam("b_id"),
+           WebhookDelivery.state == DELIVERING,
+           WebhookDelivery.claimed_at == bindparam("b_claimed_at"))
+    .values(state=bindparam("b_state"), attempts=bindparam("b_attempts"),
+            last_status=bindparam("b_status"), last_error=bindparam("b_error"),
+            next_attempt_at=bindparam("b_next_at"), enqueued_at=None,
+            delivered_at=bindparam("b_delivered_at"), updated_at=bindparam("b_now"))
+)
+
+
+def _record(db: Database, jobs: list[_Job], claimed_at: datetime) -> dict[int, DeliveryResult]:
+    """Write every job's outcome in one transaction, each guarded on our own claim (a late
+    answer after the sweep handed a row to another worker changes nothing); disable endpoints
+    that answered 410; and name, for each line that moved on, the lead's next event."""
+    if not jobs:
+        return {}
     now = datetime.now(UTC)
-    values: dict[str, Any] = {"state": state, "updated_at": now, "last_status": status,
-                              "last_error": (error or None) and error[:200]}
-    if state == DELIVERED:
-        values["delivered_at"] = now
-    if state == PENDING:
-        values.update(next_attempt_at=next_at, enqueued_at=None)
     with db.session() as session:
-        session.execute(
-            update(WebhookDelivery)
-            .where(WebhookDelivery.id == delivery_id, WebhookDelivery.state == DELIVERING,
-                   WebhookDelivery.claimed_at == claimed_at)
-            .values(**values)
-        )
-        next_id = None
-        if state != PENDING:  # the line moves on: the lead's next event may go now
-            next_id = session.scalar(
-                select(WebhookDelivery.id)
-                .where(WebhookDelivery.endpoint_id == endpoint_id,
-                       WebhookDelivery.lead_id == lead_id, WebhookDelivery.id > delivery_id,
-                       WebhookDelivery.state == PENDING)
-                .order_by(WebhookDelivery.id).limit(1)
-            ) if lead_id is not None else None
-            if next_id is not None:
-                session.execute(update(WebhookDelivery).where(WebhookDelivery.id == next_id)
+        session.execute(_FINISH, [{
+            "b_id": job.id, "b_claimed_at": claimed_at,
+            "b_state": PENDING if job.state == RELEASED else job.state,
+            "b_attempts": job.attempts - 1 if job.state == RELEASED else job.attempts,
+            "b_status": job.status, "b_error": (job.error or None) and job.error[:200],
+            "b_next_at": job.next_at or claimed_at,
+            "b_delivered_at": now if job.state == DELIVERED else None, "b_now": now,
+        } for job in jobs])
+        gone = {job.endpoint_id for job in jobs if job.status == 410}
+        if gone:
+            session.execute(update(WebhookEndpoint).where(WebhookEndpoint.id.in_(gone))
+                            .values(state="disabled", updated_at=now,
+                                    disabled_reason="the receiver answered 410 Gone"))
+            log.warning("webhook endpoints disabled (410 Gone)", extra={"endpoints": sorted(gone)})
+        moved_on = {(job.endpoint_id, job.lead_id) for job in jobs
+                    if job.state in (DELIVERED, FAILED) and job.lead_id is not None}
+        following: dict[tuple[int, int], int] = {}
+        if moved_on:
+            following = {(endpoint_id, lead_id): next_id for endpoint_id, lead_id, next_id in
+                         session.execute(
+                             select(WebhookDelivery.endpoint_id, WebhookDelivery.lead_id,
+                                    func.min(WebhookDelivery.id))
+                             .where(WebhookDelivery.state == PENDING,
+                                    tuple_(WebhookDelivery.endpoint_id,
+                                           WebhookDelivery.lead_id).in_(list(moved_on)))
+                             .group_by(WebhookDelivery.endpoint_id, WebhookDelivery.lead_id))}
+            if following:
+                session.execute(update(WebhookDelivery)
+                                .where(WebhookDelivery.id.in_(list(following.values())))
                                 .values(enqueued_at=now))
         session.commit()
-    return DeliveryResult(state, next_id)
-
-
-def _disable_endpoint(db: Database, endpoint_id: int, reason: str, now: datetime) -> None:
-    with db.session() as session:
-        session.execute(update(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id)
-                        .values(state="disabled", disabled_reason=reason, updated_at=now))
-        session.commit()
-    log.warning("webhook endpoint disabled: %s", reason, extra={"endpoint_id": endpoint_id})
+    results = {}
+    for job in jobs:
+        state = PENDING if job.state == RELEASED else job.state
+        next_id = following.get((job.endpoint_id, job.lead_id)) if job.state in (
+            DELIVERED, FAILED) else None
+        results[job.id] = DeliveryResult(state, next_id)
+    return results
 
 
 def sweep(db: Database, policy: DeliveryPolicy, enqueue: Callable[[list[int]], Any],
