@@ -309,6 +309,22 @@ def test_follow_ups_are_scheduled_moved_completed_and_cancelled(app: Flask,
     assert {row.channel for row in rows(app, ChangeHistory)} == {"api"}
 
 
+def test_a_follow_up_made_through_the_api_is_in_the_calendar_feed(app: Flask,
+                                                                  api: ApiClient) -> None:
+    from icalendar import Calendar
+
+    from webapp.channels.calendar_feed import issue_calendar_token
+    dana = _lead_id(app, "Dana Cole")
+    due = (datetime.now(UTC) + timedelta(days=3)).replace(microsecond=0)
+    api.post("/follow_ups", {"lead_id": dana, "title": "walk-through", "due_at": due.isoformat()})
+    with get_db(app).session() as session:
+        token = issue_calendar_token(session, session.get(User, rows(app, User)[0].id))
+        session.commit()
+    feed = Calendar.from_ical(app.test_client().get(f"/calendar/{token}.ics").data)
+    [event] = feed.walk("VEVENT")
+    assert "walk-through" in str(event["SUMMARY"]) and event.decoded("DTSTART") == due
+
+
 def test_a_follow_up_in_the_past_or_without_an_offset_is_refused(app: Flask,
                                                                   api: ApiClient) -> None:
     dana = _lead_id(app, "Dana Cole")
