@@ -474,3 +474,17 @@ def test_the_reference_page_is_readable_and_loads_nothing_from_elsewhere(app: Fl
     assert "<script" not in page and "src=" not in page
     assert "http://" not in page and "https://" not in page.replace(
         "https://crm.example.com", "")
+
+
+@pytest.mark.parametrize("settings", [{"PROPAGATE_EXCEPTIONS": False}])
+def test_a_server_error_under_api_is_json_too(app: Flask, api: ApiClient, settings,
+                                              monkeypatch) -> None:
+    import webapp.api.leads as leads_module
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(leads_module, "lead_json", broken)
+    response = api.get(f"/leads/{_lead_id(app, 'John Doe')}")
+    assert response.status_code == 500 and _error(response)["code"] == "internal_error"
+    assert "boom" not in response.get_data(as_text=True)

@@ -87,6 +87,9 @@ def _http_error_for_api(exc: HTTPException) -> Any:
     """Under /api/, even a route that does not exist or a method it lacks answers in JSON."""
     if not request.path.startswith(API_PREFIX):
         return exc
+    if (exc.code or 500) >= 500:  # no internals in the answer; the log has them
+        return error_response(500, "something went wrong on our side; nothing was changed "
+                                   "unless the object says so, and the request may be retried")
     response = error_response(exc.code or 500, exc.description or exc.name)
     for name, value in exc.get_headers():  # e.g. Allow on a 405
         if name.lower() != "content-type":
@@ -97,5 +100,5 @@ def _http_error_for_api(exc: HTTPException) -> Any:
 def register_api(app: Flask) -> None:
     app.register_blueprint(bp)
     app.register_blueprint(docs.bp)
-    for status in (400, 404, 405, 413, 415):
+    for status in (400, 404, 405, 413, 415, 500):
         app.register_error_handler(status, _http_error_for_api)
