@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -23,7 +24,8 @@ from webapp.web.timeline import PAGE_SIZE as TIMELINE_PAGE
 
 CHICAGO = ZoneInfo("America/Chicago")
 APP_PAGES = ["/app", "/app?q=doe", "/app?status=new", "/app/leads/1", "/app/agenda",
-             "/app/reports", "/app/reports?period=this_year", "/app/export.csv"]
+             "/app/reports", "/app/reports?period=this_year", "/app/export.csv",
+             "/app/export.json"]
 
 
 @pytest.fixture
@@ -305,3 +307,23 @@ def test_the_csv_export_holds_the_agents_leads_only(app, client, agent) -> None:
         "status": "negotiating", "last_contacted": "2026-01-05T11:30:00-06:00",
         "next_follow_up": due.astimezone(CHICAGO).isoformat(timespec="seconds")}
     assert by_name["Jane Doe"]["last_contacted"] == "" == by_name["Jane Doe"]["next_follow_up"]
+
+
+def test_the_json_export_is_the_agents_book_as_data_export_writes_it(app, client, cli,
+                                                                    agent) -> None:
+    _other_agent_with_lead(app)
+    dana = _lead_id(app, "Dana Cole")
+    with get_db(app).session() as session:
+        session.add(ClientInteraction(lead_id=dana, agent_id=agent.id, type="viewing",
+                                      note="loved the kitchen", channel="web"))
+        session.commit()
+    response = client.get("/app/export.json")
+    assert response.mimetype == "application/json"
+    assert "attachment" in response.headers["Content-Disposition"]
+    book = response.get_json()
+    assert set(book) == {"leads", "interactions", "follow_ups", "status_history"}
+    assert {lead["name"] for lead in book["leads"]} == {
+        "John Doe", "Jane Doe", "Sarah Smith", "John Smith", "Dana Cole"}
+    assert book["interactions"][0]["note"] == "loved the kitchen"
+    printed = cli.invoke(args=["data", "export", "--agent", agent.phone])
+    assert json.loads(printed.output) == book

@@ -285,7 +285,8 @@ def test_the_sign_in_page_says_how_to_get_a_link(app, agent) -> None:
 
 @pytest.mark.parametrize("path", ["/login", "/login/" + "x" * 43, "/app", "/app/leads/1",
                                   "/app/agenda", "/app/reports", "/app/export.csv",
-                                  "/app/static/web.css", "/app/leads/999999"])
+                                  "/app/export.json", "/app/static/web.css",
+                                  "/app/leads/999999"])
 def test_every_page_sends_the_security_headers(app, agent, path) -> None:
     client = sign_in(app, agent.id)
     response = client.get(path)

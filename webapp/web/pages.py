@@ -1,5 +1,6 @@
 """The signed-in pages: /app (pipeline), /app/leads/<id>, /app/agenda, /app/reports, and the
-exports. Thin: read the agent's data through the query modules beside this one, render.
+exports (leads as CSV, the whole book as JSON). Thin: read the agent's data through the query
+modules beside this one, render.
 
 Every query takes the signed-in agent's id; a lead of another agent is a 404, exactly like a
 lead that does not exist.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -16,8 +18,9 @@ from flask import Blueprint, Response, abort, g, render_template, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from db.models import Appointment, Lead
+from db.models import Appointment, Lead, User
 from db.vocabulary import INTERACTION_TYPES, STATUSES
+from webapp.crm.book_transfer import export_book
 from webapp.database import get_db
 from webapp.web import agenda as agenda_queries
 from webapp.web import pipeline as pipeline_queries
@@ -133,6 +136,20 @@ def export_csv() -> Response:
     day = _now().astimezone(zone).date().isoformat()
     return Response(body, mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="fieldline-leads-{day}.csv"'})
+
+
+@bp.get("/app/export.json")
+@signed_in
+def export_json() -> Response:
+    """The agent's whole book in the spec's "Moving a book in and out" format (the same as
+    `flask --app wsgi data export`), which `data import` reads back."""
+    with get_db().session() as session:
+        agent = session.get(User, current_agent().id)
+        book = export_book(session, agent)
+    day = _now().astimezone(agent_zone()).date().isoformat()
+    return Response(json.dumps(book, indent=2, ensure_ascii=False), mimetype="application/json",
+                    headers={"Content-Disposition":
+                             f'attachment; filename="fieldline-book-{day}.json"'})
 
 
 CSV_COLUMNS = ("name", "phone", "email", "status", "last_contacted", "next_follow_up")
