@@ -125,6 +125,8 @@ class Lead(Base):
     __table_args__ = (
         CheckConstraint(_in("status", STATUSES), name="status_valid"),
         Index("ix_leads_agent_id_name", "agent_id", "name"),
+        # The web app's pipeline columns and won/lost report read one agent's leads by status.
+        Index("ix_leads_agent_id_status", "agent_id", "status"),
     )
 
 
@@ -143,6 +145,11 @@ class ClientInteraction(Base):
     __table_args__ = (
         CheckConstraint(_in("type", INTERACTION_TYPES), name="type_valid"),
         CheckConstraint(_in("channel", CHANNELS), name="channel_valid"),
+        # Reports: one agent's interactions in a time range, counted by week and type from the
+        # index alone; a lead's first contact, and its timeline, in time order.
+        Index("ix_client_interactions_agent_id_occurred_at_type", "agent_id", "occurred_at",
+              "type"),
+        Index("ix_client_interactions_lead_id_occurred_at", "lead_id", "occurred_at"),
     )
 
 

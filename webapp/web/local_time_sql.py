@@ -9,10 +9,11 @@ previous day. SQLite is the local development database; production is PostgreSQL
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, cast, func
+from sqlalchemy import Date, DateTime, bindparam, cast, func
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.elements import ColumnElement
 
 
@@ -36,6 +37,15 @@ def local_week(column: ColumnElement, dialect: str, zone: ZoneInfo,
     if dialect == "postgresql":
         return cast(func.date_trunc("week", func.timezone(zone.key, column)), Date)
     return func.date(column, _sqlite_shift(zone, now), "-6 days", "weekday 1")
+
+
+def week_number(column: ColumnElement, weeks: list[date], zone: ZoneInfo) -> ColumnElement:
+    """PostgreSQL only: which of `weeks` (local Mondays, ascending) `column` falls in, 1 for the
+    first; 0 before it. `width_bucket` over the weeks' first instants finds it by a binary
+    search on the stored instant, so tens of thousands of rows need no zone conversion each."""
+    starts = [datetime.combine(monday, time(0), tzinfo=zone) for monday in weeks]
+    return func.width_bucket(column, bindparam(
+        "week_starts", starts, type_=ARRAY(DateTime(timezone=True))))
 
 
 def as_date(value: date | str) -> date:

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from db.models import Appointment, ClientInteraction, Lead, LeadHistory
 from db.vocabulary import INTERACTION_TYPES, STATUSES
-from webapp.web.local_time_sql import as_date, local_date, local_week
+from webapp.web.local_time_sql import as_date, local_date, local_week, week_number
 
 PERIODS: dict[str, str] = {
     "this_month": "This month",
@@ -148,22 +148,25 @@ def leads_by_status(session: Session, agent_id: int, chosen: Period) -> list[tup
 
 def won_and_lost(session: Session, agent_id: int, chosen: Period,
                  zone: ZoneInfo) -> list[tuple[date, int, int]]:
-    """Per local month: leads won, leads lost (see the module's doc for what counts)."""
-    closed = ("closed_won", "closed_lost")
-    last_move = (
-        select(LeadHistory.lead_id, LeadHistory.new_status,
-               func.max(LeadHistory.changed_at).label("at"))
-        .where(LeadHistory.agent_id == agent_id, LeadHistory.new_status.in_(closed))
-        .group_by(LeadHistory.lead_id, LeadHistory.new_status)
-        .subquery()
+    """Per local month: leads won, leads lost (see the module's doc for what counts).
+
+    Read from the closed leads (ix_leads_agent_id_status), each with the last time it moved to
+    its status now (lead_history by lead), so the cost follows the agent's closed leads, not
+    the whole history table."""
+    moved = (
+        select(func.max(LeadHistory.changed_at))
+        .where(LeadHistory.lead_id == Lead.id, LeadHistory.new_status == Lead.status)
+        .correlate(Lead)
+        .scalar_subquery()
     )
     rows = session.execute(
-        select(last_move.c.new_status, last_move.c.at)
-        .join(Lead, and_(Lead.id == last_move.c.lead_id, Lead.status == last_move.c.new_status))
-        .where(last_move.c.at >= chosen.start, last_move.c.at < chosen.end)
+        select(Lead.status, moved)
+        .where(Lead.agent_id == agent_id, Lead.status.in_(("closed_won", "closed_lost")))
     ).all()
     tally = {month: [0, 0] for month in chosen.months(zone)}
     for status, at in rows:
+        if at is None or not chosen.start <= at < chosen.end:
+            continue
         month = at.astimezone(zone).date().replace(day=1)
         if month in tally:
             tally[month][0 if status == "closed_won" else 1] += 1
@@ -172,7 +175,14 @@ def won_and_lost(session: Session, agent_id: int, chosen: Period,
 
 def interactions_per_week(session: Session, agent_id: int, chosen: Period, zone: ZoneInfo,
                           now: datetime, dialect: str) -> list[tuple[date, dict[str, int]]]:
-    week = local_week(ClientInteraction.occurred_at, dialect, zone, now).label("week")
+    """Counted inside the database by week and type. On PostgreSQL an index-only read of
+    (agent_id, occurred_at, type) and a week number by binary search (`week_number`); SQLite
+    shifts each instant to a local Monday instead."""
+    mondays = chosen.weeks(zone)
+    if dialect == "postgresql":
+        week = week_number(ClientInteraction.occurred_at, mondays, zone).label("week")
+    else:
+        week = local_week(ClientInteraction.occurred_at, dialect, zone, now).label("week")
     rows = session.execute(
         select(week, ClientInteraction.type, func.count())
         .where(ClientInteraction.agent_id == agent_id,
@@ -180,9 +190,12 @@ def interactions_per_week(session: Session, agent_id: int, chosen: Period, zone:
                ClientInteraction.occurred_at < chosen.end)
         .group_by(week, ClientInteraction.type)
     ).all()
-    weeks = {monday: dict.fromkeys(INTERACTION_TYPES, 0) for monday in chosen.weeks(zone)}
-    for monday, kind, count in rows:
-        monday = as_date(monday)
+    weeks = {monday: dict.fromkeys(INTERACTION_TYPES, 0) for monday in mondays}
+    for bucket, kind, count in rows:
+        if isinstance(bucket, int):
+            monday = mondays[bucket - 1] if 1 <= bucket <= len(mondays) else None
+        else:
+            monday = as_date(bucket)
         if monday in weeks and kind in weeks[monday]:
             weeks[monday][kind] += count
     return list(weeks.items())
@@ -213,22 +226,21 @@ def follow_up_compliance(session: Session, agent_id: int, chosen: Period, zone: 
 
 
 def speed_to_lead(session: Session, agent_id: int, chosen: Period, dialect: str) -> SpeedToLead:
-    first_contact = (
-        select(ClientInteraction.lead_id,
-               func.min(ClientInteraction.occurred_at).label("first_at"))
-        .where(ClientInteraction.agent_id == agent_id, ClientInteraction.type != "note")
-        .group_by(ClientInteraction.lead_id)
-        .subquery()
+    """Each new lead's first contact is found through its own interactions in time order
+    (ix_client_interactions_lead_id_occurred_at): one short index read per lead added in the
+    period, not an aggregate over every interaction of the agent."""
+    first_at = (
+        select(func.min(ClientInteraction.occurred_at))
+        .where(ClientInteraction.lead_id == Lead.id, ClientInteraction.type != "note")
+        .correlate(Lead)
+        .scalar_subquery()
     )
     if dialect == "postgresql":
-        seconds = func.extract("epoch", first_contact.c.first_at - Lead.created_at)
+        seconds = func.extract("epoch", first_at - Lead.created_at)
     else:
-        seconds = (func.julianday(first_contact.c.first_at) - func.julianday(Lead.created_at)) \
-            * 86400.0
+        seconds = (func.julianday(first_at) - func.julianday(Lead.created_at)) * 86400.0
     rows = session.execute(
         select(seconds)
-        .select_from(Lead)
-        .outerjoin(first_contact, first_contact.c.lead_id == Lead.id)
         .where(Lead.agent_id == agent_id, Lead.created_at >= chosen.start,
                Lead.created_at < chosen.end)
     ).scalars().all()

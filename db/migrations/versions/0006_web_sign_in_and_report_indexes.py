@@ -54,8 +54,21 @@ def upgrade() -> None:
     with op.batch_alter_table("web_sessions", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_web_sessions_agent_id"), ["agent_id"], unique=False)
 
+    with op.batch_alter_table("leads", schema=None) as batch_op:
+        batch_op.create_index("ix_leads_agent_id_status", ["agent_id", "status"], unique=False)
+    with op.batch_alter_table("client_interactions", schema=None) as batch_op:
+        batch_op.create_index("ix_client_interactions_agent_id_occurred_at_type",
+                              ["agent_id", "occurred_at", "type"], unique=False)
+        batch_op.create_index("ix_client_interactions_lead_id_occurred_at",
+                              ["lead_id", "occurred_at"], unique=False)
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("client_interactions", schema=None) as batch_op:
+        batch_op.drop_index("ix_client_interactions_lead_id_occurred_at")
+        batch_op.drop_index("ix_client_interactions_agent_id_occurred_at_type")
+    with op.batch_alter_table("leads", schema=None) as batch_op:
+        batch_op.drop_index("ix_leads_agent_id_status")
     with op.batch_alter_table("web_sessions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_web_sessions_agent_id"))
     op.drop_table("web_sessions")
