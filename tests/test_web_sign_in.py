@@ -334,3 +334,27 @@ def test_the_token_never_reaches_the_access_log() -> None:
     written = stream.getvalue()
     assert token not in written
     assert json.loads(written.splitlines()[0])["path"] == "/login/***"
+
+
+# --- the simulator's shortcut (development only) ---------------------------------------------
+
+@pytest.mark.parametrize("settings", [{"SIMULATOR_ENABLED": True}], ids=["simulator-on"])
+def test_the_simulator_links_to_the_sign_in_of_the_agent_it_shows(app, agent, settings) -> None:
+    client = app.test_client()
+    html = client.get("/simulator").get_data(as_text=True)
+    assert 'href="/simulator/web-sign-in?agent=%2B13125550100"' in html
+    assert "Open the web app as Alex Rivera" in html
+    response = client.get("/simulator/web-sign-in?agent=%2B13125550100")
+    assert response.status_code == 303
+    page = client.get(response.headers["Location"])
+    assert "Continue as Alex Rivera" in page.get_data(as_text=True)
+    assert client.get("/simulator/web-sign-in?agent=%2B13125550111").status_code == 404
+
+
+@pytest.mark.parametrize("settings", [{"SIMULATOR_ENABLED": False},
+                                      {"SIMULATOR_ENABLED": True, "APP_ENV": "production"}],
+                         ids=["simulator-off", "production"])
+def test_the_simulators_shortcut_does_not_exist_outside_development(app, agent,
+                                                                    settings) -> None:
+    assert app.test_client().get("/simulator/web-sign-in").status_code == 404
+    assert _links(app) == []
