@@ -33,6 +33,7 @@ Build = Callable[[Lead, Appointment | None], dict[str, Any]]
 def _change(lead_id: int, done: str, build: Build, appointment_id: int | None = None
             ) -> Response | tuple[str, int]:
     agent = current_agent()
+    problem = None
     with get_db().session() as session:
         lead = own_lead(session, lead_id)
         appointment = None
@@ -44,8 +45,10 @@ def _change(lead_id: int, done: str, build: Build, appointment_id: int | None = 
                 abort(404)
         try:
             action = build(lead, appointment)
-        except FormError as problem:
-            return render_lead(lead_id, str(problem), 422, dict(request.form))
+        except FormError as error:
+            problem = str(error)
+    if problem is not None:
+        return render_lead(lead_id, problem, 422, dict(request.form))
     outcome = run_plan_now(get_db(), agent.id, [action], "web",
                            summary=f"web: {action['type']} for {action['lead']}", now=g.web_now)
     if outcome.state != "executed":
