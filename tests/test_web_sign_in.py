@@ -300,6 +300,23 @@ def test_every_page_sends_the_security_headers(app, agent, path) -> None:
         assert response.headers["Cache-Control"] == "no-store"
 
 
+def test_the_headers_hold_over_an_app_wide_hook_that_sets_its_own(app, agent) -> None:
+    """Another part of the app may set a default CSP on every response; the web app's pages
+    keep their strict one (the webhooks and the rest keep the default)."""
+    def lax_default(response):
+        response.headers["Content-Security-Policy"] = "default-src *"
+        response.headers["Referrer-Policy"] = "origin"
+        return response
+
+    app.after_request(lax_default)
+    client = sign_in(app, agent.id)
+    for path in ("/app", "/login", "/app/static/web.css"):
+        response = client.get(path)
+        assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+        assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert client.get("/healthz").headers["Content-Security-Policy"] == "default-src *"
+
+
 def test_no_page_has_inline_script_or_style(app, agent) -> None:
     client = sign_in(app, agent.id)
     for path in ("/app", "/app/agenda", "/app/reports", "/login"):

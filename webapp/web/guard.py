@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, current_app, g, redirect, render_template, request, url_for
+from flask.blueprints import BlueprintSetupState
 
 from db.models import User
 from webapp.database import get_db
@@ -37,6 +38,8 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",  # for browsers older than frame-ancestors
 }
 
+WEB_BLUEPRINTS = frozenset({"web", "web_sign_in", "web_forms"})
+
 View = TypeVar("View", bound=Callable[..., Any])
 
 
@@ -44,7 +47,24 @@ def protect(bp: Blueprint) -> Blueprint:
     bp.before_request(_load_and_check)
     bp.after_request(_finish)
     bp.context_processor(_template_helpers)
+    bp.record_once(_headers_last)
     return bp
+
+
+def _headers_last(state: BlueprintSetupState) -> None:
+    """Flask runs a blueprint's after_request hooks before the app's, so an app-wide hook that
+    sets its own (laxer) CSP would overwrite ours. This app-level hook, first in the list and
+    so run last, puts the web app's headers back on its own pages."""
+    hooks = state.app.after_request_funcs.setdefault(None, [])
+    if _reassert_headers not in hooks:
+        hooks.insert(0, _reassert_headers)
+
+
+def _reassert_headers(response: Response) -> Response:
+    if request.blueprint in WEB_BLUEPRINTS:
+        for name, value in SECURITY_HEADERS.items():
+            response.headers[name] = value
+    return response
 
 
 def signed_in(view: View) -> View:
