@@ -125,6 +125,8 @@ class Lead(Base):
     __table_args__ = (
         CheckConstraint(_in("status", STATUSES), name="status_valid"),
         Index("ix_leads_agent_id_name", "agent_id", "name"),
+        # The web app's pipeline columns and won/lost report read one agent's leads by status.
+        Index("ix_leads_agent_id_status", "agent_id", "status"),
     )
 
 
@@ -143,6 +145,11 @@ class ClientInteraction(Base):
     __table_args__ = (
         CheckConstraint(_in("type", INTERACTION_TYPES), name="type_valid"),
         CheckConstraint(_in("channel", CHANNELS), name="channel_valid"),
+        # Reports: one agent's interactions in a time range, counted by week and type from the
+        # index alone; a lead's first contact, and its timeline, in time order.
+        Index("ix_client_interactions_agent_id_occurred_at_type", "agent_id", "occurred_at",
+              "type"),
+        Index("ix_client_interactions_lead_id_occurred_at", "lead_id", "occurred_at"),
     )
 
 
@@ -308,3 +315,37 @@ class DailyAgenda(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (UniqueConstraint("agent_id", "day"),)
+
+
+class LoginLink(Base):
+    """A one-time sign-in link for the web app, texted to the agent (or printed by the CLI).
+
+    Only a SHA-256 of the link's secret is stored, so a copy of this table signs nobody in.
+    A link works once (`used_at`, set by a guarded UPDATE), for a short time (`expires_at`),
+    and a newer link retires the agent's older unused ones (`retired_at`).
+    """
+
+    __tablename__ = "login_links"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                          index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class WebSession(Base):
+    """A signed-in browser. The cookie holds a random id; this row holds only its SHA-256, so
+    "sign out everywhere" is deleting the agent's rows, and a copy of the table is no key."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                          index=True)
+    id_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -45,6 +45,10 @@ TRY_AGAIN = (
 )
 NOTHING_PENDING = "Nothing is waiting for confirmation."
 CONFIRMED = "👍 Confirmed and saved — working on it. I'll text you when it's done."
+LOGIN_LINK = "Sign in to the Fieldline web app (the link works once, for 15 minutes): {url}"
+LOGIN_LIMITED = ("You asked for several sign-in links just now. Use the latest one, or ask again "
+                 "in a few minutes.")
+LOGIN_OFF = "The web app is not available on this number."
 CONFIRMED_SLOW = ("👍 Confirmed and saved. I'm running slow right now; it will be done within a "
                   "few minutes and I'll text you.")
 
@@ -60,6 +64,7 @@ class Turn:
     queued: bool | None = None  # for confirm: the task reached the broker
     plan: Plan | None = None  # what the parser understood (voice words its reply from it)
     dispatch: Callable[[], bool] | None = None  # queue the confirmed plan (see handle())
+    link: str | None = None  # kind login: the one-time sign-in link the reply carries
 
 
 @dataclass
@@ -71,6 +76,9 @@ class Conversation:
     default_country: str  # DEFAULT_COUNTRY: only for an agent's number with no known region
     parse: Parser = parse_message
     confirm_prompt: str = CONFIRM_PROMPT
+    # Makes a one-time sign-in link for the agent (None when they asked too often); given by
+    # the app, which knows the web app. None: no web app here.
+    login_link: Callable[[User, datetime], str | None] | None = None
 
     def queue_context(self, pipe: Any, phone: str) -> None:
         """Queue the Redis reads a turn starts with (the recent leads, and whether a clarify
@@ -149,6 +157,11 @@ class Conversation:
             return Turn(reply, kind)
         if kind in ("done", "snooze"):
             return Turn(self._answer_reminder(agent, plan, channel, now), kind)
+        if kind == "login":
+            url = self.login_link(agent, now) if self.login_link is not None else None
+            if url is None:
+                return Turn(LOGIN_OFF if self.login_link is None else LOGIN_LIMITED, kind)
+            return Turn(LOGIN_LINK.format(url=url), kind, link=url)
         if kind == "clarify" and plan.clarify is not None:
             self.pending.put_clarify(agent.phone, plan.clarify)
         return Turn(plan.reply, kind)

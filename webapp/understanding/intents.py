@@ -1,4 +1,4 @@
-"""Whole-message intents: yes, no, help, undo, and the carrier keywords.
+"""Whole-message intents: yes, no, help, undo, a sign-in link, and the carrier keywords.
 
 These are decided on the message as a whole, before any clause parsing, because "no" inside
 "Called Dana, no answer" is a note, while "no" alone (or "no thanks", "nope 👎") is a cancel.
@@ -16,7 +16,7 @@ from typing import Literal
 
 from webapp.understanding.normalize import fold
 
-Intent = Literal["confirm", "cancel", "help", "undo", "carrier"]
+Intent = Literal["confirm", "cancel", "help", "undo", "login", "carrier"]
 
 CARRIER_KEYWORDS = frozenset(
     {"stop", "stopall", "stop all", "unsubscribe", "end", "quit", "optout", "opt out", "revoke",
@@ -102,6 +102,17 @@ _HELP_SHAPE = re.compile(
     r"(?:\s+(?:me|please|pls|thanks|here|out|with this|now|"
     r"(?:using|with)\s+(?:this|the|you)(?:\s+(?:service|app|tool|bot|thing|number))?))*$"
 )
+# "web", "dashboard", "login", "link" and their everyday shapes ("send me the login link",
+# "web app please", "can I get a link to the dashboard"): a one-time link to the web app.
+_LOGIN_SHAPE = re.compile(
+    r"^(?:(?:please|pls|hey|hi|ok|okay|so|can i (?:get|have)|could i (?:get|have)|"
+    r"(?:can|could) you (?:send|text|give)(?: me)?|send(?: me)?|text(?: me)?|give me|get me|"
+    r"i need|need|i want|i'd like|open|a|an|the|my|new|fresh|one time|one-time)\s+)*"
+    r"(?:web(?:\s?app|site)?|dashboard|log\s?in|sign\s?in|link|"
+    r"(?:web(?:\s?app)?|dashboard|log\s?in|sign\s?in|magic)\s+link|"
+    r"link\s+(?:to|for)\s+(?:the\s+|my\s+)?(?:web(?:\s?app|site)?|dashboard|app))"
+    r"(?:\s+(?:please|pls|thanks|thx|now|link))*$"
+)
 _PUNCT = re.compile(r"[^\w\s'?]")
 _SPACES = re.compile(r"\s+")
 
@@ -167,6 +178,8 @@ def detect_intent(text: str) -> Intent | None:
         return "help"
     if joined in _UNDO or _UNDO_SHAPE.match(joined):
         return "undo"
+    if _LOGIN_SHAPE.match(joined):
+        return "login"
     words = joined.split()
     if len(words) > 6 or (len(words) > 1 and words[-1] == "so"):
         return None  # "okay so ...": a lead-in that trails off, not an answer

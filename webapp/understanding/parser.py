@@ -116,7 +116,7 @@ def continue_clarify(answer: str, clarify: dict, ctx: AgentContext, now: datetim
     if picked is None:
         fresh = parse_message(answer, ctx, now)
         if fresh.kind in ("plan", "query", "help", "undo", "confirm", "cancel", "unknown_lead",
-                          "done", "snooze"):
+                          "done", "snooze", "login"):
             return fresh
         again = _Parse(message, ctx2, now, overrides).run()
         again.reply = "Sorry, I didn't get that. " + again.reply
@@ -487,6 +487,8 @@ class _Parse:
             return Plan(kind="help", reply=replies.HELP)
         if intent == "undo":
             return Plan(kind="undo", reply=replies.undo())
+        if intent == "login":  # the conversation makes the link; parsing alone makes none
+            return Plan(kind="login", reply=replies.login())
         return Plan(kind="unknown", reply=replies.carrier_keyword())
 
     def _reminder_reply(self) -> Plan | None:

@@ -196,5 +196,9 @@ def cancel() -> str:
     return "Cancelled. Nothing was changed."
 
 
+def login() -> str:
+    return "I'll text you a one-time link to sign in to the web app."
+
+
 def undo() -> str:
     return "Undo the last change? Reply YES to confirm or NO to cancel."

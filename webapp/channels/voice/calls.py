@@ -61,7 +61,7 @@ COMMAND_HINTS: tuple[str, ...] = (
     "status", "mark", "update", "remind me", "follow up", "schedule", "new lead",
     "called", "met", "meeting", "viewing", "showing", "emailed", "texted", "add a note",
     "went well", "no answer", "tomorrow", "morning", "afternoon", "evening", "tonight",
-    "that's all",
+    "that's all", "login", "dashboard", "web app",
 )
 
 # What "Anything else?" may be answered with to end the call (a plain no is not a cancel here:
@@ -75,6 +75,8 @@ _CLOSING = frozenset({
 })
 
 Expect = str  # "command" | "confirm" | "choice" | "heard"
+
+LOGIN_TEXTED = "I've texted you a link to sign in to the web app. It works once, for 15 minutes."
 
 
 @dataclass
@@ -393,7 +395,9 @@ class VoiceCalls:
             state.expect, state.prompt = "choice", said
             state.numbered = bool(clarify.get("options")) or clarify.get("type") == "status"
             return VoiceReply([said])
-        if kind == "help":
+        if kind == "login":
+            said = [self._text_login_link(agent, turn, now)]
+        elif kind == "help":
             said = [speech.HELP]
         elif kind == "unknown":
             said = [speech.UNKNOWN]
@@ -402,6 +406,16 @@ class VoiceCalls:
         else:  # unknown_lead and anything new: the conversation's own words, spoken
             said = [speech.speakable(turn.reply, now)]
         return VoiceReply(said + self._still_waiting_or_more(agent, state))
+
+    def _text_login_link(self, agent: User, turn: Turn, now: datetime) -> str:
+        """A sign-in link is texted, never spoken: say that it was sent."""
+        if turn.link is None:  # none made (asked too often): the conversation's own words
+            return speech.speakable(turn.reply, now)
+        if agent.opted_out or self.send_text is None:
+            return ("I can't text you the link while texts from me are stopped. Text START, "
+                    "then ask again.")
+        self.send_text(agent, turn.reply, None)
+        return LOGIN_TEXTED
 
     def _still_waiting_or_more(self, agent: User, state: CallState) -> list[str]:
         """After an answer that changed nothing: remind of a plan still waiting, else ask on."""
