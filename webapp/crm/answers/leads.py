@@ -19,7 +19,7 @@ from webapp.understanding.lead_names import fold_name
 NOT_FOUND = "I couldn't find that lead."
 NO_LEADS = 'You have no leads yet. Text e.g. "New lead Jane Roe 312-555-0123".'
 BRIEF_INTERACTIONS = 3
-SPOKEN_NOTE_WORDS = 30
+SPOKEN_NOTE_WORDS = 15
 _TYPE_WORDS = {"call": "Call", "meeting": "Meeting", "viewing": "Viewing", "email": "Email",
                "text": "Text", "note": "Note"}
 
