@@ -125,6 +125,9 @@ class Lead(Base):
     __table_args__ = (
         CheckConstraint(_in("status", STATUSES), name="status_valid"),
         Index("ix_leads_agent_id_name", "agent_id", "name"),
+        # Answers: who is in a status, the pipeline; leads added in a period (stats).
+        Index("ix_leads_agent_id_status", "agent_id", "status"),
+        Index("ix_leads_agent_id_created_at", "agent_id", "created_at"),
     )
 
 
@@ -143,11 +146,16 @@ class ClientInteraction(Base):
     __table_args__ = (
         CheckConstraint(_in("type", INTERACTION_TYPES), name="type_valid"),
         CheckConstraint(_in("channel", CHANNELS), name="channel_valid"),
+        # Stats count an agent's interactions by type in a period from this index alone.
+        Index("ix_client_interactions_agent_id_occurred_at_type", "agent_id", "occurred_at",
+              "type"),
     )
 
 
 _UNREMINDED = "state = 'scheduled' AND reminded_at IS NULL"
 _OUTSTANDING = "state = 'scheduled' AND reminded_at IS NOT NULL"
+_OPEN = "state = 'scheduled'"
+_DONE = "state = 'done'"
 
 
 class Appointment(Base):
@@ -189,6 +197,12 @@ class Appointment(Base):
         Index("ix_appointments_outstanding", "agent_id", "reminder_number",
               postgresql_where=text(_OUTSTANDING), sqlite_where=text(_OUTSTANDING)),
         Index("ix_appointments_agent_id_due_at", "agent_id", "due_at"),
+        # Answers read an agent's open follow-ups by due time (agenda, lists, suggestions,
+        # missed ones in stats) and done ones by completion (stats), counted from the index.
+        Index("ix_appointments_open", "agent_id", "due_at",
+              postgresql_where=text(_OPEN), sqlite_where=text(_OPEN)),
+        Index("ix_appointments_done", "agent_id", "completed_at",
+              postgresql_where=text(_DONE), sqlite_where=text(_DONE)),
     )
 
 
@@ -209,6 +223,9 @@ class LeadHistory(Base):
     __table_args__ = (
         CheckConstraint(_in("new_status", STATUSES), name="new_status_valid"),
         CheckConstraint(_in("channel", CHANNELS), name="channel_valid"),
+        # Stats: leads won or lost in a period.
+        Index("ix_lead_history_agent_id_new_status_changed_at", "agent_id", "new_status",
+              "changed_at"),
     )
 
 

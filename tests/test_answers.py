@@ -392,3 +392,15 @@ def test_cut_keeps_whole_words_and_marks_the_cut() -> None:
     assert many.endswith(" more") and sms_segments(many) == 1
     shown = many.removeprefix("Names: ").split(", ")
     assert shown[-1] == f"+{100 - (len(shown) - 1)} more"
+
+
+def test_a_follow_up_done_before_completion_times_were_kept_counts_by_its_last_change(
+        db, book) -> None:
+    with db.session() as session:
+        session.add(Appointment(lead_id=book["Jane Doe"], agent_id=book["agent"],
+                                title="old-style done", due_at=at(2026, 3, 3, 9),
+                                state="done", completed_at=None,
+                                updated_at=at(2026, 3, 3, 12)))
+        session.commit()
+    assert text(db, book, {"type": "stats", "period": "this_week"}).endswith(
+        "Follow-ups: 2 done, 2 missed.")

@@ -55,7 +55,15 @@ def listed(prefix: str, items: Sequence[str], segments: int, *, total: int | Non
     closes a list from which nothing was left out (e.g. ".").
     """
     total = len(items) if total is None else total
-    for count in range(len(items), -1, -1):
+    # No text of `segments` segments holds more than 160 characters a segment: items beyond
+    # that are never tried, so a list of thousands costs as little as a list of ten.
+    budget, length, most = 160 * segments, len(prefix), 0
+    for item in items:
+        length += len(item) + len(separator)
+        if length > budget:
+            break
+        most += 1
+    for count in range(most, -1, -1):
         left = total - count
         shown = list(items[:count])
         if left:

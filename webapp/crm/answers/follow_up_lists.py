@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ScalarSelect, func, literal, select
 from sqlalchemy.orm import Session
 
 from db.models import Appointment, Lead
@@ -23,27 +23,32 @@ LIST_LIMIT = 30  # more than two segments can ever show
 
 
 def _open_follow_ups(agent_id: int, start: datetime | None, end: datetime | None,
-                     lead_id: int | None = None) -> Select:
-    query = select(Appointment.title, Appointment.due_at, Lead.name).join(
-        Lead, Lead.id == Appointment.lead_id).where(
-        Appointment.agent_id == agent_id, Appointment.state == "scheduled")
+                     lead_id: int | None = None) -> list:
+    """The conditions picking the agent's open follow-ups due in [start, end)."""
+    where = [Appointment.agent_id == agent_id, Appointment.state == "scheduled"]
     if lead_id is not None:
-        query = query.where(Appointment.lead_id == lead_id)
+        where.append(Appointment.lead_id == lead_id)
     if start is not None:
-        query = query.where(Appointment.due_at >= start)
+        where.append(Appointment.due_at >= start)
     if end is not None:
-        query = query.where(Appointment.due_at < end)
-    return query
+        where.append(Appointment.due_at < end)
+    return where
 
 
-def _count_and_first(session: Session, query: Select) -> tuple[int, list]:
-    count = session.scalar(select(func.count()).select_from(
-        query.with_only_columns(Appointment.id).subquery()))
-    if not count:
-        return 0, []
-    rows = session.execute(query.order_by(Appointment.due_at, Appointment.id)
-                           .limit(LIST_LIMIT)).all()
-    return count, rows
+def _count(where: list) -> ScalarSelect:
+    """How many there are, from the partial index of open follow-ups alone."""
+    return select(func.count()).select_from(Appointment).where(*where).scalar_subquery()
+
+
+def _first(session: Session, where: list) -> list:
+    """The first LIST_LIMIT in due order, with their lead's name."""
+    return session.execute(
+        select(Appointment.title, Appointment.due_at, Lead.name)
+        .join(Lead, Lead.id == Appointment.lead_id)
+        .where(*where)
+        .order_by(Appointment.due_at, Appointment.id)
+        .limit(LIST_LIMIT)
+    ).all()
 
 
 def _follow_ups(n: int) -> str:
@@ -68,12 +73,12 @@ def agenda(session: Session, agent_id: int, zone: ZoneInfo, now: datetime,
         return Answer("Which day? e.g. \"agenda for Friday\".")
     label = "today" if the_day == today else day(the_day, today)
     bounds = day_span(the_day, zone)
-    count, rows = _count_and_first(session, _open_follow_ups(agent_id, bounds.start,
-                                                             bounds.end))
-    overdue_count, overdue = 0, []
-    if the_day == today:
-        overdue_count, overdue = _count_and_first(
-            session, _open_follow_ups(agent_id, None, bounds.start))
+    on_the_day = _open_follow_ups(agent_id, bounds.start, bounds.end)
+    before = _open_follow_ups(agent_id, None, bounds.start) if the_day == today else None
+    count, overdue_count = session.execute(select(
+        _count(on_the_day), _count(before) if before is not None else literal(0))).one()
+    rows = _first(session, on_the_day) if count else []
+    overdue = _first(session, before) if before is not None and overdue_count else []
     if not count and not overdue_count:
         return Answer(f"{lead_in}Nothing on your agenda {label}.")
     parts = [_follow_ups(count)] if count else []
@@ -114,8 +119,9 @@ def follow_ups(session: Session, agent_id: int, zone: ZoneInfo, now: datetime,
         if lead is None:
             return Answer(NOT_FOUND)
     bounds = span(period, zone, now)
-    count, rows = _count_and_first(session, _open_follow_ups(
-        agent_id, bounds.start, bounds.end, lead.id if lead else None))
+    where = _open_follow_ups(agent_id, bounds.start, bounds.end, lead.id if lead else None)
+    count = session.scalar(select(_count(where)))
+    rows = _first(session, where) if count else []
     with_lead = f" with {lead.name}" if lead else ""
     some, none = _HEADS[period]
     if not count:
