@@ -99,15 +99,13 @@ def lead_brief(session: Session, agent_id: int, lead_id: object, zone: ZoneInfo,
         when = due(upcoming.due_at, zone, now)
         overdue = upcoming.due_at < now
         next_line = f"Next: {what}, overdue since {when}." if overdue else f"Next: {what} {when}."
-    if not interactions:
-        said = ["No interactions logged."]
+    if interactions:
+        text = _fit_brief(head, labels, notes, next_line)
+        spoken = [_sentence(label, cut_words(note, SPOKEN_NOTE_WORDS))
+                  for label, note in zip(labels, notes, strict=True)]
     else:
-        said = [_sentence(label, note) for label, note in zip(labels, notes, strict=True)]
-
-    text = _fit_brief(head, labels, notes, next_line) if interactions else cut(
-        " ".join([head, *said, next_line]), BRIEF_SEGMENTS)
-    spoken = [_sentence(label, cut_words(note, SPOKEN_NOTE_WORDS))
-              for label, note in zip(labels, notes, strict=True)] or said
+        spoken = ["No interactions logged."]
+        text = cut(" ".join([head, *spoken, next_line]), BRIEF_SEGMENTS)
     # For the ear: the latest interaction, then what is next, then the older ones.
     return Answer(text, head=head, items=(spoken[0], next_line, *spoken[1:]))
 
