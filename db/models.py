@@ -125,8 +125,10 @@ class Lead(Base):
     __table_args__ = (
         CheckConstraint(_in("status", STATUSES), name="status_valid"),
         Index("ix_leads_agent_id_name", "agent_id", "name"),
-        # The web app's pipeline columns and won/lost report read one agent's leads by status.
+        # One agent's leads by status (the pipeline, who is in a status, won/lost reports), and
+        # leads added in a period (stats).
         Index("ix_leads_agent_id_status", "agent_id", "status"),
+        Index("ix_leads_agent_id_created_at", "agent_id", "created_at"),
     )
 
 
@@ -145,8 +147,8 @@ class ClientInteraction(Base):
     __table_args__ = (
         CheckConstraint(_in("type", INTERACTION_TYPES), name="type_valid"),
         CheckConstraint(_in("channel", CHANNELS), name="channel_valid"),
-        # Reports: one agent's interactions in a time range, counted by week and type from the
-        # index alone; a lead's first contact, and its timeline, in time order.
+        # One agent's interactions in a time range, counted by week and type from the index
+        # alone (reports, stats); a lead's first contact, and its timeline, in time order.
         Index("ix_client_interactions_agent_id_occurred_at_type", "agent_id", "occurred_at",
               "type"),
         Index("ix_client_interactions_lead_id_occurred_at", "lead_id", "occurred_at"),
@@ -155,6 +157,8 @@ class ClientInteraction(Base):
 
 _UNREMINDED = "state = 'scheduled' AND reminded_at IS NULL"
 _OUTSTANDING = "state = 'scheduled' AND reminded_at IS NOT NULL"
+_OPEN = "state = 'scheduled'"
+_DONE = "state = 'done'"
 
 
 class Appointment(Base):
@@ -196,6 +200,12 @@ class Appointment(Base):
         Index("ix_appointments_outstanding", "agent_id", "reminder_number",
               postgresql_where=text(_OUTSTANDING), sqlite_where=text(_OUTSTANDING)),
         Index("ix_appointments_agent_id_due_at", "agent_id", "due_at"),
+        # Answers read an agent's open follow-ups by due time (agenda, lists, suggestions,
+        # missed ones in stats) and done ones by completion (stats), counted from the index.
+        Index("ix_appointments_open", "agent_id", "due_at",
+              postgresql_where=text(_OPEN), sqlite_where=text(_OPEN)),
+        Index("ix_appointments_done", "agent_id", "completed_at",
+              postgresql_where=text(_DONE), sqlite_where=text(_DONE)),
     )
 
 
@@ -216,6 +226,9 @@ class LeadHistory(Base):
     __table_args__ = (
         CheckConstraint(_in("new_status", STATUSES), name="new_status_valid"),
         CheckConstraint(_in("channel", CHANNELS), name="channel_valid"),
+        # Stats: leads won or lost in a period.
+        Index("ix_lead_history_agent_id_new_status_changed_at", "agent_id", "new_status",
+              "changed_at"),
     )
 
 

@@ -26,7 +26,7 @@ from webapp.conversation.pending_plans import PendingPlan, PendingPlans
 from webapp.conversation.recent_leads import RecentLeads
 from webapp.conversation.reminder_answers import mark_done, snooze
 from webapp.conversation.undo import describe_undo, last_undoable_plan
-from webapp.crm.answers import answer_query
+from webapp.crm.answers import Answer, answer
 from webapp.ops import counters
 from webapp.phones import region_of
 from webapp.understanding.parser import (
@@ -63,6 +63,7 @@ class Turn:
     plan_id: str | None = None
     queued: bool | None = None  # for confirm: the task reached the broker
     plan: Plan | None = None  # what the parser understood (voice words its reply from it)
+    answer: Answer | None = None  # for a query: the answer's parts (voice reads a few aloud)
     dispatch: Callable[[], bool] | None = None  # queue the confirmed plan (see handle())
     link: str | None = None  # kind login: the one-time sign-in link the reply carries
 
@@ -153,8 +154,13 @@ class Conversation:
             return self._offer_undo(agent, channel)
         if kind == "query":
             with self.db.session() as session:
-                reply = answer_query(session, agent.id, plan.query or {}, zone, now)
-            return Turn(reply, kind)
+                found = answer(session, agent.id, plan.query or {}, zone, now)
+            return Turn(found.text, kind, answer=found)
+        if kind == "noop":
+            # Every action would change nothing (already in that status, no such open
+            # follow-up, nobody picked): the parser's reply says so; nothing is stored and a
+            # plan still waiting for YES keeps waiting.
+            return Turn(plan.reply, kind)
         if kind in ("done", "snooze"):
             return Turn(self._answer_reminder(agent, plan, channel, now), kind)
         if kind == "login":

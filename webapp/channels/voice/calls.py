@@ -402,7 +402,7 @@ class VoiceCalls:
         elif kind == "unknown":
             said = [speech.UNKNOWN]
         elif kind == "query":
-            said = [speech.speakable(turn.reply, now)]
+            said = [self._say_answer(agent, turn, now)]
         else:  # unknown_lead and anything new: the conversation's own words, spoken
             said = [speech.speakable(turn.reply, now)]
         return VoiceReply(said + self._still_waiting_or_more(agent, state))
@@ -416,6 +416,17 @@ class VoiceCalls:
                     "then ask again.")
         self.send_text(agent, turn.reply, None)
         return LOGIN_TEXTED
+
+    def _say_answer(self, agent: User, turn: Turn, now: datetime) -> str:
+        """Read a briefing or a list back briefly, and text the whole answer when some of it
+        went unsaid (an agent who opted out of texts hears how many more there are)."""
+        if turn.answer is None:
+            return speech.speakable(turn.reply, now)
+        can_text = self.send_text is not None and not agent.opted_out
+        said, left_out = speech.say_answer(turn.answer, now, texted=can_text)
+        if left_out and can_text and self.send_text is not None:
+            self.send_text(agent, turn.answer.text, None)
+        return said
 
     def _still_waiting_or_more(self, agent: User, state: CallState) -> list[str]:
         """After an answer that changed nothing: remind of a plan still waiting, else ask on."""
