@@ -61,7 +61,7 @@ from rapidfuzz.distance import OSA
 
 from webapp.understanding.plan import LeadRef
 
-__all__ = ["LeadDirectory", "Mention", "fold_name"]
+__all__ = ["COMMON_WORDS", "NAME_LIKE_WORDS", "LeadDirectory", "Mention", "fold_name"]
 
 
 @dataclass(frozen=True)
@@ -291,6 +291,7 @@ COMMON_WORDS: frozenset[str] = (
     | _REAL_ESTATE_WORDS
     | _NAME_LIKE_WORDS
 )
+NAME_LIKE_WORDS = _NAME_LIKE_WORDS  # for `names_said`: which everyday words may end a name
 
 # Words after which the next word is probably a person.
 _INTRODUCERS = frozenset(

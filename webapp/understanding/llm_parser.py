@@ -51,7 +51,7 @@ from webapp.phones import InvalidPhone, normalize_phone
 from webapp.understanding import replies
 from webapp.understanding.lead_names import COMMON_WORDS
 from webapp.understanding.normalize import fold, normalize
-from webapp.understanding.parser import MONTH_FIRST_COUNTRIES, AgentContext
+from webapp.understanding.parser import MONTH_FIRST_COUNTRIES, AgentContext, name_no_lead_has
 from webapp.understanding.plan import (
     Action,
     CreateLead,
@@ -327,6 +327,7 @@ class _Validator:
                           for lead in m.leads}
         self.recent_ids = set(ctx.recent_lead_ids)
         self.mentioned: list[int] = []
+        self._stranger: str | None = None
 
     # ---- shape ------------------------------------------------------------------------------
 
@@ -398,6 +399,13 @@ class _Validator:
                                reply=replies.unknown_lead(name, self.ctx.leads.suggest(name))))
         if not allowed:
             raise _Reject("lead_not_in_message")
+        named = [lead for lead in allowed if lead.id in self.named_ids or self._said(lead.name)]
+        if not named and self.stranger():
+            # the spec's rule, as for the rules: a name that matches no lead is never swapped
+            # for a recent lead ("Zed Zimmerman ..." right after a message about Dana Cole)
+            said = self.stranger()
+            raise _Answer(Plan(kind="unknown_lead",
+                               reply=replies.unknown_lead(said, self.ctx.leads.suggest(said))))
         if len(allowed) > 1:
             names = " or ".join(lead.name for lead in allowed)
             raise _Answer(Plan(kind="clarify",
@@ -406,6 +414,12 @@ class _Validator:
         if lead.id not in self.mentioned:
             self.mentioned.append(lead.id)
         return lead
+
+    def stranger(self) -> str:
+        """A person's name in the message that is none of the leads ("" if none), read once."""
+        if self._stranger is None:
+            self._stranger = name_no_lead_has(self.text, self.ctx, self.now)
+        return self._stranger
 
     def _status(self, said: Any) -> str:
         status = canonical_status(said) if isinstance(said, str) else None

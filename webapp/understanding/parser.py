@@ -26,7 +26,9 @@ Choices where the spec is silent:
 - A follow-up's title keeps the imperative verb ("Call Dana tomorrow" -> "Call Dana Cole") and
   drops "remind me to", "schedule/book/set up" and a leading article ("viewing with Dana Cole").
 - A command without a lead of its own uses the last lead of the message, else the previous
-  message's (recent_lead_ids), else asks "Which lead is this for?".
+  message's (recent_lead_ids), else asks "Which lead is this for?" - but only when no name was
+  said where its lead belongs: a name that matches no lead is unknown_lead, never another lead
+  (`_said_name`, with `names_said.py`; `name_no_lead_has` gives the same answer to the model path).
 - A month/day a few weeks behind us ("March 2" on March 5) is the past (clarify), not next year.
 - A message that only names a lead ("Dana Cole?") is a lead_status query.
 - Agenda and leads_by_status replies are placeholders that the conversation layer replaces with
@@ -53,7 +55,21 @@ from webapp.understanding import replies
 from webapp.understanding.clauses import split_clauses
 from webapp.understanding.intents import detect_intent
 from webapp.understanding.interactions import LEAD_MASK, Cue, find_cue
-from webapp.understanding.lead_names import COMMON_WORDS, LeadDirectory, Mention
+from webapp.understanding.lead_names import (
+    COMMON_WORDS,
+    NAME_LIKE_WORDS,
+    LeadDirectory,
+    Mention,
+)
+from webapp.understanding.names_said import (
+    LOWER_SURNAMES,
+    PERSON_BEFORE,
+    address_at,
+    after_person_word,
+    name_at,
+    name_word,
+    pronoun_at,
+)
 from webapp.understanding.normalize import fold, normalize, safe_lower
 from webapp.understanding.plan import (
     Action,
@@ -93,6 +109,21 @@ Parser = Callable[[str, AgentContext, datetime], Plan]
 def parse_message(text: str, ctx: AgentContext, now: datetime) -> Plan:
     """Parse one message, as the first of a conversation unless ctx.recent_lead_ids says more."""
     return _Parse(text, ctx, _local(now, ctx), {}).run()
+
+
+def name_no_lead_has(text: str, ctx: AgentContext, now: datetime) -> str:
+    """A person's name said in `text` that is none of the agent's leads, or "".
+
+    For a reading of the message made elsewhere (the model's): by the spec's rule, a lead the
+    message does not name may stand for a pronoun, never for a name that matches no lead.
+    """
+    p = _Parse(text, ctx, _local(now, ctx), {})
+    if len(text or "") > MAX_CHARS or not p._read():
+        return ""
+    for m in p.mentions:
+        if not m.leads:
+            return p._said((m.start, m.end))
+    return p._said_name(_Clause(0, len(p.norm), None))
 
 
 def continue_clarify(answer: str, clarify: dict, ctx: AgentContext, now: datetime) -> Plan:
@@ -212,7 +243,7 @@ _REMIND_ANYWHERE = re.compile(r"\bremind me(?:\s+(?:to|about|that|of|for))?\b\s*
 _FOLLOW_UP = re.compile(r"^(?:please\s+)?(?:follow up|check in|touch base|circle back|ping)\b")
 _PAST_START = re.compile(
     r"^(?:(?:i|we|just|i just|we just|finally|already|also|earlier|today|this morning|had|have|"
-    r"she|he|they|" + _L + r"+(?:'s)?)\s+)*$"
+    r"she|he|they|" + _L + r"+(?:'s)?|" + _L + r"+:|[:\u2013\u2014-])\s+)*$"
 )
 _NOUN_START = re.compile(
     r"^(?:(?:had|have|did|just|quick|great|good|nice|long|short|a|an|the|my|our|first|second|"
@@ -444,21 +475,11 @@ class _Parse:
                 intent = spelled if spelled in ("help", "undo") else None
             if intent is not None:
                 return self._intent_plan(intent)
-        if normalized is None:
-            normalized = normalize(raw)
-        self.norm = self._family_names(normalized)
-        if not self.norm or not re.search(r"[^\W_]", self.norm):
+        if not self._read(normalized):
             return Plan(kind="unknown", reply=replies.unknown())
-        self.low = safe_lower(self.norm)
         answer = self._reminder_reply()
         if answer is not None:
             return answer
-        # A weak fuzzy match of one word ("Karen" ~ Green) is more likely someone else.
-        found = self.ctx.leads.find_mentions(self.norm)
-        self.mentions = [m for m in found if m.exact or m.score >= MIN_FUZZY_SCORE]
-        self._weak = [(m.start, m.end) for m in found if m not in self.mentions]
-        self.mentions = self._join_strangers(self.mentions)
-        self.masked = self._mask(self.low)
         try:
             query = self._query()
             if query is not None:
@@ -467,6 +488,22 @@ class _Parse:
         except _Issue as issue:
             issue.plan.mentioned_lead_ids = self._mentioned_ids()
             return issue.plan
+
+    def _read(self, normalized: str | None = None) -> bool:
+        """Normalize, then find the lead mentions once; False when there is nothing to read."""
+        if normalized is None:
+            normalized = normalize(self.raw or "")
+        self.norm = self._family_names(normalized)
+        if not self.norm or not re.search(r"[^\W_]", self.norm):
+            return False
+        self.low = safe_lower(self.norm)
+        # A weak fuzzy match of one word ("Karen" ~ Green) is more likely someone else.
+        found = self.ctx.leads.find_mentions(self.norm)
+        self.mentions = [m for m in found if m.exact or m.score >= MIN_FUZZY_SCORE]
+        self._weak = [(m.start, m.end) for m in found if m not in self.mentions]
+        self.mentions = self._join_strangers(self.mentions)
+        self.masked = self._mask(self.low)
+        return True
 
     def _family_names(self, text: str) -> str:
         """"the Smiths" (a family, or a couple) is a mention of the lead(s) named Smith."""
@@ -557,13 +594,34 @@ class _Parse:
             ws, we = (word.start(1), word.end(1)) if span == "before" else (
                 m.end + word.start(1), m.end + word.end(1))
             text = self.norm[ws:we]
-            weak = (ws, we) in self._weak
-            unknown_cap = (text[0].isupper() and fold(text) not in COMMON_WORDS
-                           and not self.norm[ws:we].isupper())
-            # after a first name only a dropped fuzzy word counts ("Dana Maple St" is Dana)
-            if weak or (span == "before" and unknown_cap and self.norm[:ws].strip() != ""):
+            if (ws, we) in self._weak:
                 return (min(ws, m.start), max(we, m.end))
+            capitalized = text[0].isupper() and not text.isupper()
+            if span == "before" and not self._first_name_said(m):
+                # "Zed Chen", "zed chen": a first name nobody has before a lead's surname
+                # (in lowercase only where a person is named: "called zed cole", "zed cole is")
+                prev = re.search(r"(?:^|[^\W\d_]+)[^\w']*$", self.norm[:ws]).group()
+                placed = not prev.strip(" ") or fold(prev.strip(" ,;:.!?")) in PERSON_BEFORE | {
+                    "and", "or", "&", "to"} or \
+                    not prev[-1:].isspace() or prev.rstrip(" ")[-1:] in ",;:.!?"
+                if name_word(text, first=True) and fold(text) not in PERSON_BEFORE and (
+                        capitalized or placed):
+                    return (ws, m.end)
+            # "Karen White", "karen white" when Karen is Karen Lopez: another person's surname
+            # ("Dana Maple St" is Dana at an address; "sent dana comps" is Dana)
+            elif not address_at(self.norm, ws):
+                plain = fold(text).removesuffix("'s")
+                # "mark karen zimmerman as lost": the status's lead, said in full
+                owned = text.endswith("'s") or re.match(r"\s+(?:as|to)\s", self.low[we:])
+                if (capitalized and name_word(text, first=False)) or plain in LOWER_SURNAMES or (
+                        owned and (plain in NAME_LIKE_WORDS or name_word(text, first=True))):
+                    return (m.start, we)
         return None
+
+    def _first_name_said(self, m: Mention) -> bool:
+        """Is the one word of mention `m` a first name of its leads ("John" of John Doe)?"""
+        said = fold(re.sub(r"(?:'s|')$", "", self.norm[m.start:m.end]))
+        return any(fold(lead.name.split()[0]) == said for lead in m.leads)
 
     def _mask(self, low: str) -> str:
         chars = list(low)
@@ -687,7 +745,8 @@ class _Parse:
     # ---- commands ------------------------------------------------------------------------------
 
     def _plan(self) -> Plan:
-        spans = split_clauses(self.low, [(m.start, m.end) for m in self.mentions])
+        spans = split_clauses(self.low, [(m.start, m.end) for m in self.mentions]
+                              + self._listed_names())
         spans = [part for s, e in spans for part in self._split_pronoun_status(s, e)]
         clauses: list[_Clause] = []
         lead_in: int | None = None  # a command-less first clause: "next tuesday, remind me ..."
@@ -734,6 +793,17 @@ class _Parse:
         return Plan(kind="plan", reply=replies.plan_reply(actions), actions=actions,
                     mentioned_lead_ids=mentioned)
 
+    def _listed_names(self) -> list[tuple[int, int]]:
+        """Names that go on a list of leads ("Dana Cole and Zed Zimmerman"): kept in the list's
+        clause like a lead's name, so the list is read whole (and is unknown_lead)."""
+        out = []
+        for m in self.mentions:
+            gap = re.match(r"\s*(?:,\s*and|and|&)\s+", self.low[m.end:])
+            named = name_at(self.norm, m.end + gap.end(), len(self.norm)) if gap else None
+            if named is not None and not self._is_mentioned(*named):
+                out.append(named)
+        return out
+
     def _lead_then_status(self, lead: tuple[int, int], s: int, e: int) -> _Clause | None:
         """"John Smith, qualified": a clause that is only a lead, then one that is only a status."""
         if self.masked[lead[0]:lead[1]].replace(LEAD_MASK, "").replace("'s", "").strip(" -:"):
@@ -775,6 +845,13 @@ class _Parse:
         return s, e
 
     def _no_command(self) -> Plan:
+        start = len(self.norm) - len(self.norm.lstrip())
+        named = name_at(self.norm, start, len(self.norm)) if not self.mentions else None
+        words = self.norm[named[0]:named[1]].split() if named is not None else []
+        if len(words) > 1 and not self.norm[named[1]:].strip(" ?.!") and (
+                self.norm[named[0]].isupper() or ("?" in self.norm[named[1]:] and not any(
+                    fold(w) in COMMON_WORDS for w in words))):
+            raise _Issue(self._unknown_lead(self._said(named)))  # "Zed Zimmerman?"
         if self.mentions and len(self.mentions) == 1:
             m = self.mentions[0]
             rest = self.masked.replace(LEAD_MASK, "").replace("'s", "")
@@ -849,6 +926,9 @@ class _Parse:
             prefix = self.masked[s:cue.start]
             if cue.form == "past" and _PAST_START.match(prefix):
                 return _Clause(s, e, "log", cmd_end=cue.end, cue=cue)
+            if cue.form == "past" and self._stranger_subject(s, cue.start):
+                # "Zed Zimmerman called back": told about someone who is no lead
+                return _Clause(s, e, "log", cmd_end=cue.end, cue=cue, stranger=True)
             if cue.form == "imperative" and not re.match(r"\s+(?:me|us)\b", self.masked[cue.end:e]):
                 return _Clause(s, e, "interaction", cmd_end=s, cue=cue)
             if cue.form == "noun" and _NOUN_START.match(prefix):
@@ -873,6 +953,13 @@ class _Parse:
                 if not re.sub(r"[\x01\s,:'-]|\b(?:s|on|at)\b", "", rest):
                     return _Clause(s, e, "schedule", cmd_end=s)
         return _Clause(s, e, None)
+
+    def _stranger_subject(self, s: int, e: int) -> bool:
+        """Is norm[s:e] a name nobody has, as the subject ("Zed Zimmerman", "Zed:")?"""
+        named = name_at(self.norm, s, e)
+        return named is not None and named[0] == s and not self._is_mentioned(*named) and \
+            re.fullmatch(r"(?:'s)?[\s:,\u2013\u2014-]*(?:(?:just|also|finally)\s+)?",
+                         self.norm[named[1]:e]) is not None
 
     def _ahead(self, when: WhenMatch) -> bool:
         return not when.in_past and when.due_at is not None and when.due_at > self.now
@@ -1034,8 +1121,11 @@ class _Parse:
         pinned = self._override_lead(-1, c.start)
         if pinned is not None:
             return [pinned]
-        if c.stranger:
-            raise _Issue(self._unknown_lead(self._name_slot(c)))
+        # A name said that is none of the leads is never swapped for a lead named earlier or
+        # in the previous message: only a pronoun, or no name at all, means those.
+        said = self._said_name(c)
+        if said or c.stranger:
+            raise _Issue(self._unknown_lead(said or self._name_slot(c)))
         before = [m for m in self.mentions if m.end <= c.start]
         if last:
             # "met Jane and John Doe, mark them negotiating": they / them / their is the couple
@@ -1062,12 +1152,55 @@ class _Parse:
         at = after + gap.end()
         weak = next(((ws, we) for ws, we in self._weak if ws == at), None)
         if weak is None:
+            named = name_at(self.norm, at, end)
+            # after a comma only a capitalized name goes on with the list ("called dana, busy")
+            if named is not None and not self._is_mentioned(*named) and (
+                    gap.group().strip() != "," or self.norm[named[0]].isupper()):
+                raise _Issue(self._unknown_lead(self.norm[named[0]:named[1]]))
             return
         said = self.norm[weak[0]:weak[1]]
         more = re.match(r" ([^\W\d_][\w'-]*)", self.norm[weak[1]:end])
         if more and (more.group(1)[0].isupper() or fold(more.group(1)) not in COMMON_WORDS):
             said += more.group()
         raise _Issue(self._unknown_lead(said))
+
+    def _said_name(self, c: _Clause) -> str:
+        """A person's name said where this command's lead belongs, matching no lead ("" when
+        the place holds a pronoun, or nothing that looks like a name): see `names_said`."""
+        s, e = c.start, c.end
+        if c.family == "status" and c.cmd_end > s:
+            # "mark ___ as lost", "update ___'s status to lost": all of it names the lead
+            stop = c.status.start if c.status is not None else (
+                c.status_unknown[0] if c.status_unknown is not None else e)
+            for m in re.finditer(r"[^\W\d_][\w'.-]*", self.norm[:stop]):
+                if m.start() < c.cmd_end:
+                    continue
+                if pronoun_at(self.norm, m.start()):
+                    return ""
+                named = name_at(self.norm, m.start(), stop)
+                if named is not None:
+                    return self._said(named)
+            return ""
+        subject = name_at(self.norm, s, e)
+        if subject is not None and subject[0] == s and (re.match(
+                r"(?:'s)?\s*(?:[:\-\u2013\u2014]|\s[a-z]+(?:ed|s)\b)", self.norm[subject[1]:e])
+                or (re.fullmatch(r"[A-Z]\S*(?: [A-Z]\S*)+", self.norm[subject[0]:subject[1]])
+                    and re.match(r" [a-z]", self.norm[subject[1]:e]))):
+            # "Zed Zimmerman: called", "Zed called back", "Zed Zimmerman gave us the nod"
+            return self._said(subject)
+        for at in after_person_word(self.norm, s, e):
+            if pronoun_at(self.norm, at):
+                return ""
+            named = name_at(self.norm, at, e)
+            if named is not None and not self._is_mentioned(*named):
+                return self._said(named)
+        return ""
+
+    def _said(self, span: tuple[int, int]) -> str:
+        return re.sub(r"(?:'s|s')$", "", self.norm[span[0]:span[1]])
+
+    def _is_mentioned(self, s: int, e: int) -> bool:
+        return any(m.start < e and s < m.end for m in self.mentions)
 
     def _name_slot(self, c: _Clause) -> str:
         """Words that look like a name nobody matched ("Karen White"), for unknown_lead."""

@@ -1,0 +1,53 @@
+"""The conversation over several messages, through the signed SMS webhook (and by voice): which
+lead a message is about, what a reply to a question or a reminder does, what a pending plan
+becomes. Each test is a reproduction from a day of real use (issue 20) or the outside review
+(issue 15); the database is checked, not only the replies.
+"""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select
+
+from db.models import ExecutedPlan, Lead
+from tests.support.voice import VoicePhone, said
+from webapp.database import get_db
+
+
+def _count(app: Flask, model, *where) -> int:
+    with get_db(app).session() as session:
+        return session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+# ---- a name that is no lead is never the previous message's lead (issue 15, defect 1) -------
+
+
+@pytest.mark.parametrize("text", [
+    "Mark Zed Zimmerman as lost",
+    "Update Zed Zimmerman's status to lost",
+    "Called Zed Zimmerman, no answer",
+    "Remind me to call Mike Johnson in 1 minute",
+])
+def test_by_text_an_unknown_name_after_a_lead_is_unknown_lead_and_nothing_waits(
+        app, phone, text) -> None:
+    assert "Sarah Smith" in phone.text("What's Sarah Smith's status?")
+    reply = phone.text(text)
+    assert reply.startswith("No lead named"), reply
+    assert "Sarah Smith" not in reply.split(".")[0]
+    assert phone.text("YES") == "Nothing is waiting for confirmation."
+    assert _count(app, ExecutedPlan) == 0
+
+
+def test_by_voice_an_unknown_name_after_a_lead_is_unknown_lead_and_nothing_waits(
+        app, agent) -> None:
+    call = VoicePhone(app, agent.phone)
+    call.call()
+    assert "Sarah Smith" in said(call.say("what's sarah smith's status"))
+    heard = said(call.say("Mark Zed Zimmerman as lost"))
+    assert "Zed Zimmerman" in heard and "confirm" not in heard
+    call.press("1")
+    assert _count(app, ExecutedPlan) == 0
+    with get_db(app).session() as session:
+        assert session.scalar(select(Lead.status).where(Lead.name == "Sarah Smith")) == \
+            "contacted"
