@@ -10,8 +10,9 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from db.models import ExecutedPlan, Lead
+from db.models import ClientInteraction, ExecutedPlan, Lead
 from tests.support.voice import VoicePhone, said
+from tests.support.waiting import wait_for
 from webapp.database import get_db
 
 
@@ -51,3 +52,33 @@ def test_by_voice_an_unknown_name_after_a_lead_is_unknown_lead_and_nothing_waits
     with get_db(app).session() as session:
         assert session.scalar(select(Lead.status).where(Lead.name == "Sarah Smith")) == \
             "contacted"
+
+
+# ---- a lead created in a message is who "he/her" means, there and next (issue 20, item 1) ---
+
+
+def test_a_clause_after_new_lead_lands_on_the_new_lead(app, phone, celery_worker) -> None:
+    phone.text("What's Sarah Smith's status?")
+    reply = phone.text("New lead: Marcus Bell, 773-555-0199, met him at the open house")
+    assert "Log meeting with Marcus Bell" in reply and "Sarah" not in reply
+    phone.text("YES")
+    wait_for(lambda: _count(app, ExecutedPlan, ExecutedPlan.state == "executed"))
+    with get_db(app).session() as session:
+        marcus = session.scalar(select(Lead).where(Lead.name == "Marcus Bell"))
+        assert session.scalar(select(ClientInteraction.lead_id)) == marcus.id
+
+
+def test_the_message_after_a_new_lead_is_about_the_new_lead(app, phone, celery_worker) -> None:
+    phone.text("What's Sarah Smith's status?")
+    phone.text("New lead Nina Park 312-555-0142")
+    phone.text("YES")
+    wait_for(lambda: _count(app, ExecutedPlan, ExecutedPlan.state == "executed"))
+    reply = phone.text("call her tomorrow at 10")
+    assert "Follow up with Nina Park: call Nina Park" in reply, reply
+
+
+def test_her_right_after_a_new_lead_not_yet_saved_is_asked_not_guessed(app, phone) -> None:
+    phone.text("What's Sarah Smith's status?")
+    phone.text("New lead Nina Park 312-555-0142")
+    reply = phone.text("call her tomorrow at 10")
+    assert "Sarah" not in reply and "Which lead" in reply

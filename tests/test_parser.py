@@ -9,7 +9,7 @@ import pytest
 from db.vocabulary import STATUSES
 from tests.support.parser_book import CHICAGO, DIRECTORY, NOW
 from webapp.understanding.parser import AgentContext, continue_clarify, parse_message
-from webapp.understanding.plan import LogInteraction, ScheduleFollowUp
+from webapp.understanding.plan import CreateLead, LogInteraction, ScheduleFollowUp, new_lead_ref
 from webapp.understanding.replies import sms_segments
 from webapp.understanding.statuses import canonical_status
 
@@ -120,6 +120,23 @@ def test_pronoun_without_any_lead_asks_which_lead() -> None:
 def test_title_replaces_pronouns_with_the_leads_name() -> None:
     got = parse("remind me to email her the disclosures", recent=(5,))
     assert got["actions"][0]["title"] == "email Dana Cole the disclosures"
+
+
+@pytest.mark.parametrize(("text", "kind", "detail"), [
+    ("New lead: Marcus Bell, 773-555-0199, met him at the open house", "meeting",
+     "at the open house"),
+    ("New lead Nina Park 312-555-0142, call her tomorrow at 10", "follow_up", "call Nina Park"),
+    ("new lead Nina Park 312-555-0142 met Nina at the open house", "meeting",
+     "at the open house"),
+])
+def test_a_lead_created_in_the_message_is_who_a_later_clause_means(text, kind, detail) -> None:
+    got = parse_message(text, ctx(recent=(4,)), NOW)
+    assert got.kind == "plan", got.to_dict()
+    created, action = got.actions
+    assert isinstance(created, CreateLead)
+    assert action.lead == created.name and action.lead_id == new_lead_ref(0)
+    assert (action.note if kind == "meeting" else action.title) == detail
+    assert 4 not in got.mentioned_lead_ids and all(i > 0 for i in got.mentioned_lead_ids)
 
 
 def test_plan_reports_mentioned_leads_for_the_next_message() -> None:

@@ -17,7 +17,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from redis.exceptions import RedisError
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from db.models import ExecutedPlan, User
 from db.session import Database
@@ -35,7 +37,7 @@ from webapp.understanding.parser import (
     continue_clarify,
     parse_message,
 )
-from webapp.understanding.plan import Plan, action_to_dict
+from webapp.understanding.plan import CreateLead, Plan, action_to_dict
 
 log = logging.getLogger(__name__)
 
@@ -105,20 +107,24 @@ class Conversation:
     def _handle(self, agent: User, text: str, channel: str, now: datetime,
                 context: Sequence[Any] | None) -> Turn:
         zone = ZoneInfo(agent.timezone)
-        with self.db.session() as session:
-            leads = directory_for(session, agent.id)
         if context is None:  # the caller (voice) did not prefetch: one round trip here
             pipe = self.pending.redis.pipeline(transaction=False)
             self.queue_context(pipe, agent.phone)
             context = pipe.execute()
         raw_recent, clarify_waiting = context
+        recent = self.recent.read(raw_recent)
+        with self.db.session() as session:
+            # the previous message added a lead: once its plan ran, "her" is the new lead
+            created = (created_leads(session, agent.id, recent.created_by_plan)
+                       if recent.created_by_plan else [])
+            leads = directory_for(session, agent.id, recheck=bool(created))
         # Only a look was read: taking stays atomic (of two messages, one continues).
         clarify = self.pending.take_clarify(agent.phone) if clarify_waiting else None
         ctx = AgentContext(
             leads=leads,
             timezone=zone,
             country=_region_of(agent.phone, self.default_country),
-            recent_lead_ids=self.recent.decode(raw_recent),
+            recent_lead_ids=[i for i in recent.lead_ids if i not in created] + created,
         )
         local_now = now.astimezone(zone)
         if clarify is not None:
@@ -170,7 +176,9 @@ class Conversation:
         )
         # What `remember` then `put` do, in one round trip (same order).
         pipe = self.pending.redis.pipeline(transaction=False)
-        self.recent.remember(agent.phone, plan.mentioned_lead_ids, pipe)
+        creates = any(isinstance(a, CreateLead) for a in plan.actions)
+        self.recent.remember(agent.phone, plan.mentioned_lead_ids, pipe,
+                             created_by_plan=pending.plan_id if creates else None)
         self.pending.queue_put(pipe, agent.phone, pending)
         replaced = pipe.execute()[-1] is not None
         reply = plan.reply
@@ -225,3 +233,12 @@ class Conversation:
         plan_id = pending.plan_id
         counters.count_plan("confirmed")
         return Turn(CONFIRMED, "confirm", plan_id, dispatch=lambda: self.enqueue_plan(plan_id))
+
+
+def created_leads(session: Session, agent_id: int, plan_id: str) -> list[int]:
+    """The ids of the leads plan `plan_id` created, once it ran (none before)."""
+    result = session.scalar(select(ExecutedPlan.result).where(
+        ExecutedPlan.plan_id == plan_id, ExecutedPlan.agent_id == agent_id,
+        ExecutedPlan.state == "executed"))
+    return [int(e["lead_id"]) for e in (result or {}).get("effects", [])
+            if e.get("type") == "create_lead" and e.get("lead_id")]

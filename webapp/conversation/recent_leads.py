@@ -1,8 +1,15 @@
-"""The leads named in an agent's previous message, so "update his status" can follow it."""
+"""The leads named in an agent's previous message, so "update his status" can follow it.
+
+A message that adds a lead names one that has no id yet: then the plan that creates it is
+remembered instead ("New lead Nina Park ...", YES, "call her tomorrow"), and the next message
+reads the new lead's id from that plan once it ran (`Recent.created_by_plan`). Until it has
+run, nobody is "her": the message asks which lead rather than guess an older one.
+"""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from redis import Redis
@@ -10,21 +17,42 @@ from redis import Redis
 RECENT_KEY = "fl:recent:{phone}"
 
 
+@dataclass(frozen=True)
+class Recent:
+    lead_ids: list[int]
+    created_by_plan: str | None = None  # a plan id whose create_lead actions come last
+
+
 class RecentLeads:
     def __init__(self, redis: Redis, ttl: int) -> None:
         self.redis = redis
         self.ttl = ttl
 
-    def remember(self, phone: str, lead_ids: list[int], pipe: Any = None) -> None:
-        """Store `lead_ids` (if any); with `pipe` (a pipeline of this client), only queue it."""
-        if lead_ids:
-            (pipe or self.redis).set(RECENT_KEY.format(phone=phone), json.dumps(lead_ids),
-                                     ex=self.ttl)
+    def remember(self, phone: str, lead_ids: list[int], pipe: Any = None,
+                 created_by_plan: str | None = None) -> None:
+        """Store `lead_ids` (if any, or a plan that creates leads); with `pipe` (a pipeline of
+        this client), only queue it."""
+        if created_by_plan:
+            value = json.dumps({"ids": lead_ids, "plan": created_by_plan})
+        elif lead_ids:
+            value = json.dumps(lead_ids)
+        else:
+            return
+        (pipe or self.redis).set(RECENT_KEY.format(phone=phone), value, ex=self.ttl)
 
     def queue_recall(self, pipe: Any, phone: str) -> None:
-        """Queue a read of the recent leads on a pipeline; `decode` its result."""
+        """Queue a read of the recent leads on a pipeline; `read` its result."""
         pipe.get(RECENT_KEY.format(phone=phone))
 
     @staticmethod
+    def read(raw: str | bytes | None) -> Recent:
+        if not raw:
+            return Recent([])
+        data = json.loads(raw)
+        if isinstance(data, dict):
+            return Recent([int(i) for i in data.get("ids") or []], data.get("plan") or None)
+        return Recent([int(i) for i in data])
+
+    @staticmethod
     def decode(raw: str | bytes | None) -> list[int]:
-        return [int(i) for i in json.loads(raw)] if raw else []
+        return RecentLeads.read(raw).lead_ids

@@ -60,6 +60,7 @@ from webapp.understanding.plan import (
     Plan,
     ScheduleFollowUp,
     UpdateStatus,
+    new_lead_ref,
 )
 from webapp.understanding.questions import QueryType
 from webapp.understanding.statuses import canonical_status
@@ -328,6 +329,7 @@ class _Validator:
         self.recent_ids = set(ctx.recent_lead_ids)
         self.mentioned: list[int] = []
         self._stranger: str | None = None
+        self.created: dict[str, LeadRef] = {}  # leads this plan adds, by folded name
 
     # ---- shape ------------------------------------------------------------------------------
 
@@ -349,6 +351,9 @@ class _Validator:
             action = self._action(raw)
             if action not in actions:
                 actions.append(action)
+                if isinstance(action, CreateLead):  # "..., met him there": the new lead
+                    self.created[fold(action.name)] = LeadRef(
+                        new_lead_ref(len(actions) - 1), action.name, "new", action.phone)
         plan = Plan(kind="plan", reply=replies.plan_reply(actions), actions=actions,
                     mentioned_lead_ids=self.mentioned)
         return Proposal(plan, "plan")
@@ -388,6 +393,8 @@ class _Validator:
         if not isinstance(name, str) or not name.strip():
             raise _Reject("no_lead")
         name = name.strip()[:MAX_NAME]
+        if fold(name) in self.created:
+            return self.created[fold(name)]
         found = self.ctx.leads.resolve(normalize(name))
         allowed = [lead for lead in found
                    if lead.id in self.named_ids or lead.id in self.recent_ids or self._said(

@@ -79,6 +79,7 @@ from webapp.understanding.plan import (
     Plan,
     ScheduleFollowUp,
     UpdateStatus,
+    new_lead_ref,
 )
 from webapp.understanding.questions import match_query
 from webapp.understanding.reminder_replies import match_reminder_reply
@@ -458,6 +459,7 @@ class _Parse:
     _whens: dict = field(default_factory=dict)
     _weak: list = field(default_factory=list)
     _group: list = field(default_factory=list)  # the leads a log is about ("Dana and Priya")
+    _created: list = field(default_factory=list)  # new leads of this message, as LeadRefs
 
     # ---- entry ---------------------------------------------------------------------------------
 
@@ -600,10 +602,9 @@ class _Parse:
             if span == "before" and not self._first_name_said(m):
                 # "Zed Chen", "zed chen": a first name nobody has before a lead's surname
                 # (in lowercase only where a person is named: "called zed cole", "zed cole is")
-                prev = re.search(r"(?:^|[^\W\d_]+)[^\w']*$", self.norm[:ws]).group()
-                placed = not prev.strip(" ") or fold(prev.strip(" ,;:.!?")) in PERSON_BEFORE | {
-                    "and", "or", "&", "to"} or \
-                    not prev[-1:].isspace() or prev.rstrip(" ")[-1:] in ",;:.!?"
+                prev = self.norm[:ws].split()[-1:] or [""]
+                placed = not prev[0] or prev[0][-1] in ",;:.!?" or fold(prev[0]) in (
+                    PERSON_BEFORE | {"and", "or", "&", "to"})
                 if name_word(text, first=True) and fold(text) not in PERSON_BEFORE and (
                         capitalized or placed):
                     return (ws, m.end)
@@ -748,6 +749,7 @@ class _Parse:
         spans = split_clauses(self.low, [(m.start, m.end) for m in self.mentions]
                               + self._listed_names())
         spans = [part for s, e in spans for part in self._split_pronoun_status(s, e)]
+        spans = [part for s, e in spans for part in self._split_after_details(s, e)]
         clauses: list[_Clause] = []
         lead_in: int | None = None  # a command-less first clause: "next tuesday, remind me ..."
         orphan: tuple[int, int] | None = None  # a command-less first clause of content
@@ -788,7 +790,7 @@ class _Parse:
         mentioned = self._mentioned_ids()
         for a in actions:
             lead_id = getattr(a, "lead_id", None)
-            if lead_id is not None and lead_id not in mentioned:
+            if lead_id is not None and lead_id > 0 and lead_id not in mentioned:
                 mentioned.append(lead_id)
         return Plan(kind="plan", reply=replies.plan_reply(actions), actions=actions,
                     mentioned_lead_ids=mentioned)
@@ -833,6 +835,23 @@ class _Parse:
         if self._classify(*self._trim(s, m.start()), first=True).family is None:
             return [(s, e)]
         return [(s, m.start()), (m.start(), e)]
+
+    def _split_after_details(self, s: int, e: int) -> list[tuple[int, int]]:
+        """Speech: "new lead nina park 312 555 0142 met her at the open house" is a new lead,
+        then a meeting: a command after the new lead's phone or email is a clause of its own."""
+        ts, te = self._trim(s, e)
+        if ts >= te or not (_CREATE.match(self.masked, ts, te) or
+                            _CREATE_AS.match(self.masked, ts, te)):
+            return [(s, e)]
+        ends = [m.end() for m in (*_PHONE.finditer(self.norm, ts, te),
+                                  *_EMAIL.finditer(self.norm, ts, te))]
+        if not ends:
+            return [(s, e)]
+        cut = max(ends)
+        rest = self._trim(cut, e)
+        if rest[0] >= rest[1] or self._classify(*rest, first=False).family is None:
+            return [(s, e)]
+        return [(s, cut), (cut, e)]
 
     def _trim(self, s: int, e: int) -> tuple[int, int]:
         while s < e and not self.low[s].isalnum() and self.low[s] not in "\x01+(":
@@ -1030,7 +1049,11 @@ class _Parse:
 
     def _actions(self, c: _Clause, done: list[Action], last: list[LeadRef]) -> list[Action]:
         if c.family == "create":
-            return [self._create(c)]
+            created = self._create(c)
+            # "New lead Marcus Bell ..., met him at the open house": he is the new lead
+            last[:] = [LeadRef(new_lead_ref(len(done)), created.name, "new", created.phone)]
+            self._created.append(last[0])
+            return [created]
         family = c.family
         if family == "interaction":
             family = self._log_or_schedule(c)
@@ -1124,6 +1147,9 @@ class _Parse:
         # A name said that is none of the leads is never swapped for a lead named earlier or
         # in the previous message: only a pronoun, or no name at all, means those.
         said = self._said_name(c)
+        for lead in self._created if said else ():
+            if set(fold(said).split()) <= set(fold(lead.name).split()):
+                return [lead]  # the name just given to a new lead ("..., met Nina there")
         if said or c.stranger:
             raise _Issue(self._unknown_lead(said or self._name_slot(c)))
         before = [m for m in self.mentions if m.end <= c.start]
@@ -1278,6 +1304,13 @@ class _Parse:
         pron = re.match(r"\s*(?:with\s+|to\s+)?(?:him|her|them)\b", self.low[start:e])
         if pron:
             start += pron.end()
+        elif lead is not None and lead.id < 0:  # the name just given: "..., met Nina there"
+            words = [re.escape(w) for w in safe_lower(lead.name).split()]
+            said = re.match(r"[\s,:-]*(?:(?:with|to|w)\s+)?(?:" + r"(?:\s+".join(words)
+                            + ")?" * (len(words) - 1) + r"|" + words[-1] + r")\b",
+                            self.low[start:e]) if words else None
+            if said:
+                start += said.end()
         cut = self._when_cut(s, own_clause_end, start)
         note = self._note_pieces(start, e, cut, lead)
         prefix = ""

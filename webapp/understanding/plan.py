@@ -131,6 +131,18 @@ class UpdateLead:
         return {f: v for f in ("name", "phone", "email") if (v := getattr(self, f)) is not None}
 
 
+def new_lead_ref(index: int) -> int:
+    """The `lead_id` of an action about the lead that action `index` of the same plan creates
+    ("New lead Marcus Bell ..., met him at the open house"): negative, since no row exists yet.
+    Execution puts the new row's id in its place (`created_by`)."""
+    return -(index + 1)
+
+
+def created_by(lead_id: int | None) -> int | None:
+    """The index of the create_lead action a `new_lead_ref` points at; None for a real id."""
+    return -lead_id - 1 if isinstance(lead_id, int) and lead_id < 0 else None
+
+
 Action = (UpdateStatus | LogInteraction | ScheduleFollowUp | CreateLead | RescheduleFollowUp
           | CancelFollowUp | CompleteFollowUp | UpdateLead)
 FOLLOW_UP_CHANGES = (RescheduleFollowUp, CancelFollowUp, CompleteFollowUp)
