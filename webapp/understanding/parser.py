@@ -271,10 +271,19 @@ _LEAD_COPULA = re.compile(
 _PRONOUN_COPULA = re.compile(
     r"(?<=\s)(?:she's|he's|they're|she is|he is|they are|she's now|he's now)\s+(?:now\s+)?"
 )
+# what the agent feels about a status ("Dana is closed won yay", "lost, sadly"): a comment, not
+# something else to do
+_COMMENT = (r"(?:ya+y|yey|wo+(?:ho+)?|woot|hoo+ray|hurray|yes+|finally|at last|sadly|"
+            r"unfortunately|fortunately|luckily|thankfully|hopefully|ugh+|boo+|meh|oh well|"
+            r"damn|dang|darn|shoot|bummer|great|awesome|nice|sweet|excellent|cool|amazing|"
+            r"fantastic|wonderful|perfect|brilliant|lol|ha(?:ha)+|whew|phew|fingers crossed|"
+            r"for now|so far|too bad|what a shame|good news|bad news|oh no|nooo+|"
+            r"[a-z]{3,}ly)")
 _TRAILING_STATUS_FILLER = re.compile(
     r"^\s*(?:now|lead|status|too|as well|officially|again|today|!+|\.)?"
     r"\s*(?:(?:from|on|with|of)\s+(?:the|this|that|his|her|their|our)\s+(?:deal|offer|house|home|"
     r"property|sale|listing|contract))?"
+    r"(?:[\s,;:.!-]*\b" + _COMMENT + r"\b){0,3}"
     r"\s*(?:please|pls|thanks|thank you|thx)?[\s.!]*$"
 )
 _STATUS_THEN_LEAD = re.compile(
@@ -301,6 +310,30 @@ _LEAD_SIGNED = re.compile(
     r"(?:\s+(?:the\s+)?(?:contract|papers|paperwork|deal|offer|purchase agreement|p&s))?"
     r"(?=\s*(?:today|now)?[\s.!]*$)"
 )
+# "Disclosures sent to Dana Cole today", "the counter went out to Priya": done, so logged
+_PASSIVE_TO_LEAD = re.compile(
+    r"^(?!(?:i|we|he|she|they|you|please|pls|remind|can|could)\b)(?:[a-z0-9][\w'&/-]*\s+){1,5}?"
+    r"(?:(?:was|were|got|has been|have been|just|already|finally|all|were all)\s+)*"
+    r"(?P<verb>sent|went out|emailed|e-mailed|mailed|texted|delivered|dropped off|handed|"
+    r"forwarded|given|shared|faxed|submitted|passed along)"
+    r"(?:\s+(?:over|out|off|back|along))?\s+(?:to|for)\s+\x01")
+_PASSIVE_TYPES = {"emailed": "email", "e-mailed": "email", "texted": "text"}
+# "Dana Cole: loves the backyard", "Priya Patel - toured 3 condos": the lead, then what happened
+_LEAD_COLON = re.compile(r"^\x01+(?:'s)?\s*(?::|[\u2013\u2014-]+)\s*")
+# what is said around commands without being one ("okay so", "hi!", "thanks", "yay")
+_FILLER_WORDS = re.compile(
+    r"\b(?:" + _COMMENT + r"|ok|okay|so|um+|uh+|hm+|hey|hi|hello|yo|quick|update|fyi|btw|"
+    r"please|pls|thanks|thank you|thx|ty|and|also|then|well|alright|all right|right|anyway|oh|"
+    r"yes|yeah|yep|sure|just|re|about|on|for|with|the|a|an|this|that|is|it|its|it's|here|"
+    r"good (?:morning|afternoon|evening)|listen|note|ps|p\.s|one more thing|real quick|"
+    r"when you (?:get a chance|can|have a (?:sec|second|minute|moment))|if you (?:could|can)|"
+    r"i'?d appreciate it|(?:i )?(?:just )?wanted to let you know|heads up|quick note|"
+    r"s|'s)\b|[^\w\s]")
+# how an interaction went, said after it ("Showing with Dana today, she loved it")
+_OUTCOME = re.compile(
+    r"\b(?:went|was|were|loved|liked|hated|said|had|did|came|seemed|looked|felt|turned out|"
+    r"no answer|no show|no-show|didn't|did not|wasn't|isn't|great|good|well|fine|positive|"
+    r"interested|ready|keen|happy|pleased|[a-z]{3,}ed)\b")
 # "Karen Lopez is closed won": a name nobody has, then a status (unknown_lead, not unknown)
 _STRANGER_COPULA = re.compile(
     r"^(?P<name>[^\W\d_][\w'.-]*(?:\s+[^\W\d_][\w'.-]*){0,2})\s+"
@@ -432,6 +465,7 @@ class _Clause:
     span_end: int = 0  # own text plus the command-less clauses glued after it
     stranger: bool = False  # the clause names someone who is not a lead ("Karen Lopez is won")
     note_before: tuple[int, int] | None = None  # "Jose wants a 3 bed, add a note": the note
+    passive: bool = False  # "Disclosures sent to Dana": the whole clause is the note
 
     @property
     def span(self) -> tuple[int, int]:
@@ -762,23 +796,30 @@ class _Parse:
                 clause = _Clause(s, e, None)  # "new lead Jane Roe, phone 312-..., email j@x.com"
             if clause.family is None and not clauses and orphan is not None:
                 clause = self._lead_then_status(orphan, s, e) or clause
+                if clause.family is not None:
+                    orphan = None
             if clause.family is None:
                 if clauses:
                     clauses[-1].span_end = e
                 elif lead_in is None and self._leads_with_when(s, e):
                     lead_in = s
-                elif orphan is None:
-                    orphan = (s, e)
+                else:
+                    orphan = (orphan[0] if orphan else s, e)
                 continue
             if lead_in is not None and not clauses:
                 clause.start = lead_in
             elif orphan is not None and not clauses and self._bare_note(clause):
                 clause.note_before = orphan
                 clause.start = orphan[0]
+                orphan = None
             clause.span_end = e
             clauses.append(clause)
         if not clauses:
             return self._no_command()
+        # Nothing said disappears: what no action keeps is named in the reply.
+        left_out = [orphan] if orphan is not None else []
+        left_out += [(c.end, c.span_end) for c in clauses if c.family == "status"
+                     and c.span_end > c.end]
         actions: list[Action] = []
         last_leads: list[LeadRef] = []
         for clause in clauses:
@@ -792,8 +833,21 @@ class _Parse:
             lead_id = getattr(a, "lead_id", None)
             if lead_id is not None and lead_id > 0 and lead_id not in mentioned:
                 mentioned.append(lead_id)
-        return Plan(kind="plan", reply=replies.plan_reply(actions), actions=actions,
-                    mentioned_lead_ids=mentioned)
+        statuses = {a.status for a in actions if isinstance(a, UpdateStatus)}
+        said = [self.norm[a:b].strip(" ,;:.!?-") for a, b in left_out
+                if self._has_content(a, b) and not self._same_status(a, b, statuses)]
+        return Plan(kind="plan", reply=replies.plan_reply(actions, left_out=said),
+                    actions=actions, mentioned_lead_ids=mentioned)
+
+    def _same_status(self, s: int, e: int, statuses: set[str]) -> bool:
+        """Does norm[s:e] say a status the plan sets anyway ("..., closed won")?"""
+        found = find_status(self.masked, s, e)
+        return found is not None and found.status in statuses
+
+    def _has_content(self, s: int, e: int) -> bool:
+        """Does norm[s:e] say something, beyond lead names, greetings and comments?"""
+        rest = _FILLER_WORDS.sub(" ", self.masked[s:e].replace(LEAD_MASK, " "))
+        return re.search(r"[^\W\d_]{2,}", rest) is not None
 
     def _listed_names(self) -> list[tuple[int, int]]:
         """Names that go on a list of leads ("Dana Cole and Zed Zimmerman"): kept in the list's
@@ -940,6 +994,10 @@ class _Parse:
         status_clause = self._status_clause(s, e, text)
         if status_clause is not None:
             return status_clause
+        passive = _PASSIVE_TO_LEAD.match(text)
+        if passive:
+            itype = _PASSIVE_TYPES.get(passive.group("verb"), "note")
+            return _Clause(s, e, "log", cmd_end=s, cue=Cue(s, s, itype, "past"), passive=True)
         cue = self._cue(s, e)
         if cue is not None:
             prefix = self.masked[s:cue.start]
@@ -971,6 +1029,18 @@ class _Parse:
                 rest = "".join(self.masked[a:b] for a, b in _gaps(begin, e, _when_spans(when)))
                 if not re.sub(r"[\x01\s,:'-]|\b(?:s|on|at)\b", "", rest):
                     return _Clause(s, e, "schedule", cmd_end=s)
+        colon = _LEAD_COLON.match(text) if first else None
+        if colon is not None:
+            # "Dana Cole: loves the backyard, ...": what happened (a command said there is that
+            # command: "Dana Cole: call her tomorrow")
+            rs, re_ = self._trim(s + colon.end(), e)
+            if rs < re_:
+                inner = self._classify_at(rs, re_, first=True)
+                if inner.family is not None:
+                    inner.start = s
+                    return inner
+                cue = self._cue(rs, re_) or Cue(rs, rs, "note", "explicit")
+                return _Clause(s, e, "log", cmd_end=rs, cue=cue)
         return _Clause(s, e, None)
 
     def _stranger_subject(self, s: int, e: int) -> bool:
@@ -1084,6 +1154,10 @@ class _Parse:
         if when is not None:
             if when.in_past and c.cue is not None and c.cue.form == "imperative":
                 return "schedule"  # "call Dana this morning" at 3 pm: a to-do in the past
+            if (not when.in_past and not when.has_time and when.due_at is not None
+                    and when.due_at.date() == self.now.date() and c.cue is not None
+                    and c.cue.form == "noun" and _OUTCOME.search(self.low, c.end, c.span_end)):
+                return "log"  # "Showing with Dana today, she loved it": how it went
             return "log" if when.in_past else "schedule"
         if c.cue is not None and c.cue.form == "imperative":
             return "schedule"
@@ -1275,6 +1349,11 @@ class _Parse:
 
     def _log_action(self, c: _Clause, lead: LeadRef) -> LogInteraction:
         itype = c.cue.type if c.cue is not None else "note"
+        if c.passive:  # "Disclosures sent to Dana Cole today": all but the lead and the time
+            when = self._when(c.start, c.end)
+            note = self._note_pieces(c.start, c.span_end, _when_spans(when) if when else None,
+                                     lead)
+            return LogInteraction(lead.id, lead.name, itype, self._clean_note(note))
         if c.note_before is not None:
             bs, be = c.note_before
             return LogInteraction(lead.id, lead.name, itype,

@@ -103,8 +103,12 @@ def _detail(field: str, value: str | None) -> str:
     return display_phone(value) if field == "phone" else value
 
 
-def plan_reply(actions: Sequence[Action]) -> str:
-    return "\n".join(describe(a) for a in actions) + "\n" + CONFIRM_TAIL
+def plan_reply(actions: Sequence[Action], left_out: Sequence[str] = ()) -> str:
+    """The plan, one line per action; then what was said but is in no action (nothing said
+    disappears silently); then how to confirm."""
+    lines = [describe(a) for a in actions]
+    lines += [f'Not understood, so not saved: "{said}"' for said in left_out if said]
+    return "\n".join(lines) + "\n" + CONFIRM_TAIL
 
 
 def numbered(names: Sequence[str]) -> str:
