@@ -308,3 +308,22 @@ def test_scheduled_follow_up_is_aware_and_ahead() -> None:
     assert isinstance(action, ScheduleFollowUp)
     assert action.due_at.tzinfo is not None and action.due_at > NOW
     assert action.title == "viewing with Dana Cole"
+
+
+# ---- names and line breaks as typed (issue 15, minor) --------------------------------------
+
+
+def test_a_new_leads_name_that_is_also_shorthand_is_kept_as_written() -> None:
+    got = parse("New lead Eve Adams 312-555-0140")
+    assert got["actions"][0]["name"] == "Eve Adams"
+    assert parse("remind me to call Dana tomorrow eve")["actions"][0]["due_at"].startswith(
+        "2026-03-06T18:00")
+
+
+@pytest.mark.parametrize("text", ["Mark John Doe\r\nas qualified",
+                                  "Update John Doe's status\nto qualified",
+                                  "Mark John Doe\n\nas qualified please"])
+def test_a_line_break_inside_a_command_does_not_split_it(text: str) -> None:
+    got = parse(text)
+    assert got["kind"] == "plan", got
+    assert [(a["lead"], a["status"]) for a in got["actions"]] == [("John Doe", "qualified")]
