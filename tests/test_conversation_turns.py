@@ -6,11 +6,14 @@ becomes. Each test is a reproduction from a day of real use (issue 20) or the ou
 
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from db.models import ClientInteraction, ExecutedPlan, Lead
+from db.models import Appointment, ClientInteraction, ExecutedPlan, Lead
 from tests.support.voice import VoicePhone, said
 from tests.support.waiting import wait_for
 from webapp.database import get_db
@@ -82,3 +85,25 @@ def test_her_right_after_a_new_lead_not_yet_saved_is_asked_not_guessed(app, phon
     phone.text("New lead Nina Park 312-555-0142")
     reply = phone.text("call her tomorrow at 10")
     assert "Sarah" not in reply and "Which lead" in reply
+
+
+# ---- smaller misses from a day of use (issue 20, item 10) ----------------------------------
+
+
+def test_whats_on_tomorrow_in_the_evening_lists_only_tomorrow(app, agent) -> None:
+    zone = ZoneInfo("America/Chicago")
+    with get_db(app).session() as session:
+        dana = session.scalar(select(Lead).where(Lead.name == "Dana Cole"))
+        session.add_all([
+            Appointment(lead_id=dana.id, agent_id=agent.id, title="call about tonight",
+                        due_at=datetime(2026, 3, 5, 21, 0, tzinfo=zone)),
+            Appointment(lead_id=dana.id, agent_id=agent.id, title="send the contract",
+                        due_at=datetime(2026, 3, 6, 10, 0, tzinfo=zone)),
+        ])
+        session.commit()
+    evening = datetime(2026, 3, 5, 19, 30, tzinfo=zone)
+    reply = app.extensions["conversation"].handle(agent, "what's on tomorrow?", "sms",
+                                                  now=evening).reply
+    assert "send the contract" in reply and "tonight" not in reply, reply
+    today = app.extensions["conversation"].handle(agent, "agenda", "sms", now=evening).reply
+    assert "call about tonight" in today

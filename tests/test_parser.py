@@ -269,6 +269,8 @@ TYPICAL = [
     "Update Karen White to qualified",
     "Remind me to call Dana yesterday",
     "asdf qwerty",
+    "export my leads to a spreadsheet",
+    "thanks!",
 ]
 
 
@@ -327,3 +329,52 @@ def test_a_line_break_inside_a_command_does_not_split_it(text: str) -> None:
     got = parse(text)
     assert got["kind"] == "plan", got
     assert [(a["lead"], a["status"]) for a in got["actions"]] == [("John Doe", "qualified")]
+
+
+# ---- smaller misses from a day of use (issue 20, item 10) ----------------------------------
+
+
+def test_her_after_a_verb_that_gives_is_the_lead_not_her_possessions() -> None:
+    got = parse("remind me to send her listings", recent=(4,))
+    assert got["actions"][0]["title"] == "send Sarah Smith listings"
+    got = parse("remind me to check her listings", recent=(4,))
+    assert got["actions"][0]["title"] == "check Sarah Smith's listings"
+
+
+def test_ping_me_is_command_words_not_the_title() -> None:
+    got = parse("ping me mon 9a about dana")
+    assert [(a["lead"], a["title"], a["due_at"]) for a in got["actions"]] == [
+        ("Dana Cole", "Follow up with Dana Cole", "2026-03-09T09:00:00-05:00")]
+
+
+def test_a_possessive_without_apostrophe_finds_the_lead() -> None:
+    assert parse("whats sarahs status")["query"] == {"type": "lead_status", "lead_id": 4,
+                                                      "lead": "Sarah Smith"}
+
+
+@pytest.mark.parametrize("text", ["thanks!", "thank you so much", "thx", "thanks a lot!!"])
+def test_thanks_gets_a_short_welcome_not_the_generic_reply(text: str) -> None:
+    got = parse(text)
+    assert got["kind"] == "unknown" and got["actions"] == []
+    assert got["reply"].startswith("You're welcome")
+
+
+@pytest.mark.parametrize("text", ["oops wrong person. undo", "wrong lead, undo that",
+                                  "my bad - undo please", "undo, wrong person"])
+def test_undo_after_a_reason_is_undo(text: str) -> None:
+    assert parse(text)["kind"] == "undo"
+
+
+@pytest.mark.parametrize("text", ["delete Dana Cole", "export my leads to a spreadsheet",
+                                  "can you merge John Doe and John Smith",
+                                  "please sync with my google contacts"])
+def test_an_ask_we_cannot_do_says_so_and_what_is_possible(text: str) -> None:
+    got = parse(text)
+    assert got["kind"] == "unknown" and got["actions"] == []
+    assert got["reply"].startswith("I can't do that yet.")
+    assert "Sorry, I didn't get that" not in got["reply"]
+    assert "HELP" in got["reply"]
+
+
+def test_gibberish_still_gets_the_examples() -> None:
+    assert parse("asdf qwer zxcv")["reply"].startswith("Sorry, I didn't get that.")

@@ -52,9 +52,13 @@ def agenda_text(session: Session, agent_id: int, zone: ZoneInfo, now: datetime,
         )
         .order_by(Appointment.due_at)
     ).all()
-    overdue = [(a, n) for a, n in rows if a.due_at < min(start, now)]
-    today = [(a, n) for a, n in rows if a.due_at >= min(start, now)]
-    label = "today" if the_day == local_now.date() else the_day.strftime("%a %b %-d")
+    is_today = the_day == local_now.date()
+    # overdue ones only with today's agenda; another day lists that day alone (asked in the
+    # evening, "tomorrow" is not what is left of tonight)
+    overdue = [(a, n) for a, n in rows if a.due_at < min(start, now)] if is_today else []
+    today = [(a, n) for a, n in rows if a.due_at >= (min(start, now) if is_today else start)]
+    rows = overdue + today
+    label = "today" if is_today else the_day.strftime("%a %b %-d")
     if not rows:
         return f"Nothing on your agenda {label}."
     lines = [f"Agenda {label}:"]

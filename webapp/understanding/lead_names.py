@@ -503,6 +503,13 @@ class LeadDirectory:
                 return j
         return None
 
+    def _bare_possessive(self, word: str) -> bool:
+        """"sarahs", "danas": a name word and an "s", neither of them an everyday word
+        ("marks", "hopes" are verbs) and not itself a name."""
+        return (len(word) > 3 and word.endswith("s") and word[:-1] in self._atoms
+                and word not in self._atoms and word not in COMMON_WORDS
+                and word[:-1] not in COMMON_WORDS)
+
     def resolve(self, name: str) -> list[LeadRef]:
         """The best equally good leads for `name`, which the caller knows is only a name.
 
@@ -552,6 +559,8 @@ class LeadDirectory:
         found: dict[str, float] = {}
         if atom in self._atoms:
             found[atom] = 100.0
+        elif self._bare_possessive(atom):
+            found[atom[:-1]] = 99.0  # "sarahs status": a possessive typed without its "'"
         if atom not in COMMON_WORDS and atom.isalpha():
             key = _metaphone(atom)
             for other in self._phonetic.get(key, ()) if key else ():
@@ -793,7 +802,7 @@ def _name_evidence(
     """Rule 3 of the module docstring: is the single word at i used as a person's name?"""
     tok = tokens[i]
     word = tok.word
-    if tok.possessive:
+    if tok.possessive or directory._bare_possessive(word):
         return True
     prev = tokens[i - 1].word if i > 0 and tok.joined_to_prev else None
     nxt = tokens[i + 1] if i + 1 < len(tokens) and tok.joined_to_next else None

@@ -231,7 +231,7 @@ _LOG_EXPLICIT = re.compile(
 _SCHEDULE = re.compile(
     r"^(?:please\s+|can you\s+|could you\s+|pls\s+|hey\s+|ok\s+|also\s+|let's\s+|lets\s+|"
     r"let us\s+|i want to\s+|i'd like to\s+|we need to\s+|go ahead and\s+)?"
-    r"(?:remind me(?:\s+(?:to|about|that|of|for))?|"
+    r"(?:(?:remind|ping|buzz|nudge) me(?:\s+(?:to|about|that|of|for|re))?|"
     r"(?:set|add|create|make|put in)\s+(?:a\s+|me\s+a\s+)?"
     r"(?:reminder|task|to-?do|follow up|follow-up)(?:\s+(?:to|for|about|with))?|"
     r"reminder(?:\s+(?:to|for|"
@@ -320,6 +320,21 @@ _PASSIVE_TO_LEAD = re.compile(
 _PASSIVE_TYPES = {"emailed": "email", "e-mailed": "email", "texted": "text"}
 # "Dana Cole: loves the backyard", "Priya Patel - toured 3 condos": the lead, then what happened
 _LEAD_COLON = re.compile(r"^\x01+(?:'s)?\s*(?::|[\u2013\u2014-]+)\s*")
+# "thanks!", "thank you so much": nothing to do, but not "I didn't get that" either
+_THANKS = re.compile(
+    r"(?:(?:thanks?|thank (?:you|u)|tysm|cheers|much appreciated|appreciate (?:it|that)|"
+    r"so much|a lot|a bunch|very much|again|you're the best|youre the best|"
+    r"great|awesome|perfect|cool|nice|ok|okay)[\s!.,]*)+")
+# a request for something ("delete Dana", "can you export my leads"), when none of ours matched
+_ASK = re.compile(
+    r"^(?:(?:please|pls|kindly|hey|hi|ok|okay|so|also|and)\s+)*"
+    r"(?:(?:can|could|would|will) (?:you|u)|i (?:want|need) you to|i'?d like you to|"
+    r"is there a way to|how (?:do|can) i|help me|go ahead and|"
+    r"delete|remove|erase|merge|combine|export|import|download|upload|sync|connect|link|"
+    r"integrate|share|forward|print|archive|assign|transfer|reassign|tag|rename|edit|change|"
+    r"update|move|cancel|reschedule|send|email|text|call|find|search|look up|show|list|give|"
+    r"get|pull|make|create|add|set|put|mark|book|schedule|track|post|publish|invite|generate|"
+    r"draft|write|calculate|estimate|translate|summarize|back up|backup|restore|clear|reset)\b")
 # what is said around commands without being one ("okay so", "hi!", "thanks", "yay")
 _FILLER_WORDS = re.compile(
     r"\b(?:" + _COMMENT + r"|ok|okay|so|um+|uh+|hm+|hey|hi|hello|yo|quick|update|fyi|btw|"
@@ -933,6 +948,11 @@ class _Parse:
                 query = {"type": "lead_status", "lead_id": lead.id, "lead": lead.name}
                 return Plan(kind="query", reply=replies.lead_status(lead), query=query,
                             mentioned_lead_ids=[lead.id])
+        if _THANKS.fullmatch(self.low.strip()):
+            return Plan(kind="unknown", reply=replies.welcome())
+        if _ASK.match(self.low):  # a request, just not one we can carry out
+            return Plan(kind="unknown", reply=replies.cannot_yet(),
+                        mentioned_lead_ids=self._mentioned_ids())
         return Plan(kind="unknown", reply=replies.unknown(),
                     mentioned_lead_ids=self._mentioned_ids())
 
@@ -1607,6 +1627,9 @@ def _pronoun_as(m: re.Match, name: str, text: str) -> str:
         return f"{name}'s"
     if word == "her":
         nxt = text[m.end():].split()
+        before = text[:m.start()].split()[-1:]
+        if before and before[0].lower() in _GIVING_VERBS:
+            return name  # "send her listings": she gets them
         if nxt and nxt[0].lower() not in _AFTER_OBJECT_HER:
             return f"{name}'s"
     return name
@@ -1617,7 +1640,12 @@ _NOT_A_NAME = frozenset(
     "home listing offer file contract last next new current".split()
 )
 _COMMAND_WORDS = frozenset("to as status update mark set change move with and".split())
-# "email her the disclosures" (object) vs "send her contract" (possessive)
+# "send her listings", "show her comps": after these "her" is who gets something
+_GIVING_VERBS = frozenset(
+    "send sent give gave show showed bring brought mail email text forward hand offer get "
+    "buy find pay lend tell ask remind".split()
+)
+# "email her the disclosures" (object) vs "check her contract" (possessive)
 _AFTER_OBJECT_HER = frozenset(
     "the a an this that these those some back about on at in for to with and or if when "
     "tomorrow today tonight monday tuesday wednesday thursday friday saturday sunday next "

@@ -185,6 +185,18 @@ def unknown(too_long: bool = False) -> str:
     return f"{head} {EXAMPLES}"
 
 
+def welcome() -> str:
+    return "You're welcome! Text HELP any time for examples."
+
+
+def cannot_yet() -> str:
+    """For a request none of the commands carries out. It names only what is possible, so it
+    stays true as commands are added."""
+    return ("I can't do that yet. I can log calls, meetings, viewings, emails, texts and notes, "
+            "change a lead's status, set follow-ups, add leads, and answer questions about your "
+            "leads and agenda. Text HELP for examples.")
+
+
 def carrier_keyword() -> str:
     return (
         "Messages are paused or resumed by your carrier keywords. "
