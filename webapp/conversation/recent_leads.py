@@ -9,6 +9,7 @@ run, nobody is "her": the message asks which lead rather than guess an older one
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,8 @@ RECENT_KEY = "fl:recent:{phone}"
 class Recent:
     lead_ids: list[int]
     created_by_plan: str | None = None  # a plan id whose create_lead actions come last
+    at: float | None = None  # when they were remembered (epoch seconds): a later reminder text
+    # makes its own lead the one "him" means
 
 
 class RecentLeads:
@@ -29,15 +32,13 @@ class RecentLeads:
         self.ttl = ttl
 
     def remember(self, phone: str, lead_ids: list[int], pipe: Any = None,
-                 created_by_plan: str | None = None) -> None:
-        """Store `lead_ids` (if any, or a plan that creates leads); with `pipe` (a pipeline of
-        this client), only queue it."""
-        if created_by_plan:
-            value = json.dumps({"ids": lead_ids, "plan": created_by_plan})
-        elif lead_ids:
-            value = json.dumps(lead_ids)
-        else:
+                 created_by_plan: str | None = None, at: float | None = None) -> None:
+        """Store `lead_ids` (if any, or a plan that creates leads), as of `at` (default now);
+        with `pipe` (a pipeline of this client), only queue it."""
+        if not lead_ids and not created_by_plan:
             return
+        value = json.dumps({"ids": lead_ids, "plan": created_by_plan,
+                            "at": time.time() if at is None else at})
         (pipe or self.redis).set(RECENT_KEY.format(phone=phone), value, ex=self.ttl)
 
     def queue_recall(self, pipe: Any, phone: str) -> None:
@@ -50,7 +51,8 @@ class RecentLeads:
             return Recent([])
         data = json.loads(raw)
         if isinstance(data, dict):
-            return Recent([int(i) for i in data.get("ids") or []], data.get("plan") or None)
+            return Recent([int(i) for i in data.get("ids") or []], data.get("plan") or None,
+                          data.get("at"))
         return Recent([int(i) for i in data])
 
     @staticmethod

@@ -82,7 +82,11 @@ from webapp.understanding.plan import (
     new_lead_ref,
 )
 from webapp.understanding.questions import match_query
-from webapp.understanding.reminder_replies import match_reminder_reply
+from webapp.understanding.reminder_replies import (
+    ReminderReply,
+    match_reminder_reply,
+    split_reminder_reply,
+)
 from webapp.understanding.statuses import StatusMatch, canonical_status, find_status
 from webapp.understanding.when import WhenMatch, default_due, find_when, resolve_when
 
@@ -144,17 +148,54 @@ def continue_clarify(answer: str, clarify: dict, ctx: AgentContext, now: datetim
     key = clarify.get("key", "")
     ctx2 = AgentContext(ctx.leads, ctx.timezone, ctx.country,
                         tuple(clarify.get("recent", ctx.recent_lead_ids)))
+    if intent == "confirm":  # a yes is never a name or a choice: the question stands
+        return _ask_again(message, ctx2, now, overrides, clarify, "Please answer the question.")
     picked = _answer_value(answer, clarify, ctx, now)
-    if picked is None:
-        fresh = parse_message(answer, ctx, now)
-        if fresh.kind in ("plan", "query", "help", "undo", "confirm", "cancel", "unknown_lead",
-                          "done", "snooze"):
-            return fresh
-        again = _Parse(message, ctx2, now, overrides).run()
-        again.reply = "Sorry, I didn't get that. " + again.reply
-        return again
+    fresh: Plan | None = None
+    if picked is not None and clarify.get("type") == "name":
+        fresh = parse_message(answer, ctx, now)  # "What's on tomorrow?" is no lead's name
+        if fresh.kind not in _NEW_REQUEST:
+            fresh = None
+    if picked is None or fresh is not None:
+        fresh = fresh or parse_message(answer, ctx, now)
+        # An attempt at an answer is asked again (once); anything else is a message of its
+        # own, and the question is dropped: it never hangs on over unrelated texts.
+        if fresh.kind in _NEW_REQUEST or clarify.get("attempts", 0) >= 1 or \
+                not _attempted_answer(answer, clarify, ctx, now):
+            return fresh  # a request of its own (or a question of its own: "Update Dana...")
+        return _ask_again(message, ctx2, now, overrides, clarify, "Sorry, I didn't get that.")
     overrides.setdefault(clarify["type"], {})[key] = picked
     return _Parse(message, ctx2, now, overrides).run()
+
+
+# What a message that is no answer can be instead of one; a clarify or unknown_lead of its own
+# counts only when the message is not a try at the answer ("Jhon" to "Which John?").
+_NEW_REQUEST = frozenset({"plan", "query", "help", "undo", "cancel", "done", "snooze"})
+
+
+def _ask_again(message: str, ctx: AgentContext, now: datetime, overrides: dict, clarify: dict,
+               lead_in: str) -> Plan:
+    again = _Parse(message, ctx, now, overrides).run()
+    again.reply = f"{lead_in} {again.reply}"
+    if again.clarify is not None:
+        again.clarify["attempts"] = clarify.get("attempts", 0) + 1
+    return again
+
+
+def _attempted_answer(answer: str, clarify: dict, ctx: AgentContext, now: datetime) -> bool:
+    """Does `answer` look like a try at this question (a name, a status word, a time, a
+    number) that did not resolve, rather than something else altogether?"""
+    text = normalize(answer).strip()
+    words = re.findall(r"[^\W\d_]+", text)
+    timed = find_when(text, now, month_first=_month_first(ctx)) is not None
+    kind = clarify.get("type")
+    if kind == "due":
+        return timed
+    if kind == "phone":
+        return len(re.findall(r"\d", text)) >= 3
+    if kind in ("lead", "status"):
+        return 0 < len(words) <= 3 and not timed
+    return False
 
 
 def _answer_value(answer: str, clarify: dict, ctx: AgentContext, now: datetime):
@@ -339,7 +380,7 @@ _ASK = re.compile(
 _FILLER_WORDS = re.compile(
     r"\b(?:" + _COMMENT + r"|ok|okay|so|um+|uh+|hm+|hey|hi|hello|yo|quick|update|fyi|btw|"
     r"please|pls|thanks|thank you|thx|ty|and|also|then|well|alright|all right|right|anyway|oh|"
-    r"yes|yeah|yep|sure|just|re|about|on|for|with|the|a|an|this|that|is|it|its|it's|here|"
+    r"yes|yeah|yep|sure|just|re|about|on|for|with|the|a|an|this|that|is|it|its|it's|here|later|"
     r"good (?:morning|afternoon|evening)|listen|note|ps|p\.s|one more thing|real quick|"
     r"when you (?:get a chance|can|have a (?:sec|second|minute|moment))|if you (?:could|can)|"
     r"i'?d appreciate it|(?:i )?(?:just )?wanted to let you know|heads up|quick note|"
@@ -580,11 +621,19 @@ class _Parse:
     def _reminder_reply(self) -> Plan | None:
         """DONE / SNOOZE answering a reminder text; None when the message is something else."""
         said = match_reminder_reply(self.low)
-        if said is None:
-            return None
+        answer = self._reminder_answer(said, "") if said is not None else None
+        if answer is None or (answer.kind == "clarify" and said.type == "snooze"):
+            # "done, talked to him, all good": the reply, then what to log on its lead
+            split = split_reminder_reply(self.low)
+            if split is not None:
+                return self._reminder_answer(split[0], self.norm[split[1]:].strip()) or answer
+        return answer
+
+    def _reminder_answer(self, said: ReminderReply, rest: str) -> Plan | None:
+        extra = {"rest": rest} if rest else {}
         if said.type == "done":
             return Plan(kind="done", reply=replies.reminder_done(said.number),
-                        reminder={"number": said.number})
+                        reminder={"number": said.number, **extra})
         pinned = (self.overrides.get("due") or {}).get("snooze")
         if pinned:
             due = datetime.fromisoformat(pinned).astimezone(self.ctx.timezone)
@@ -604,7 +653,7 @@ class _Parse:
                             clarify=self._clarify("due", "snooze"))
             due = when.due_at.astimezone(self.ctx.timezone)
         return Plan(kind="snooze", reply=replies.reminder_snoozed(said.number, due),
-                    reminder={"number": said.number, "due_at": due.isoformat()})
+                    reminder={"number": said.number, "due_at": due.isoformat(), **extra})
 
     def _join_strangers(self, mentions: list[Mention]) -> list[Mention]:
         """"Kevin Smith" is nobody when Kevin is Kevin O'Neil and Smith is Sarah Smith.

@@ -6,9 +6,9 @@ and printed by `assistant parse`. Keep it JSON-serializable (see `to_dict`).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
-from typing import Literal
+from typing import Literal, get_args, get_type_hints
 
 KINDS: tuple[str, ...] = (
     "plan",
@@ -146,6 +146,23 @@ def created_by(lead_id: int | None) -> int | None:
 Action = (UpdateStatus | LogInteraction | ScheduleFollowUp | CreateLead | RescheduleFollowUp
           | CancelFollowUp | CompleteFollowUp | UpdateLead)
 FOLLOW_UP_CHANGES = (RescheduleFollowUp, CancelFollowUp, CompleteFollowUp)
+
+
+def action_from_dict(data: dict) -> Action:
+    """The action `action_to_dict` made (a plan waiting in Redis, to change and show again)."""
+    cls = {c.__dataclass_fields__["type"].default: c for c in get_args(Action)}[data["type"]]
+    hints = get_type_hints(cls)
+    kwargs = {}
+    for f in fields(cls):
+        if f.name not in data or f.name == "type":
+            continue
+        value = data[f.name]
+        if hints[f.name] in (datetime, datetime | None) and isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        elif f.name == "old" and isinstance(value, dict):
+            value = tuple(value.items())
+        kwargs[f.name] = value
+    return cls(**kwargs)
 
 
 @dataclass
