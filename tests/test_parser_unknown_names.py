@@ -209,3 +209,35 @@ def test_lowercase_names_never_act_on_another_lead(name, phrasing, recent) -> No
                                   "move dana okafor to negotiating"])
 def test_a_lowercase_surname_that_is_no_leads_in_a_status_is_someone_else(text) -> None:
     assert parse(text, recent=(2,))["kind"] == "unknown_lead"
+
+
+# ---- and the other way round: names that are leads still find them -------------------------
+
+_UNIQUE_FIRST = {"Karen": 1, "Dana": 2, "Sarah": 3, "Michael": 4, "Lisa": 5, "Priya": 6,
+                 "Tom": 7, "John": 9}
+_ONE_NAME = [p for p in _PHRASINGS if "Dana Cole" not in p and "Sarah Smith" not in p
+             and "Priya Patel" not in p]
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(lead=st.sampled_from(BOOK), full=st.booleans(), phrasing=st.sampled_from(_ONE_NAME),
+       recent=contexts(), channel=st.sampled_from(["sms", "voice", "lowercase"]))
+def test_a_message_naming_a_lead_acts_on_that_lead_only(lead, full, phrasing, recent,
+                                                         channel) -> None:
+    first = lead.name.split()[0]
+    name = lead.name if full or first not in _UNIQUE_FIRST or first == "Mark" else first
+    text = phrasing.format(n=name)
+    text = _spoken(text) if channel == "voice" else text.lower() if channel == "lowercase" \
+        else text
+    got = parse_message(text, ctx(recent), NOW)
+    assert got.kind in ("plan", "query"), (text, recent, got.to_dict())
+    acted = {getattr(a, "lead_id", None) for a in got.actions} | {
+        (got.query or {}).get("lead_id")}
+    assert acted - {None} == {lead.id}, (text, recent, got.to_dict())
+
+
+@pytest.mark.parametrize("text", ["Mark Sarah as closed won", "mark karen as qualified",
+                                  "Called Dana, no answer", "Update Priya's status to lost"])
+def test_a_first_name_after_a_command_word_is_that_lead(text: str) -> None:
+    got = parse(text, recent=(9,))
+    assert got["kind"] == "plan" and got["actions"][0]["lead_id"] != 9, got

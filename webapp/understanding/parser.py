@@ -697,7 +697,9 @@ class _Parse:
             if (ws, we) in self._weak:
                 return (min(ws, m.start), max(we, m.end))
             capitalized = text[0].isupper() and not text.isupper()
-            if span == "before" and not self._first_name_said(m):
+            if span == "before":
+                if self._first_name_said(m):
+                    continue
                 # "Zed Chen", "zed chen": a first name nobody has before a lead's surname
                 # (in lowercase only where a person is named: "called zed cole", "zed cole is")
                 prev = self.norm[:ws].split()[-1:] or [""]
