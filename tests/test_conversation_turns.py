@@ -259,6 +259,19 @@ def test_a_correction_edits_the_pending_plan_and_shows_it_again(app, phone, corr
         assert len(plan.plan["actions"]) == 1
 
 
+def test_by_voice_a_correction_is_read_back_and_yes_confirms_it(app, agent) -> None:
+    call = VoicePhone(app, agent.phone)
+    call.call()
+    assert "10 AM" in said(call.say("remind me to call dana cole tomorrow at ten a m"))
+    heard = said(call.say("make it four p m instead"))
+    assert "4 PM" in heard and "Dana Cole" in heard and "10 AM" not in heard, heard
+    call.press("1")
+    with get_db(app).session() as session:
+        plan = session.scalar(select(ExecutedPlan))
+        assert plan is not None and len(plan.plan["actions"]) == 1
+        assert "T16:00:00" in plan.plan["actions"][0]["due_at"]
+
+
 def test_a_correction_of_the_status_edits_the_pending_plan(app, phone) -> None:
     phone.text("Mark Dana Cole as qualified")
     reply = phone.text("sorry, make it negotiating")
@@ -284,6 +297,13 @@ def test_remind_me_later_with_no_reminder_waiting_uses_the_last_lead(app, phone)
     phone.text("What's Dana Cole's status?")
     reply = phone.text("remind me in 2 hours")
     assert "Follow up with Dana Cole" in reply and "Reply YES" in reply, reply
+
+
+def test_ping_me_with_a_time_and_no_reminder_is_a_follow_up_not_a_title(app, phone) -> None:
+    phone.text("What's Dana Cole's status?")
+    reply = phone.text("Ping me Mon 9a")
+    assert reply.startswith("Follow up with Dana Cole - Mon"), reply
+    assert "9:00 AM" in reply and "Ping" not in reply
 
 
 def test_remind_me_later_with_no_reminder_and_no_lead_asks_what_about(app, phone) -> None:

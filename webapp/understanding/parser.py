@@ -34,9 +34,16 @@ Choices where the spec is silent:
 - Agenda and leads_by_status replies are placeholders that the conversation layer replaces with
   rows from the database; leads_by_status with status None means all leads ("list my leads").
 - Input over MAX_CHARS is "unknown" without being read.
-- Replies to a reminder text (`reminders.py`) are whole messages: "done", "done 2", "snooze",
-  "snooze 2 until 3pm", "remind me again in an hour", "later". A snooze with no time is one hour
-  from now (to the minute); a bare "remind me <time>" with no lead and no task is a snooze too.
+- Replies to a reminder text (`reminder_replies.py`) are whole messages: "done", "done 2",
+  "snooze", "snooze 2 until 3pm", "remind me again in an hour", "later" - or an outright DONE /
+  SNOOZE followed by more ("done, talked to him, all good"), which rides along as
+  reminder["rest"] for the conversation to log on the reminder's lead. A snooze with no time is
+  one hour from now (to the minute); a bare "remind me <time>" with no lead and no task is a
+  snooze too.
+- A lead created in the message ("New lead Marcus Bell ..., met him there") is the last lead
+  named from then on, with the placeholder id `plan.new_lead_ref(i)`.
+- What no action keeps (a first clause with no command, words after a status) is named in the
+  plan's reply ("Not understood, so not saved: ..."), unless it is a greeting or a comment.
   "Mark the Smith deal as done" is not one: "done" is not a status, so it asks which status.
 """
 
