@@ -54,6 +54,7 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import jellyfish
 from rapidfuzz import fuzz, process
@@ -352,6 +353,7 @@ _MULTI_ALL_FUZZY_MIN_QUALITY = 85.0
 _PHONETIC_MIN_RATIO = 50.0
 _TIE = 1e-6
 _CACHE_LIMIT = 20_000
+_SUGGEST_SCAN = 400  # above this many leads, `suggest` scores a short list with WRatio
 
 
 @dataclass(frozen=True)
@@ -441,6 +443,10 @@ class LeadDirectory:
         self._by_length = dict(by_length)
         self._cache: dict[str, dict[str, float]] = {}
         self._suggest_choices = [name for name, _ in self._names]
+        self._names_by_atom: dict[str, list[int]] = defaultdict(list)
+        for index, (name, _) in enumerate(self._names):
+            for atom in set(name.split()):
+                self._names_by_atom[atom].append(index)
 
     def __len__(self) -> int:
         return len(self._leads)
@@ -530,9 +536,20 @@ class LeadDirectory:
         query = " ".join(t.word for t in _tokenize(name))
         if not query or limit <= 0 or not self._suggest_choices:
             return []
+        choices: Any = self._suggest_choices
+        if len(choices) > _SUGGEST_SCAN:
+            # WRatio over 5,000 names costs ~8 ms, the slowest step of any parse: score with it
+            # only the names sharing a word (or a close one) with the query, and the names
+            # closest by the cheap QRatio
+            pool = {i for _, _, i in process.extract(query, choices, scorer=fuzz.QRatio,
+                                                       limit=_SUGGEST_SCAN // 4)}
+            for word in query.split():
+                for atom in self._candidates(word):
+                    pool.update(self._names_by_atom.get(atom, ()))
+            choices = {i: self._suggest_choices[i] for i in pool}
         results = process.extract(
             query,
-            self._suggest_choices,
+            choices,
             scorer=fuzz.WRatio,  # C scorer: spelling, word order and partial names
             limit=limit * 4,
         )
