@@ -89,6 +89,14 @@ _UNDO_SHAPE = re.compile(
     r"(?:\s+what\s+(?:you|i)\s+(?:just\s+)?(?:did|changed|made|saved|logged|entered|set))?"
     r"(?:\s+(?:please|pls|thanks))*$"
 )
+# why the agent says undo: "oops wrong person. undo", "undo that, wrong lead"
+_UNDO_REASON = (r"(?:oops|whoops|oh no|ugh|sorry|my bad|my mistake|mistake|"
+                r"wrong (?:person|lead|one|guy|girl|client|name|contact|number|status|time)|"
+                r"that was (?:the )?wrong(?: one| person| lead)?|"
+                r"that'?s (?:the )?wrong(?: one| person| lead)?|"
+                r"not (?:that|the right) (?:one|person|lead))")
+_UNDO_REASON_HEAD = re.compile(rf"^(?:{_UNDO_REASON}\s+)+")
+_UNDO_REASON_TAIL = re.compile(rf"(?:\s+{_UNDO_REASON})+$")
 _HELP_SHAPE = re.compile(
     r"^(?:(?:please|pls|hey|hi|hello|um|so|tell me|show me|i need|i'd like|i would like|"
     r"i could use|can i get|could i get|some|a little)\s+)*(?:help|"
@@ -178,6 +186,9 @@ def detect_intent(text: str) -> Intent | None:
         return "help"
     if joined in _UNDO or _UNDO_SHAPE.match(joined):
         return "undo"
+    bare = _UNDO_REASON_TAIL.sub("", _UNDO_REASON_HEAD.sub("", joined))
+    if bare != joined and bare and (bare in _UNDO or _UNDO_SHAPE.match(bare)):
+        return "undo"  # "oops wrong person. undo", "undo, wrong lead"
     if _LOGIN_SHAPE.match(joined):
         return "login"
     words = joined.split()

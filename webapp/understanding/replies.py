@@ -103,8 +103,12 @@ def _detail(field: str, value: str | None) -> str:
     return display_phone(value) if field == "phone" else value
 
 
-def plan_reply(actions: Sequence[Action]) -> str:
-    return "\n".join(describe(a) for a in actions) + "\n" + CONFIRM_TAIL
+def plan_reply(actions: Sequence[Action], left_out: Sequence[str] = ()) -> str:
+    """The plan, one line per action; then what was said but is in no action (nothing said
+    disappears silently); then how to confirm."""
+    lines = [describe(a) for a in actions]
+    lines += [f'Not understood, so not saved: "{said}"' for said in left_out if said]
+    return "\n".join(lines) + "\n" + CONFIRM_TAIL
 
 
 def numbered(names: Sequence[str]) -> str:
@@ -179,6 +183,18 @@ def snooze_when() -> str:
 def unknown(too_long: bool = False) -> str:
     head = "That message is too long for me." if too_long else "Sorry, I didn't get that."
     return f"{head} {EXAMPLES}"
+
+
+def welcome() -> str:
+    return "You're welcome! Text HELP any time for examples."
+
+
+def cannot_yet() -> str:
+    """For a request none of the commands carries out. It names only what is possible, so it
+    stays true as commands are added."""
+    return ("I can't do that yet. I can log calls, meetings, viewings, emails, texts and notes, "
+            "change a lead's status, set follow-ups, add leads, and answer questions about your "
+            "leads and agenda. Text HELP for examples.")
 
 
 def carrier_keyword() -> str:

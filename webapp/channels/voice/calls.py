@@ -38,7 +38,7 @@ from db.models import ExecutedPlan, Lead, Message, User
 from db.session import Database
 from db.vocabulary import STATUSES
 from webapp.channels.voice import speech
-from webapp.conversation.conversation import NOTHING_PENDING, TRY_AGAIN, Conversation, Turn
+from webapp.conversation.conversation import TRY_AGAIN, Conversation, Turn
 from webapp.crm.agents import find_agent
 from webapp.understanding.intents import detect_intent
 
@@ -440,7 +440,7 @@ class VoiceCalls:
 
     def _confirmed(self, agent: User, state: CallState, turn: Turn, zone: ZoneInfo) -> VoiceReply:
         if turn.plan_id is None:
-            if turn.reply != NOTHING_PENDING:  # not saved: the plan was put back for a retry
+            if not turn.nothing_pending:  # not saved: the plan was put back for a retry
                 state.expect, state.prompt = "confirm", speech.CONFIRM_PROMPT
                 return VoiceReply([speech.speakable(turn.reply)])
             state.expect, state.plan_id, state.prompt = "command", None, speech.WHAT_TO_DO
