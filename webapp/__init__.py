@@ -2,6 +2,6 @@
 
 Layers, each importing only those below it (tests/test_layers.py pins the order):
 db and its vocabulary ← understanding ← outbound, crm, integrations ← execution ← conversation
-← channels, api, ops ← the entry points (the app factory, the CLI, Celery's tasks). This file
+← channels, web, api, ops ← the entry points (the app factory, the CLI, Celery's tasks). This file
 imports nothing, so `import webapp.understanding.parser` loads neither Flask nor Celery.
 """

@@ -51,7 +51,7 @@ from webapp.phones import InvalidPhone, normalize_phone
 from webapp.understanding import replies
 from webapp.understanding.lead_names import COMMON_WORDS
 from webapp.understanding.normalize import fold, normalize
-from webapp.understanding.parser import MONTH_FIRST_COUNTRIES, AgentContext
+from webapp.understanding.parser import MONTH_FIRST_COUNTRIES, AgentContext, name_no_lead_has
 from webapp.understanding.plan import (
     Action,
     CreateLead,
@@ -60,6 +60,7 @@ from webapp.understanding.plan import (
     Plan,
     ScheduleFollowUp,
     UpdateStatus,
+    new_lead_ref,
 )
 from webapp.understanding.questions import QueryType
 from webapp.understanding.statuses import canonical_status
@@ -327,6 +328,8 @@ class _Validator:
                           for lead in m.leads}
         self.recent_ids = set(ctx.recent_lead_ids)
         self.mentioned: list[int] = []
+        self._stranger: str | None = None
+        self.created: dict[str, LeadRef] = {}  # leads this plan adds, by folded name
 
     # ---- shape ------------------------------------------------------------------------------
 
@@ -348,6 +351,9 @@ class _Validator:
             action = self._action(raw)
             if action not in actions:
                 actions.append(action)
+                if isinstance(action, CreateLead):  # "..., met him there": the new lead
+                    self.created[fold(action.name)] = LeadRef(
+                        new_lead_ref(len(actions) - 1), action.name, "new", action.phone)
         plan = Plan(kind="plan", reply=replies.plan_reply(actions), actions=actions,
                     mentioned_lead_ids=self.mentioned)
         return Proposal(plan, "plan")
@@ -387,6 +393,8 @@ class _Validator:
         if not isinstance(name, str) or not name.strip():
             raise _Reject("no_lead")
         name = name.strip()[:MAX_NAME]
+        if fold(name) in self.created:
+            return self.created[fold(name)]
         found = self.ctx.leads.resolve(normalize(name))
         allowed = [lead for lead in found
                    if lead.id in self.named_ids or lead.id in self.recent_ids or self._said(
@@ -398,6 +406,13 @@ class _Validator:
                                reply=replies.unknown_lead(name, self.ctx.leads.suggest(name))))
         if not allowed:
             raise _Reject("lead_not_in_message")
+        named = [lead for lead in allowed if lead.id in self.named_ids or self._said(lead.name)]
+        if not named and self.stranger():
+            # the spec's rule, as for the rules: a name that matches no lead is never swapped
+            # for a recent lead ("Zed Zimmerman ..." right after a message about Dana Cole)
+            said = self.stranger()
+            raise _Answer(Plan(kind="unknown_lead",
+                               reply=replies.unknown_lead(said, self.ctx.leads.suggest(said))))
         if len(allowed) > 1:
             names = " or ".join(lead.name for lead in allowed)
             raise _Answer(Plan(kind="clarify",
@@ -406,6 +421,12 @@ class _Validator:
         if lead.id not in self.mentioned:
             self.mentioned.append(lead.id)
         return lead
+
+    def stranger(self) -> str:
+        """A person's name in the message that is none of the leads ("" if none), read once."""
+        if self._stranger is None:
+            self._stranger = name_no_lead_has(self.text, self.ctx, self.now)
+        return self._stranger
 
     def _status(self, said: Any) -> str:
         status = canonical_status(said) if isinstance(said, str) else None

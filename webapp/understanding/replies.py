@@ -103,8 +103,12 @@ def _detail(field: str, value: str | None) -> str:
     return display_phone(value) if field == "phone" else value
 
 
-def plan_reply(actions: Sequence[Action]) -> str:
-    return "\n".join(describe(a) for a in actions) + "\n" + CONFIRM_TAIL
+def plan_reply(actions: Sequence[Action], left_out: Sequence[str] = ()) -> str:
+    """The plan, one line per action; then what was said but is in no action (nothing said
+    disappears silently); then how to confirm."""
+    lines = [describe(a) for a in actions]
+    lines += [f'Not understood, so not saved: "{said}"' for said in left_out if said]
+    return "\n".join(lines) + "\n" + CONFIRM_TAIL
 
 
 def numbered(names: Sequence[str]) -> str:
@@ -181,6 +185,18 @@ def unknown(too_long: bool = False) -> str:
     return f"{head} {EXAMPLES}"
 
 
+def welcome() -> str:
+    return "You're welcome! Text HELP any time for examples."
+
+
+def cannot_yet() -> str:
+    """For a request none of the commands carries out. It names only what is possible, so it
+    stays true as commands are added."""
+    return ("I can't do that yet. I can log calls, meetings, viewings, emails, texts and notes, "
+            "change a lead's status, set follow-ups, add leads, and answer questions about your "
+            "leads and agenda. Text HELP for examples.")
+
+
 def carrier_keyword() -> str:
     return (
         "Messages are paused or resumed by your carrier keywords. "
@@ -196,5 +212,51 @@ def cancel() -> str:
     return "Cancelled. Nothing was changed."
 
 
+def login() -> str:
+    return "I'll text you a one-time link to sign in to the web app."
+
+
 def undo() -> str:
     return "Undo the last change? Reply YES to confirm or NO to cancel."
+
+
+# --- kind `noop`: every action would change nothing -----------------------------------------------
+
+def already_in_status(lead: str, status: str) -> str:
+    """'Dana Cole is already negotiating.' (the spec's words)."""
+    return f"{lead} is already {status.replace('_', ' ')}."
+
+
+def no_open_follow_up(lead: str | None = None, due: datetime | None = None,
+                      time_only: bool = False, words: str | None = None) -> str:
+    """No open follow-up fits what was said: 'No open follow-up with John Doe at 2:00 PM, so
+    nothing to change.' `due` is the time said (`time_only`: only its clock time was said),
+    `words` the title words said."""
+    parts = ["No open follow-up"]
+    if words:
+        parts.append(f'about "{words}"')
+    if lead:
+        parts.append(f"with {lead}")
+    if due is not None:
+        meridiem = "AM" if due.hour < 12 else "PM"
+        clock = f"{due.hour % 12 or 12}:{due:%M} {meridiem}"
+        parts.append(f"at {clock}" if time_only else f"on {format_due(due)}")
+    return " ".join(parts) + ", so nothing to change."
+
+
+def nobody_picked(said: str) -> str:
+    """A selector that picks no lead: 'No leads match "all my contacted leads", so nothing to
+    change.'"""
+    return f'No leads match "{said.strip()}", so nothing to change.'
+
+
+def with_left_out(reply: str, reasons: Sequence[str]) -> str:
+    """A plan's reply with the no-op actions it leaves out and why, before the YES prompt:
+    'Update John Doe: contacted -> qualified.\\nLeft out: Dana Cole is already negotiating.\\n
+    Reply YES ...'."""
+    if not reasons:
+        return reply
+    note = "Left out: " + " ".join(reasons)
+    if reply.endswith(CONFIRM_TAIL):
+        return reply[: -len(CONFIRM_TAIL)] + note + "\n" + CONFIRM_TAIL
+    return f"{reply}\n{note}"

@@ -6,7 +6,7 @@ until now every channel logged an interaction as it happened). New indexes on (a
 serve the API's lists, which page in id order.
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0008 (written on 0004; chained after main's 0006 and 0008 when main was merged)
 Create Date: 2026-12-03 06:05:41.460862
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 import db.models
 
 revision = "0007"
-down_revision = "0004"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
