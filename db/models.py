@@ -35,6 +35,8 @@ from db.vocabulary import (
     MESSAGE_DIRECTIONS,
     PLAN_STATES,
     STATUSES,
+    WEBHOOK_DELIVERY_STATES,
+    WEBHOOK_ENDPOINT_STATES,
 )
 
 
@@ -66,6 +68,11 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+def _external_ids() -> Mapped[dict[str, str]]:
+    """A small map an integration sets on an object ({"fub": "123"}), returned by the API."""
+    return mapped_column(JSON, default=dict, server_default=text("'{}'"))
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -117,6 +124,7 @@ class Lead(Base):
     # Where the lead came from: a channel (sms, voice, web, api, import, cli) or, in time, a
     # lead source's name. None for leads older than the column.
     source: Mapped[str | None] = mapped_column(String(40))
+    external_ids: Mapped[dict[str, str]] = _external_ids()
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -125,6 +133,8 @@ class Lead(Base):
     __table_args__ = (
         CheckConstraint(_in("status", STATUSES), name="status_valid"),
         Index("ix_leads_agent_id_name", "agent_id", "name"),
+        # The API lists an agent's objects in id order (its paging cursor).
+        Index("ix_leads_agent_id_id", "agent_id", "id"),
         # One agent's leads by status (the pipeline, who is in a status, won/lost reports), and
         # leads added in a period (stats).
         Index("ix_leads_agent_id_status", "agent_id", "status"),
@@ -143,10 +153,15 @@ class ClientInteraction(Base):
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     channel: Mapped[str] = mapped_column(String(10))
     plan_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    external_ids: Mapped[dict[str, str]] = _external_ids()
+    # When the row was written (occurred_at is when the call or meeting happened).
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     __table_args__ = (
         CheckConstraint(_in("type", INTERACTION_TYPES), name="type_valid"),
         CheckConstraint(_in("channel", CHANNELS), name="channel_valid"),
+        Index("ix_client_interactions_agent_id_id", "agent_id", "id"),
         # One agent's interactions in a time range, counted by week and type from the index
         # alone (reports, stats); a lead's first contact, and its timeline, in time order.
         Index("ix_client_interactions_agent_id_occurred_at_type", "agent_id", "occurred_at",
@@ -188,11 +203,13 @@ class Appointment(Base):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # when marked done
     channel: Mapped[str] = mapped_column(String(10), default="sms")
     plan_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    external_ids: Mapped[dict[str, str]] = _external_ids()
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     __table_args__ = (
         CheckConstraint(_in("state", APPOINTMENT_STATES), name="state_valid"),
+        Index("ix_appointments_agent_id_id", "agent_id", "id"),
         # Partial indexes: the dispatcher reads only what is due and not yet reminded, and
         # DONE/SNOOZE only an agent's outstanding reminders, however large the table grows.
         Index("ix_appointments_due_unreminded", "due_at", "id",
@@ -226,6 +243,7 @@ class LeadHistory(Base):
     __table_args__ = (
         CheckConstraint(_in("new_status", STATUSES), name="new_status_valid"),
         CheckConstraint(_in("channel", CHANNELS), name="channel_valid"),
+        Index("ix_lead_history_agent_id_id", "agent_id", "id"),
         # Stats: leads won or lost in a period.
         Index("ix_lead_history_agent_id_new_status_changed_at", "agent_id", "new_status",
               "changed_at"),
@@ -328,6 +346,104 @@ class DailyAgenda(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (UniqueConstraint("agent_id", "day"),)
+
+
+class ApiKey(Base):
+    """A key of the integration API. It acts for one agent; only its SHA-256 is kept (the key
+    itself is shown once, at creation), and `prefix` lets a person tell keys apart."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    prefix: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class IdempotencyRecord(Base):
+    """The first answer to a POST sent with an `Idempotency-Key`, so a retry of the same request
+    gets it again instead of doing the work twice. `status_code` is None while the first
+    request is still running. Kept 24 hours."""
+
+    __tablename__ = "api_idempotency_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    api_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(255))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    response_body: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+    __table_args__ = (UniqueConstraint("api_key_id", "key"),)
+
+
+class WebhookEndpoint(Base):
+    """Where an agent's events are POSTed, signed with `secret` (Standard Webhooks, whsec_...).
+    `events` lists the event types wanted; empty means all. A 410 Gone disables it."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    secret: Mapped[str] = mapped_column(String(100))
+    events: Mapped[list[str]] = mapped_column(JSON, default=list)
+    state: Mapped[str] = mapped_column(String(10), default="active")
+    disabled_reason: Mapped[str | None] = mapped_column(String(200))
+    external_ids: Mapped[dict[str, str]] = _external_ids()
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (CheckConstraint(_in("state", WEBHOOK_ENDPOINT_STATES), name="state_valid"),)
+
+
+_DUE_DELIVERY = "state = 'pending'"
+
+
+class WebhookDelivery(Base):
+    """The outbox: one event for one endpoint, written in the transaction of the change it
+    announces, then delivered by a worker (claimed with a guarded UPDATE, like a text).
+
+    `message_id` is the Standard Webhooks `webhook-id`: the same on every attempt, so a
+    receiver can drop a duplicate. `payload` is the exact body that is signed and sent.
+    `lead_id` orders delivery: an event is sent only when no earlier one of the same lead to
+    the same endpoint is still pending or being delivered.
+    """
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(40), unique=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    endpoint_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_endpoints.id", ondelete="CASCADE"))
+    event_type: Mapped[str] = mapped_column(String(40))
+    lead_id: Mapped[int | None] = mapped_column(Integer)  # no FK: a deleted lead's events stay
+    payload: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(12), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    retry_until: Mapped[datetime] = mapped_column(UTCDateTime)  # then it is given up (failed)
+    enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_status: Mapped[int | None] = mapped_column(Integer)  # the receiver's HTTP status
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (
+        CheckConstraint(_in("state", WEBHOOK_DELIVERY_STATES), name="state_valid"),
+        # The sweep reads only what waits; the order check only one lead's events of one endpoint.
+        Index("ix_webhook_deliveries_due", "next_attempt_at", "id",
+              postgresql_where=text(_DUE_DELIVERY), sqlite_where=text(_DUE_DELIVERY)),
+        Index("ix_webhook_deliveries_endpoint_id_lead_id_id", "endpoint_id", "lead_id", "id"),
+        Index("ix_webhook_deliveries_state_updated_at", "state", "updated_at"),
+    )
 
 
 class LoginLink(Base):

@@ -83,6 +83,14 @@ class Database:
             with self.engine.begin() as connection:
                 yield connection
 
+    @contextmanager
+    def one_statement(self) -> Iterator[Connection]:
+        """A connection for reads that are one statement each (an API key's lookup, a page of
+        a list): on PostgreSQL in autocommit, so a read costs its one round trip and no
+        BEGIN/ROLLBACK around it; elsewhere one transaction (the same as `log_writer`)."""
+        with self.log_writer() as connection:
+            yield connection
+
     def write_log_row(self, statement: Executable, params: Mapping[str, Any]
                       ) -> dict[str, Any] | None:
         """PostgreSQL only: run one log-row write (a webhook turn's `messages` row) in

@@ -30,3 +30,23 @@ CHANGE_KINDS: tuple[str, ...] = (
     "follow_up.completed",
     "follow_up.reopened",  # an undo of a cancel or a completion
 )
+
+# What the integration API's webhooks announce (see webapp/integrations/outbox.py). The last
+# three come only from an UNDO, so a system kept in sync can follow a change being taken back.
+WEBHOOK_EVENT_TYPES: tuple[str, ...] = (
+    "lead.created",
+    "lead.updated",
+    "lead.status_changed",
+    "interaction.created",
+    "follow_up.created",
+    "follow_up.rescheduled",
+    "follow_up.completed",
+    "follow_up.cancelled",
+    "follow_up.reopened",
+    "lead.deleted",
+    "interaction.deleted",
+)
+WEBHOOK_ENDPOINT_STATES: tuple[str, ...] = ("active", "disabled")
+# An outbox row's life: pending -> delivering -> delivered, or back to pending to retry, or
+# failed once retries ran out (re-sendable from the CLI).
+WEBHOOK_DELIVERY_STATES: tuple[str, ...] = ("pending", "delivering", "delivered", "failed")

@@ -20,6 +20,7 @@ from flask import Flask
 from db import migrate
 from db.models import Base
 from db.session import Database
+from tests.support.api import ApiClient, new_key
 from tests.support.databases import TemporarySchema
 from tests.support.settings import AGENT_LEADS, AGENT_PHONE, TEST_SETTINGS
 from tests.support.sms import SENT_BODIES, SmsPhone
@@ -144,6 +145,12 @@ def no_phone_or_body_in_info_logs(caplog: pytest.LogCaptureFixture):
         if _E164.search(line) or any(body in line for body in SENT_BODIES if len(body) >= 12):
             leaks.append(line)
     assert not leaks, "phone numbers or message bodies in INFO logs:\n" + "\n".join(leaks[:5])
+
+
+@pytest.fixture
+def api(app: Flask, agent) -> ApiClient:
+    """The integration API, called with a key of the test agent's."""
+    return ApiClient(app, new_key(app, agent.id))
 
 
 @pytest.fixture

@@ -23,11 +23,13 @@ LAYERS: dict[str, int] = {
     "webapp.understanding": 1,
     "webapp.outbound": 2,
     "webapp.crm": 2,
+    "webapp.integrations": 2,
     "webapp.execution": 3,
     "webapp.conversation": 4,
     "webapp.database": 5,
     "webapp.channels": 5,
     "webapp.ops": 5,
+    "webapp.api": 5,
     "webapp.web": 5,
     # entry points: they wire everything together
     "webapp.app": 6,

@@ -9,12 +9,14 @@ from __future__ import annotations
 import typing
 import uuid
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
 from db.models import (
     Appointment,
+    ChangeHistory,
     ClientInteraction,
     ExecutedPlan,
     Lead,
@@ -218,8 +220,6 @@ def appointment_row(db: Database, appointment_id: int) -> Appointment:
 
 
 def changes(db: Database) -> list[tuple[str, dict, str | None]]:
-    from db.models import ChangeHistory
-
     with db.session() as session:
         return [(row.kind, row.changes, row.plan_id)
                 for row in session.scalars(select(ChangeHistory).order_by(ChangeHistory.id))]
@@ -375,6 +375,112 @@ def test_a_plan_run_now_is_recorded_and_audited_like_a_yes_but_texts_nobody(db, 
         assert session.scalar(select(LeadHistory.channel)) == "web"
         assert not session.scalars(select(Message)).all()
 
+
+# --- what the integration API adds to the handlers ---------------------------------------------
+
+
+def test_a_new_lead_may_start_with_a_status_external_ids_and_an_email(db, book) -> None:
+    plan_id = confirm(db, book["alex"], [
+        {"type": "create_lead", "name": "Nina Park", "phone": "+13125550177",
+         "email": "nina@example.com", "status": "qualified", "external_ids": {"fub": "9"}}])
+    assert run_confirmed_plan(db, plan_id, NOW).state == "executed"
+    with db.session() as session:
+        nina = session.scalar(select(Lead).where(Lead.name == "Nina Park"))
+        assert (nina.status, nina.email, nina.external_ids, nina.source) == \
+            ("qualified", "nina@example.com", {"fub": "9"}, "sms")
+        history = session.scalars(select(LeadHistory)).one()
+        assert (history.old_status, history.new_status) == (None, "qualified")
+    undo = confirm(db, book["alex"], [], undo_of=plan_id)
+    assert run_confirmed_plan(db, undo, NOW).state == "executed"
+    with db.session() as session:
+        assert session.scalar(select(Lead).where(Lead.name == "Nina Park")) is None
+        assert not session.scalars(select(LeadHistory)).all()
+
+
+@pytest.mark.parametrize("external_ids", [{"fub": "1"}, {"Bad Key": "1"}, {"fub": ""},
+                                          {f"s{n}": "1" for n in range(11)}])
+def test_an_external_id_taken_or_malformed_fails_the_plan(db, book, external_ids) -> None:
+    with db.session() as session:
+        session.get(Lead, book["john"]).external_ids = {"fub": "1"}
+        session.commit()
+    plan_id = confirm(db, book["alex"], [{"type": "create_lead", "name": "Nina Park",
+                                          "phone": None, "email": None,
+                                          "external_ids": external_ids}])
+    assert run_confirmed_plan(db, plan_id, NOW).state == "failed"
+
+
+def test_another_agents_external_ids_do_not_clash(db, book) -> None:
+    with db.session() as session:
+        session.get(Lead, book["zed"]).external_ids = {"fub": "1"}
+        session.commit()
+    plan_id = confirm(db, book["alex"], [{"type": "create_lead", "name": "Nina Park",
+                                          "phone": None, "email": None,
+                                          "external_ids": {"fub": "1"}}])
+    assert run_confirmed_plan(db, plan_id, NOW).state == "executed"
+
+
+def test_update_lead_merges_external_ids_and_undo_puts_them_back(db, book) -> None:
+    with db.session() as session:
+        session.get(Lead, book["dana"]).external_ids = {"fub": "1", "hubspot": "2"}
+        session.commit()
+    plan_id = confirm(db, book["alex"], [
+        {"type": "update_lead", "lead_id": book["dana"], "lead": "Dana Cole",
+         "external_ids": {"fub": "7", "hubspot": None, "sheet": "row-4"}}])
+    assert run_confirmed_plan(db, plan_id, NOW).state == "executed"
+    with db.session() as session:
+        assert session.get(Lead, book["dana"]).external_ids == {"fub": "7", "sheet": "row-4"}
+        change = session.scalars(select(ChangeHistory)).one()
+        assert change.changes == {"external_ids": [{"fub": "1", "hubspot": "2"},
+                                                   {"fub": "7", "sheet": "row-4"}]}
+    undo = confirm(db, book["alex"], [], undo_of=plan_id)
+    assert run_confirmed_plan(db, undo, NOW).state == "executed"
+    with db.session() as session:
+        assert session.get(Lead, book["dana"]).external_ids == {"fub": "1", "hubspot": "2"}
+
+
+def test_an_interaction_may_say_when_it_happened(db, book) -> None:
+    recent = NOW - timedelta(hours=1)
+    with db.session() as session:
+        session.get(Lead, book["dana"]).last_contacted = recent
+        session.commit()
+    earlier = (NOW - timedelta(days=2)).astimezone(ZoneInfo("America/Chicago"))
+    plan_id = confirm(db, book["alex"], [
+        {"type": "log_interaction", "lead_id": book["dana"], "interaction_type": "meeting",
+         "note": "", "occurred_at": earlier.isoformat(), "external_ids": {"fub": "m1"}}])
+    assert run_confirmed_plan(db, plan_id, NOW).state == "executed"
+    with db.session() as session:
+        meeting = session.scalars(select(ClientInteraction)).one()
+        assert (meeting.occurred_at, meeting.external_ids) == (earlier, {"fub": "m1"})
+        assert session.get(Lead, book["dana"]).last_contacted == recent  # not moved back
+    undo = confirm(db, book["alex"], [], undo_of=plan_id)
+    assert run_confirmed_plan(db, undo, NOW).state == "executed"
+    with db.session() as session:
+        assert not session.scalars(select(ClientInteraction)).all()
+        assert session.get(Lead, book["dana"]).last_contacted == recent
+
+
+@pytest.mark.parametrize("occurred_at", [(NOW + timedelta(hours=1)).isoformat(),
+                                         "2026-03-05T10:00:00"])
+def test_an_interaction_in_the_future_or_without_an_offset_fails(db, book, occurred_at) -> None:
+    plan_id = confirm(db, book["alex"], [
+        {"type": "log_interaction", "lead_id": book["dana"], "interaction_type": "call",
+         "note": "", "occurred_at": occurred_at}])
+    assert run_confirmed_plan(db, plan_id, NOW).state == "failed"
+
+
+def test_a_new_title_alone_keeps_the_time_and_the_reminder_even_when_overdue(db, book) -> None:
+    due = NOW - timedelta(hours=2)
+    appointment_id = follow_up(db, book, due, reminded_text="⏰ Follow up with Dana Cole")
+    plan_id = confirm(db, book["alex"], [
+        {"type": "reschedule_follow_up", "lead_id": book["dana"], "lead": "Dana Cole",
+         "appointment_id": appointment_id, "due_at": due.isoformat(), "title": "send comps v2",
+         "old_due_at": due.isoformat(), "old_title": "send comps"}])
+    assert run_confirmed_plan(db, plan_id, NOW).state == "executed"
+    with db.session() as session:
+        appointment = session.get(Appointment, appointment_id)
+        assert (appointment.title, appointment.due_at) == ("send comps v2", due)
+        assert appointment.reminded_at is not None  # not reminded a second time
+        assert session.get(Message, appointment.reminder_message_id).status == "queued"
 
 def test_an_action_on_the_lead_the_same_plan_creates_lands_on_that_lead(db, book) -> None:
     due = (NOW + timedelta(days=1)).isoformat()

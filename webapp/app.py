@@ -16,6 +16,7 @@ from redis import Redis
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from db.session import Database
+from webapp.api.blueprint import register_api
 from webapp.channels.calendar_feed import bp as calendar_bp
 from webapp.channels.simulator.views import bp as simulator_bp
 from webapp.channels.sms.idempotency import IdempotencyTokens
@@ -29,13 +30,14 @@ from webapp.conversation.conversation import Conversation
 from webapp.conversation.pending_plans import PendingPlans
 from webapp.conversation.recent_leads import RecentLeads
 from webapp.execution.task_queue import TaskQueue
+from webapp.integrations import outbox
 from webapp.ops import health, logs, metrics
 from webapp.ops.counters import timed_parser
 from webapp.understanding.parser_choice import make_parser, parser_mode
 from webapp.web import lead_forms, pages, sign_in_views
 from webapp.web.login_links import base_url, link_maker
 from workers.flask_celery import celery_init_app
-from workers.tasks import enqueue_run_plan, enqueue_send
+from workers.tasks import enqueue_run_plan, enqueue_send, enqueue_webhook_deliveries
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -55,12 +57,16 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     celery_init_app(app)
     app.extensions["task_queue"] = TaskQueue(run_plan=enqueue_run_plan,
                                              send_message=enqueue_send)
+    # Webhook events are queued as soon as the change that wrote them commits, whichever
+    # process and channel made it (the sweep is the fallback).
+    outbox.deliver_with(enqueue_webhook_deliveries)
     _init_conversation(app)
 
     app.register_blueprint(sms_bp)
     app.register_blueprint(voice_bp)
     app.register_blueprint(calendar_bp)
     app.register_blueprint(simulator_bp)  # answers 404 unless SIMULATOR_ENABLED in dev/testing
+    register_api(app)  # /api/v1 (Bearer keys), /api/v1/openapi.json, /api/docs
     for web_bp in (sign_in_views.bp, pages.bp, lead_forms.bp):  # the agents' web app
         app.register_blueprint(web_bp)
 

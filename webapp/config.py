@@ -103,6 +103,11 @@ def settings_from_env(instance_path: str) -> dict[str, Any]:
         "DEFAULT_COUNTRY": os.environ.get("DEFAULT_COUNTRY") or "US",
         "METRICS_TOKEN": os.environ.get("METRICS_TOKEN") or "",
         "READY_TIMEOUT": _float("READY_TIMEOUT", 1.0),
+        "API_RATE_LIMIT_PER_MINUTE": _int("API_RATE_LIMIT_PER_MINUTE", 600),
+        "WEBHOOK_ALLOW_PRIVATE_NETWORKS": _bool(os.environ.get("WEBHOOK_ALLOW_PRIVATE_NETWORKS")),
+        "WEBHOOK_TIMEOUT": _float("WEBHOOK_TIMEOUT", 5.0),
+        "WEBHOOK_RETRY_BASE_SECONDS": _float("WEBHOOK_RETRY_BASE_SECONDS", 5.0),
+        "WEBHOOK_SWEEP_INTERVAL_SECONDS": _int("WEBHOOK_SWEEP_INTERVAL_SECONDS", 5),
         "LOG_FORMAT": (os.environ.get("LOG_FORMAT") or "").strip().lower(),
         "LOG_LEVEL": (os.environ.get("LOG_LEVEL") or "INFO").strip().upper(),
     }

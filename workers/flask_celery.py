@@ -59,6 +59,16 @@ def beat_schedule(config: dict[str, Any]) -> dict[str, Any]:
             "task": task_names.RECOVER_CONFIRMED_PLANS,
             "schedule": float(config["SWEEP_INTERVAL_SECONDS"]),
         },
+        # Webhook retries are due in the database; this queues them, and what a dead worker
+        # or a lost broker message left behind.
+        "sweep-webhooks": {
+            "task": task_names.SWEEP_WEBHOOKS,
+            "schedule": float(config["WEBHOOK_SWEEP_INTERVAL_SECONDS"]),
+        },
+        "prune-idempotency-keys": {
+            "task": task_names.PRUNE_IDEMPOTENCY_KEYS,
+            "schedule": 3600.0,
+        },
     }
 
 

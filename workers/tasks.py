@@ -15,6 +15,7 @@ from celery import shared_task
 from flask import current_app
 from sqlalchemy.exc import OperationalError
 
+from webapp.api.idempotency import prune
 from webapp.database import get_db
 from webapp.execution.plans import run_confirmed_plan
 from webapp.execution.recovery import sweep
@@ -23,6 +24,7 @@ from webapp.execution.reminder_dispatch import (
     dispatch_daily_agendas,
     dispatch_due_reminders,
 )
+from webapp.integrations import delivery as webhook_delivery
 from webapp.ops.health import record_beat_heartbeat
 from webapp.outbound.delivery import MAX_SEND_RETRIES, current_sender, deliver, retry_delay
 from webapp.outbound.sender import RetryableSendError
@@ -119,3 +121,46 @@ def dispatch_agendas() -> int:
     for message_id in message_ids:
         enqueue_send(message_id)
     return len(message_ids)
+
+
+@shared_task(name=task_names.DELIVER_WEBHOOKS, autoretry_for=(OperationalError,),
+             retry_backoff=2, retry_backoff_max=30, max_retries=3)
+def deliver_webhooks(delivery_ids: list[int]) -> dict[str, int]:
+    """POST outbox events to their endpoints (those due and first in their lead's line); then
+    queue the next event of each lead that moved on. Retries are due in the database (the
+    sweep queues them), not held in the broker."""
+    results = webhook_delivery.deliver_batch(
+        get_db(), list(delivery_ids),
+        webhook_delivery.DeliveryPolicy.from_config(current_app.config))
+    following = [result.next_id for result in results.values() if result.next_id is not None]
+    if following:
+        enqueue_webhook_deliveries(following)
+    states: dict[str, int] = {}
+    for result in results.values():
+        states[result.state] = states.get(result.state, 0) + 1
+    return states
+
+
+def enqueue_webhook_deliveries(delivery_ids: list[int]) -> int:
+    """Queue `deliver_webhooks` in batches of BATCH ids; how many ids the broker took (the
+    rest wait for the sweep). Called after the outbox rows are committed
+    (`webapp.integrations.outbox`), by the sweep, and after a delivery for what follows it."""
+    size = webhook_delivery.BATCH
+    return sum(len(batch) for batch in (delivery_ids[i:i + size]
+                                        for i in range(0, len(delivery_ids), size))
+               if _publish(deliver_webhooks, batch, delivery_ids=batch))
+
+
+@shared_task(name=task_names.SWEEP_WEBHOOKS)
+def sweep_webhooks() -> dict[str, int]:
+    """Beat, every WEBHOOK_SWEEP_INTERVAL_SECONDS: queue due webhook retries, and deliveries a
+    dead worker or a lost broker message left behind."""
+    return webhook_delivery.sweep(
+        get_db(), webhook_delivery.DeliveryPolicy.from_config(current_app.config),
+        enqueue_webhook_deliveries)
+
+
+@shared_task(name=task_names.PRUNE_IDEMPOTENCY_KEYS)
+def prune_idempotency_keys() -> int:
+    """Beat, hourly: forget API answers kept for Idempotency-Key replays after 24 hours."""
+    return prune(get_db())

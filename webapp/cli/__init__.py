@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from webapp.cli.agents import agents_cli
+from webapp.cli.api_keys import api_keys_cli
 from webapp.cli.assistant import assistant_cli
 from webapp.cli.data import data_cli
 from webapp.cli.database import db_cli
@@ -12,9 +13,10 @@ from webapp.cli.demo import demo_cli
 from webapp.cli.doctor import doctor
 from webapp.cli.leads import leads_cli
 from webapp.cli.ops import ops_cli, plans_cli
+from webapp.cli.webhooks import webhooks_cli
 
-GROUPS = (agents_cli, assistant_cli, data_cli, db_cli, demo_cli, doctor, leads_cli, ops_cli,
-          plans_cli)
+GROUPS = (agents_cli, api_keys_cli, assistant_cli, data_cli, db_cli, demo_cli, doctor,
+          leads_cli, ops_cli, plans_cli, webhooks_cli)
 
 
 def register_cli(app: Flask) -> None:

@@ -15,6 +15,10 @@ Leads are matched by phone, else by name, and a matched lead takes the file's va
 interactions, follow-ups and history rows already there (same lead, same instant, same content)
 are not added again, so importing the same file twice changes nothing, and an export imported
 into an empty book exports the same JSON again.
+
+What an import adds or changes is announced to the agent's webhooks (`lead.created`,
+`lead.updated`, `lead.status_changed`, `interaction.created`, `follow_up.created`) through the
+outbox, in the import's own transaction. Status history rows are the past: not announced.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ from sqlalchemy.orm import Session
 
 from db.models import Appointment, ChangeHistory, ClientInteraction, Lead, LeadHistory, User
 from db.vocabulary import INTERACTION_TYPES, STATUSES
+from webapp.integrations import outbox
+from webapp.integrations.representations import follow_up_json, interaction_json, lead_json
 from webapp.phones import InvalidPhone, normalize_phone, region_of
 
 STATES_OUT = {"scheduled": "open", "done": "done", "cancelled": "cancelled"}
@@ -206,7 +212,7 @@ def import_book(session: Session, agent: User, book: Any, default_region: str
         report.errors = check.errors
         return report
     _write_leads(session, agent, leads_in, report)
-    lead_id = {key: (target.lead.id if target.lead is not None else target)
+    lead_id = {key: (target if isinstance(target, int) else target.lead.id)
                for key, target in resolve.targets.items()}
     _write(session, agent, report, "interactions", interactions, lead_id)
     _write(session, agent, report, "follow_ups", follow_ups, lead_id)
@@ -355,6 +361,7 @@ def _read_history(record: dict, place: str, check: _Checked) -> dict:
 
 def _write_leads(session: Session, agent: User, leads_in: list[_LeadIn],
                  report: ImportReport) -> None:
+    announce: list[tuple[str, Lead]] = []
     for entry in leads_in:
         if entry.lead is None:
             lead = Lead(agent_id=agent.id, name=entry.name, phone=entry.phone, email=entry.email,
@@ -367,6 +374,7 @@ def _write_leads(session: Session, agent: User, leads_in: list[_LeadIn],
             entry.lead = lead
             report.leads_added += 1
             report.new_lead_ids.append(lead.id)
+            announce.append(("lead.created", lead))
             continue
         lead = entry.lead
         values = {"name": entry.name, "phone": entry.phone, "email": entry.email,
@@ -387,8 +395,13 @@ def _write_leads(session: Session, agent: User, leads_in: list[_LeadIn],
             session.add(LeadHistory(lead_id=lead.id, agent_id=agent.id,
                                     old_status=changed["status"][0],
                                     new_status=changed["status"][1], channel="import"))
+            announce.append(("lead.status_changed", lead))
+        if set(changed) - {"status"}:
+            announce.append(("lead.updated", lead))
         report.leads_updated += 1
     session.flush()
+    for event_type, lead in announce:
+        outbox.emit(session, agent.id, event_type, lead_json(lead), lead_id=lead.id)
 
 
 _TABLES = {
@@ -424,5 +437,19 @@ def _write(session: Session, agent: User, report: ImportReport, section: str,
         rows.append(row)
     if rows:
         extra = {"channel": "import"}
-        session.execute(insert(model), [{**extra, **row} for row in rows])
+        event_type, represent = _ANNOUNCED.get(section, (None, None))
+        if event_type is None or not outbox.wanted(session, agent.id, event_type):
+            session.execute(insert(model), [{**extra, **row} for row in rows])
+        else:
+            new_ids = session.scalars(insert(model).returning(model.id,
+                                                               sort_by_parameter_order=True),
+                                      [{**extra, **row} for row in rows]).all()
+            for added in session.scalars(select(model).where(model.id.in_(new_ids))
+                                         .order_by(model.id)):
+                outbox.emit(session, agent.id, event_type, represent(added),
+                            lead_id=added.lead_id)
     report.added[section] += len(rows)
+
+
+_ANNOUNCED = {"interactions": ("interaction.created", interaction_json),
+              "follow_ups": ("follow_up.created", follow_up_json)}

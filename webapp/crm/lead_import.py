@@ -1,7 +1,8 @@
 """CSV import of an agent's leads: all rows or none.
 
 A bad row (invalid phone, unknown status, missing name) is reported with its line number and
-nothing of the file is imported; re-importing the same file adds nothing new.
+nothing of the file is imported; re-importing the same file adds nothing new. Each new lead is
+announced to the agent's webhooks (`lead.created`) in the import's own transaction.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from sqlalchemy.orm import Session
 
 from db.models import Lead, User
 from db.vocabulary import STATUSES
+from webapp.integrations import outbox
+from webapp.integrations.representations import lead_json
 from webapp.phones import normalize_phone, region_of
 
 EXPECTED_HEADER = ["name", "phone", "email", "status"]
@@ -95,11 +98,14 @@ def import_leads(session: Session, agent: User, stream: TextIO, default_region: 
             continue
         existing.add(key)
         to_add.append(
-            Lead(agent_id=agent.id, name=name, phone=phone, email=email or None, status=status)
+            Lead(agent_id=agent.id, name=name, phone=phone, email=email or None, status=status,
+                 source="import")
         )
     if result.errors:
         return result
     session.add_all(to_add)
     session.flush()
+    for lead in to_add:
+        outbox.emit(session, agent.id, "lead.created", lead_json(lead), lead_id=lead.id)
     result.created = len(to_add)
     return result

@@ -6,7 +6,9 @@ in the same transaction as the plan's effects, so a redelivered or duplicated ta
 to claim and changes nothing. Any failure rolls back every effect; the row then records why.
 
 What each action does is its handler's business (`webapp.execution.handlers`); this module only
-claims, runs the handlers in order (or their undos, newest first), and records the outcome.
+claims, runs the handlers in order (or their undos, newest first), records the outcome, and
+announces each effect as a webhook event (`webapp.integrations.outbox`) in the same transaction,
+so every channel's changes reach the agent's other systems, and none that rolled back does.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 
-from db.models import ExecutedPlan, User
+from db.models import Appointment, ClientInteraction, ExecutedPlan, Lead, User
 from db.session import Database
 from webapp.execution.handlers import (
     HANDLERS,
@@ -30,6 +32,8 @@ from webapp.execution.handlers import (
     PlanRun,
     handler_for,
 )
+from webapp.integrations import outbox
+from webapp.integrations.representations import follow_up_json, interaction_json, lead_json
 from webapp.ops import counters
 from webapp.outbound.messages import queue_text
 from webapp.understanding.plan import created_by
@@ -166,7 +170,33 @@ def _apply(run: PlanRun, actions: list[dict]) -> list[Effect]:
             action = {**action, "lead_id": effects[index]["lead_id"]}
         effects.append(handler_for(action["type"]).apply(run, action))
     run.session.flush()
+    for effect in effects:
+        handler = HANDLERS[effect["type"]]
+        if handler.reverts(effect):  # an effect that changed nothing announces nothing
+            _announce(run, handler.event, effect)
     return effects
+
+
+def _announce(run: PlanRun, event_type: str, effect: Effect) -> None:
+    """Put `event_type` about the effect's object, as it is now, in the webhook outbox."""
+    subject, _, _ = event_type.partition(".")
+    lead_id = effect.get("lead_id")
+    data: dict | None = None
+    if event_type.endswith(".deleted"):
+        key = "lead_id" if subject == "lead" else f"{subject}_id"
+        data = {"id": effect[key], "lead_id": lead_id, "deleted": True}
+    elif subject == "lead":
+        lead = run.session.get(Lead, lead_id)
+        data = lead_json(lead) if lead is not None else None
+    elif subject == "interaction":
+        interaction = run.session.get(ClientInteraction, effect["interaction_id"])
+        data = interaction_json(interaction) if interaction is not None else None
+    elif subject == "follow_up":
+        appointment = run.session.get(Appointment, effect["appointment_id"])
+        data = follow_up_json(appointment) if appointment is not None else None
+    if data is not None:
+        outbox.emit(run.session, run.agent.id, event_type, data, lead_id=lead_id,
+                    happened_at=run.now)
 
 
 def _undo(run: PlanRun, original_plan_id: str) -> list[Effect]:
@@ -179,13 +209,18 @@ def _undo(run: PlanRun, original_plan_id: str) -> list[Effect]:
     if original.undone_by_plan_id:
         raise PlanRejected("that was already undone")
     reverted: list[Effect] = []
+    announce: list[tuple[str, Effect]] = []
     for effect in reversed((original.result or {}).get("effects", [])):
         handler = HANDLERS.get(effect["type"])
         if handler is not None and handler.reverts(effect):
-            handler.undo(run, effect)
+            changed = handler.undo(run, effect) is not False
             reverted.append({**effect, "reverted": True})
+            if changed and handler.undo_event:
+                announce.append((handler.undo_event, effect))
     original.undone_by_plan_id = run.plan_id
     run.session.flush()
+    for event_type, effect in announce:
+        _announce(run, event_type, effect)
     return reverted
 
 

@@ -114,6 +114,8 @@ class RescheduleFollowUp(ActionHandler):
     type = "reschedule_follow_up"
     undo_offer = "move '{title}' back to {old_when}"
     undo_done = "moved '{title}' back to {old_when}"
+    event = "follow_up.rescheduled"
+    undo_event = "follow_up.rescheduled"
 
     def apply(self, run: PlanRun, action: dict[str, Any]) -> Effect:
         appointment = own_follow_up(run, action["appointment_id"])
@@ -121,12 +123,14 @@ class RescheduleFollowUp(ActionHandler):
         due_at = datetime.fromisoformat(action["due_at"])
         if due_at.tzinfo is None:
             raise PlanRejected("the new time has no time zone")
-        if due_at <= run.now and not action.get("snooze"):
-            raise PlanRejected(f"{format_due(due_at.astimezone(run.zone))} is already past")
         old_due, old_title = appointment.due_at, appointment.title
+        moved = due_at != old_due  # a new title alone keeps the time and its reminder
+        if moved and due_at <= run.now and not action.get("snooze"):
+            raise PlanRejected(f"{format_due(due_at.astimezone(run.zone))} is already past")
         title = action.get("title") or old_title
         before = reminder_state(appointment)
-        forget_reminder(run, appointment)
+        if moved:
+            forget_reminder(run, appointment)
         appointment.due_at = due_at
         appointment.title = title
         appointment.sequence += 1
@@ -207,6 +211,8 @@ class CancelFollowUp(_CloseFollowUp):
     type = "cancel_follow_up"
     state = "cancelled"
     kind = "follow_up.cancelled"
+    event = "follow_up.cancelled"
+    undo_event = "follow_up.reopened"
     undo_offer = "reopen the cancelled follow-up '{title}'"
     undo_done = "reopened the follow-up '{title}'"
 
@@ -218,6 +224,8 @@ class CompleteFollowUp(_CloseFollowUp):
     type = "complete_follow_up"
     state = "done"
     kind = "follow_up.completed"
+    event = "follow_up.completed"
+    undo_event = "follow_up.reopened"
     undo_offer = "reopen the follow-up '{title}'"
     undo_done = "reopened the follow-up '{title}'"
 

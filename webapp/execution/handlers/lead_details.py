@@ -1,8 +1,10 @@
-"""`update_lead`: a lead's name, phone or email, each change written to `change_history`.
+"""`update_lead`: a lead's name, phone, email or external ids, each change written to
+`change_history`.
 
 Values are validated again here, whatever channel made the plan: a phone must be E.164 and
 valid, and no other lead of the agent's may have it; an email must look like one; a name must
-not be empty. A field that changed since the plan was made fails the plan.
+not be empty. A field that changed since the plan was made fails the plan. `external_ids` (the
+API) is merged into the lead's map: a name given None is removed.
 """
 
 from __future__ import annotations
@@ -15,7 +17,14 @@ import phonenumbers
 from sqlalchemy import select
 
 from db.models import ChangeHistory, Lead
-from webapp.execution.handlers.base import ActionHandler, Effect, PlanRejected, PlanRun
+from webapp.execution.handlers.base import (
+    ActionHandler,
+    Effect,
+    PlanRejected,
+    PlanRun,
+    check_external_ids,
+    require_free_external_ids,
+)
 
 FIELDS = ("name", "phone", "email")
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -46,11 +55,13 @@ class UpdateLead(ActionHandler):
     type = "update_lead"
     undo_offer = "put {lead}'s {fields} back"
     undo_done = "put {lead}'s {fields} back"
+    event = "lead.updated"
+    undo_event = "lead.updated"
 
     def apply(self, run: PlanRun, action: dict[str, Any]) -> Effect:
         lead = run.own_lead(action["lead_id"])
         said = {f: action[f] for f in FIELDS if action.get(f) is not None}
-        if not said:
+        if not said and action.get("external_ids") is None:
             raise PlanRejected("nothing to change")
         expected = action.get("old") or {}
         for field in said:
@@ -59,7 +70,11 @@ class UpdateLead(ActionHandler):
         new = {field: check_value(field, value) for field, value in said.items()}
         if "phone" in new:
             self._phone_is_free(run, lead, new["phone"])
+        if action.get("external_ids") is not None:
+            new["external_ids"] = self._merged_ids(run, lead, action["external_ids"])
         changes = {f: [getattr(lead, f), v] for f, v in new.items() if getattr(lead, f) != v}
+        if "external_ids" in changes:
+            changes["external_ids"][0] = dict(changes["external_ids"][0] or {})
         old_name = lead.name
         for field, (_, value) in changes.items():
             setattr(lead, field, value)
@@ -79,6 +94,8 @@ class UpdateLead(ActionHandler):
                 raise PlanRejected(f"{lead.name}'s {field} changed since")
         if "phone" in changes and changes["phone"][0]:
             self._phone_is_free(run, lead, changes["phone"][0])
+        if "external_ids" in changes:
+            require_free_external_ids(run, changes["external_ids"][0], lead.id)
         for field, (old, _) in changes.items():
             setattr(lead, field, old)
         lead.updated_at = run.now
@@ -92,6 +109,19 @@ class UpdateLead(ActionHandler):
             return f"{effect['lead']}'s details were already as said."
         said = "; ".join(f"{field} is now {new}" for field, (_, new) in effect["changes"].items())
         return f"Updated {effect['lead']}: {said}."
+
+    @staticmethod
+    def _merged_ids(run: PlanRun, lead: Lead, said: Any) -> dict[str, str]:
+        """The lead's external ids with those said set (None removes one), each still free."""
+        if not isinstance(said, dict):
+            raise PlanRejected("external_ids must be a map")
+        merged = {**(lead.external_ids or {}), **{k: v for k, v in said.items() if v is not None}}
+        for key in [k for k, v in said.items() if v is None]:
+            merged.pop(key, None)
+        merged = check_external_ids(merged)
+        require_free_external_ids(run, {k: v for k, v in merged.items()
+                                        if (lead.external_ids or {}).get(k) != v}, lead.id)
+        return merged
 
     @staticmethod
     def _phone_is_free(run: PlanRun, lead: Lead, phone: str) -> None:

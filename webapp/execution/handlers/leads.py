@@ -1,4 +1,8 @@
-"""`create_lead`: a new lead of the agent's, status `new`; a phone may belong to one lead only."""
+"""`create_lead`: a new lead of the agent's; a phone, or an external id, belongs to one lead only.
+
+A lead starts `new` unless the action says another status (the API, an import), which is then
+recorded in `lead_history` as set from nothing. Its `source` is the channel it came through.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +11,24 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select
 
-from db.models import Lead
-from webapp.execution.handlers.base import ActionHandler, Effect, PlanRejected, PlanRun
+from db.models import Lead, LeadHistory
+from db.vocabulary import STATUSES
+from webapp.execution.handlers.base import (
+    ActionHandler,
+    Effect,
+    PlanRejected,
+    PlanRun,
+    check_external_ids,
+    require_free_external_ids,
+)
 
 
 class CreateLead(ActionHandler):
     type = "create_lead"
     undo_offer = "remove the new lead {lead}"
     undo_done = "removed the new lead {lead}"
+    event = "lead.created"
+    undo_event = "lead.deleted"
 
     def apply(self, run: PlanRun, action: dict[str, Any]) -> Effect:
         if action.get("phone"):
@@ -22,10 +36,20 @@ class CreateLead(ActionHandler):
                                                          Lead.phone == action["phone"]))
             if same is not None:
                 raise PlanRejected(f"you already have a lead with that number ({same.name})")
+        status = action.get("status") or "new"
+        if status not in STATUSES:
+            raise PlanRejected(f"{status!r} is not a status")
+        external_ids = check_external_ids(action.get("external_ids") or {})
+        require_free_external_ids(run, external_ids)
         lead = Lead(agent_id=run.agent.id, name=action["name"], phone=action.get("phone"),
-                    email=action.get("email"), status="new")
+                    email=action.get("email"), status=status, source=run.channel,
+                    external_ids=external_ids)
         run.session.add(lead)
         run.session.flush()
+        if status != "new":
+            run.session.add(LeadHistory(lead_id=lead.id, agent_id=run.agent.id, old_status=None,
+                                        new_status=status, changed_at=run.now,
+                                        channel=run.channel, plan_id=run.plan_id))
         return {"type": self.type, "lead_id": lead.id, "lead": lead.name}
 
     def undo(self, run: PlanRun, effect: Effect) -> None:

@@ -18,6 +18,8 @@ class UpdateStatus(ActionHandler):
     type = "update_status"
     undo_offer = "set {lead} back to '{old_status}'"
     undo_done = "{lead} is back to '{old_status}'"
+    event = "lead.status_changed"
+    undo_event = "lead.status_changed"
 
     def apply(self, run: PlanRun, action: dict[str, Any]) -> Effect:
         new = action["status"]
