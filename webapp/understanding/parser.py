@@ -49,8 +49,9 @@ Choices where the spec is silent:
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -58,7 +59,7 @@ from zoneinfo import ZoneInfo
 import phonenumbers
 
 from db.vocabulary import STATUSES
-from webapp.understanding import replies
+from webapp.understanding import drafts, replies, templates
 from webapp.understanding.clauses import split_clauses
 from webapp.understanding.intents import detect_intent
 from webapp.understanding.interactions import LEAD_MASK, Cue, find_cue
@@ -112,6 +113,10 @@ class AgentContext:
     timezone: ZoneInfo
     country: str  # ISO 3166 code: the default region of phone numbers and the date order
     recent_lead_ids: Sequence[int] = ()
+    # Issue 19: the agent's note templates (name -> text) and newest email draft, each read
+    # only when a message needs it (see templates.py, drafts.py).
+    templates: Callable[[], Mapping[str, str]] = templates.no_templates
+    latest_draft: Callable[[], drafts.DraftRef | None] = drafts.no_draft
 
 
 # Any parser: the rule parser, the model-assisted one, or either timed (`counters.timed_parser`).
@@ -153,8 +158,8 @@ def continue_clarify(answer: str, clarify: dict, ctx: AgentContext, now: datetim
     overrides = {k: dict(v) if isinstance(v, dict) else v
                  for k, v in (clarify.get("overrides") or {}).items()}
     key = clarify.get("key", "")
-    ctx2 = AgentContext(ctx.leads, ctx.timezone, ctx.country,
-                        tuple(clarify.get("recent", ctx.recent_lead_ids)))
+    ctx2 = dataclasses.replace(ctx, recent_lead_ids=tuple(clarify.get("recent",
+                                                                     ctx.recent_lead_ids)))
     if intent == "confirm":  # a yes is never a name or a choice: the question stands
         return _ask_again(message, ctx2, now, overrides, clarify, "Please answer the question.")
     picked = _answer_value(answer, clarify, ctx, now)
@@ -574,12 +579,22 @@ class _Parse:
                 intent = spelled if spelled in ("help", "undo") else None
             if intent is not None:
                 return self._intent_plan(intent)
+            # issue 19: "save template lv: ...", "templates", "log it" after a draft
+            said = templates.command(raw, self.ctx) or drafts.log_it(raw, self.ctx, self.now)
+            if said is not None:
+                return said
+        prepared = templates.prepare(raw, self.ctx.templates)  # "Called Dana, LV"
+        if prepared != raw:
+            self.raw, raw, normalized = prepared, prepared, None
         if not self._read(normalized):
             return Plan(kind="unknown", reply=replies.unknown())
         answer = self._reminder_reply()
         if answer is not None:
             return answer
         try:
+            drafted = drafts.request(self)  # issue 19: "Draft an email to Dana about ..."
+            if drafted is not None:
+                return drafted
             query = self._query()
             if query is not None:
                 return query
@@ -901,6 +916,7 @@ class _Parse:
             for action in self._actions(clause, actions, last_leads):
                 if not any(_same(action, a) for a in actions):
                     actions.append(action)
+        actions = templates.expand_notes(actions, self.ctx)  # issue 19: "Called Dana, lv"
         if not actions:
             return self._no_command()
         mentioned = self._mentioned_ids()

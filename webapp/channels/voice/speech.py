@@ -20,7 +20,9 @@ from webapp.crm.sms_budget import CUT
 from webapp.understanding.plan import (
     Action,
     CreateLead,
+    DeleteTemplate,
     LogInteraction,
+    SaveTemplate,
     ScheduleFollowUp,
     UpdateStatus,
 )
@@ -143,7 +145,28 @@ def say_action(action: Action, now: datetime) -> str:
         if action.email:
             parts.append(f"email {say_email(action.email)}")
         return ", ".join(parts) + "."
+    if isinstance(action, SaveTemplate):
+        verb = "Change" if action.old_text is not None else "Save"
+        return f"{verb} the note template {action.template} to say: {_sentence(action.text)}"
+    if isinstance(action, DeleteTemplate):
+        return f"Delete the note template {action.template}."
     raise TypeError(f"not an action: {action!r}")
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def say_draft(draft: dict, texted: bool) -> str:
+    """An email draft by voice: whom it is for and its subject; the draft itself is texted
+    (with the link to open it in mail), never read out whole."""
+    lead = draft.get("lead") or "your lead"
+    said = f"I've drafted an email to {lead}, subject: {_sentence(draft.get('subject') or '')}"
+    if texted:
+        return (f"{said} I've texted you the draft with a link to open it in your mail. "
+                "Once you've sent it, say log it.")
+    return f"{said} Texts from me are stopped, so open the web app to see it."
 
 
 def say_plan(actions: Sequence[Action], now: datetime, replaced: bool = False) -> str:
@@ -181,6 +204,10 @@ def say_result(effects: Sequence[dict], zone: ZoneInfo, now: datetime) -> str:
             parts.append(f"I'll remind you {when}: {effect['title']}.")
         elif kind == "create_lead":
             parts.append(f"Added {effect['lead']} as a new lead.")
+        elif kind == "save_template":
+            parts.append(f"Saved the note template {effect['template']}.")
+        elif kind == "delete_template":
+            parts.append(f"Deleted the note template {effect['template']}.")
     if not parts:
         return "Done."
     return "Done. " + " ".join(parts)
@@ -197,6 +224,10 @@ def _say_reverted(effect: dict) -> str:
         return f"Undone: cancelled the follow-up, {effect['title']}."
     if kind == "create_lead":
         return f"Undone: removed the new lead {effect['lead']}."
+    if kind == "save_template":
+        return f"Undone: {effect['undo_done']}."
+    if kind == "delete_template":
+        return f"Undone: the note template {effect['template']} is back."
     return "Undone."
 
 
