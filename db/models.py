@@ -143,11 +143,14 @@ class ClientInteraction(Base):
     __table_args__ = (
         CheckConstraint(_in("type", INTERACTION_TYPES), name="type_valid"),
         CheckConstraint(_in("channel", CHANNELS), name="channel_valid"),
+        # "everyone I called this week": an agent's interactions in a period
+        Index("ix_client_interactions_agent_id_occurred_at", "agent_id", "occurred_at"),
     )
 
 
 _UNREMINDED = "state = 'scheduled' AND reminded_at IS NULL"
 _OUTSTANDING = "state = 'scheduled' AND reminded_at IS NOT NULL"
+_OPEN = "state = 'scheduled'"
 
 
 class Appointment(Base):
@@ -189,6 +192,11 @@ class Appointment(Base):
         Index("ix_appointments_outstanding", "agent_id", "reminder_number",
               postgresql_where=text(_OUTSTANDING), sqlite_where=text(_OUTSTANDING)),
         Index("ix_appointments_agent_id_due_at", "agent_id", "due_at"),
+        # Naming an open follow-up ("my 2pm", "Saturday's showing", "the contract reminder")
+        # reads only open ones; "it" right after a change reads the latest changed.
+        Index("ix_appointments_open_due", "agent_id", "due_at",
+              postgresql_where=text(_OPEN), sqlite_where=text(_OPEN)),
+        Index("ix_appointments_agent_id_updated_at", "agent_id", "updated_at"),
     )
 
 

@@ -27,6 +27,7 @@ from webapp.conversation.recent_leads import RecentLeads
 from webapp.conversation.reminder_answers import mark_done, snooze
 from webapp.conversation.undo import describe_undo, last_undoable_plan
 from webapp.crm.answers import answer_query
+from webapp.crm.book_lookup import SqlBook
 from webapp.ops import counters
 from webapp.phones import region_of
 from webapp.understanding.parser import (
@@ -119,6 +120,7 @@ class Conversation:
             timezone=zone,
             country=_region_of(agent.phone, self.default_country),
             recent_lead_ids=self.recent.decode(raw_recent),
+            book=SqlBook(self.db.session, agent.id),  # read only if the message needs it
         )
         local_now = now.astimezone(zone)
         if clarify is not None:

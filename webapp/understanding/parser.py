@@ -40,6 +40,7 @@ Choices where the spec is silent:
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -49,7 +50,8 @@ from zoneinfo import ZoneInfo
 import phonenumbers
 
 from db.vocabulary import STATUSES
-from webapp.understanding import replies
+from webapp.understanding import changes, reading, replies, selectors
+from webapp.understanding.book import EMPTY_BOOK, Book
 from webapp.understanding.clauses import split_clauses
 from webapp.understanding.intents import detect_intent
 from webapp.understanding.interactions import LEAD_MASK, Cue, find_cue
@@ -64,7 +66,7 @@ from webapp.understanding.plan import (
     ScheduleFollowUp,
     UpdateStatus,
 )
-from webapp.understanding.questions import match_query
+from webapp.understanding.questions import QueryShape, match_query
 from webapp.understanding.reminder_replies import match_reminder_reply
 from webapp.understanding.statuses import StatusMatch, canonical_status, find_status
 from webapp.understanding.when import WhenMatch, default_due, find_when, resolve_when
@@ -84,6 +86,8 @@ class AgentContext:
     timezone: ZoneInfo
     country: str  # ISO 3166 code: the default region of phone numbers and the date order
     recent_lead_ids: Sequence[int] = ()
+    # Open follow-ups, interactions, last contacts: read only when a message needs them.
+    book: Book = EMPTY_BOOK
 
 
 # Any parser: the rule parser, the model-assisted one, or either timed (`counters.timed_parser`).
@@ -110,8 +114,8 @@ def continue_clarify(answer: str, clarify: dict, ctx: AgentContext, now: datetim
     overrides = {k: dict(v) if isinstance(v, dict) else v
                  for k, v in (clarify.get("overrides") or {}).items()}
     key = clarify.get("key", "")
-    ctx2 = AgentContext(ctx.leads, ctx.timezone, ctx.country,
-                        tuple(clarify.get("recent", ctx.recent_lead_ids)))
+    ctx2 = dataclasses.replace(ctx, recent_lead_ids=tuple(clarify.get("recent",
+                                                                     ctx.recent_lead_ids)))
     picked = _answer_value(answer, clarify, ctx, now)
     if picked is None:
         fresh = parse_message(answer, ctx, now)
@@ -129,6 +133,8 @@ def _answer_value(answer: str, clarify: dict, ctx: AgentContext, now: datetime):
     """What the answer pins for this clarify, in JSON form, or None if it answers nothing."""
     kind = clarify.get("type")
     text = answer.strip()
+    if kind in changes.CLARIFY_KINDS:  # issue 16: which follow-up, a new email
+        return changes.answer_value(kind, text, clarify)
     number = re.fullmatch(r"#?\s*(\d{1,2})[.)]?", text)
     if kind == "lead":
         options = clarify.get("options") or []
@@ -233,7 +239,7 @@ _LEAD_COPULA = re.compile(
     r"(?:^|\s)(?:" + _L + r"+|he|she|they|him|her|them)(?:'s|s')?"
     r"(?:\s+(?:deal|sale|file|offer|listing|purchase|contract|house|home))?"
     r"\s*(?:(?:is|are|was|has been|have been|'s been|is now|went|became|got|now|just|has|have|had|"
-    r"officially|finally|a|an|status|to|->|:|=|-+|"
+    r"officially|finally|a|an|status|to|->|:|=|-+|both|all|each|"
     r"back|now\s+a)\s*)*$"
 )
 _PRONOUN_COPULA = re.compile(
@@ -427,6 +433,7 @@ class _Parse:
     _whens: dict = field(default_factory=dict)
     _weak: list = field(default_factory=list)
     _group: list = field(default_factory=list)  # the leads a log is about ("Dana and Priya")
+    _ext: dict = field(default_factory=dict)  # changes.py / selectors.py scratch space
 
     # ---- entry ---------------------------------------------------------------------------------
 
@@ -458,8 +465,9 @@ class _Parse:
         self.mentions = [m for m in found if m.exact or m.score >= MIN_FUZZY_SCORE]
         self._weak = [(m.start, m.end) for m in found if m not in self.mentions]
         self.mentions = self._join_strangers(self.mentions)
-        self.masked = self._mask(self.low)
         try:
+            self.mentions = selectors.find_selectors(self, self.mentions)  # "all my new leads"
+            self.masked = self._mask(self.low)
             query = self._query()
             if query is not None:
                 return query
@@ -467,6 +475,8 @@ class _Parse:
         except _Issue as issue:
             issue.plan.mentioned_lead_ids = self._mentioned_ids()
             return issue.plan
+        except changes.ChangeAnswer as answer:  # issue 16: a question before a change
+            return answer.plan
 
     def _family_names(self, text: str) -> str:
         """"the Smiths" (a family, or a couple) is a mention of the lead(s) named Smith."""
@@ -628,6 +638,11 @@ class _Parse:
         shape = match_query(self.low)
         if shape is None:
             return None
+        if shape.type not in ("lead_status", "agenda", "leads_by_status"):
+            return reading.query_plan(self, shape)  # issue 16's questions
+        return self._query_for(shape)
+
+    def _query_for(self, shape: QueryShape) -> Plan | None:
         if shape.type == "leads_by_status":
             query = {"type": "leads_by_status", "status": shape.status}
             return Plan(kind="query", reply=replies.leads_by_status_placeholder(shape.status),
@@ -645,7 +660,7 @@ class _Parse:
                           rest):
                     return None
                 if when is not None and when.due_at is not None:
-                    day = when.due_at.date()
+                    day = reading.question_day(when, when.due_at.date(), self.now.date())
                 elif when is not None and when.in_past:
                     return None
             query = {"type": "agenda", "day": day.isoformat()}
@@ -731,8 +746,7 @@ class _Parse:
             lead_id = getattr(a, "lead_id", None)
             if lead_id is not None and lead_id not in mentioned:
                 mentioned.append(lead_id)
-        return Plan(kind="plan", reply=replies.plan_reply(actions), actions=actions,
-                    mentioned_lead_ids=mentioned)
+        return changes.finish(self, actions, mentioned)  # issue 16: no-ops left out, or noop
 
     def _lead_then_status(self, lead: tuple[int, int], s: int, e: int) -> _Clause | None:
         """"John Smith, qualified": a clause that is only a lead, then one that is only a status."""
@@ -811,6 +825,9 @@ class _Parse:
 
     def _classify_at(self, s: int, e: int, first: bool) -> _Clause:
         text = self.masked[s:e]
+        change = changes.classify(self, s, e)  # issue 16: reschedule/cancel/complete/update_lead
+        if change is not None:
+            return _Clause(s, e, change[0], cmd_end=change[1])
         m = _CREATE.match(text) or _CREATE_AS.match(text)
         if m:
             return _Clause(s, e, "create", cmd_end=s + m.end())
@@ -944,6 +961,13 @@ class _Parse:
     def _actions(self, c: _Clause, done: list[Action], last: list[LeadRef]) -> list[Action]:
         if c.family == "create":
             return [self._create(c)]
+        if c.family in changes.FAMILIES:  # issue 16: changing what is there
+            return changes.actions(self, c, last)
+        picked = selectors.selection_in(self, c.start, c.end)  # "all my new leads"
+        if picked is not None and not picked.leads:
+            return [changes.NoopAction(selectors.nobody(picked))]
+        if picked is not None and len(picked.leads) > selectors.MAX_PICKED:
+            raise _Issue(selectors.too_many(picked))
         family = c.family
         if family == "interaction":
             family = self._log_or_schedule(c)
@@ -962,7 +986,8 @@ class _Parse:
             self._group = leads
             return [self._log_action(c, lead) for lead in leads]
         # "f/u w/ Bob White and Will Turner tmrw": one follow-up per lead named in the list
-        return [self._schedule_action(c, lead, leads) for lead in leads]
+        made = [self._schedule_action(c, lead, leads) for lead in leads]
+        return selectors.retitle(self, picked, made) if picked is not None else made
 
     def _log_or_schedule(self, c: _Clause) -> str:
         s, e = c.span
@@ -1017,6 +1042,9 @@ class _Parse:
 
     def _leads_for(self, c: _Clause, last: list[LeadRef]) -> list[LeadRef]:
         """The leads a command is about: named in it, a pronoun, or the last one named."""
+        picked = selectors.selection_in(self, c.start, c.end)  # issue 16: "everyone I called"
+        if picked is not None:
+            return list(picked.leads)
         own = [m for m in self.mentions if c.start <= m.start < c.end]
         if c.family == "status" and c.status is not None:
             own = [m for m in own if m.start < c.status.start] or own

@@ -22,11 +22,12 @@ KINDS: tuple[str, ...] = (
     "unknown",
     "done",
     "snooze",
+    "noop",
 )
 
 Kind = Literal[
     "plan", "confirm", "cancel", "help", "undo", "query", "clarify", "unknown_lead", "unknown",
-    "done", "snooze",
+    "done", "snooze", "noop",
 ]
 
 
