@@ -35,13 +35,17 @@ KEYS = {
 LOOSE = {"note", "title"}
 
 
-def load_book() -> dict:
-    return json.loads((CORPUS / "book.json").read_text(encoding="utf-8"))
+# Each corpus of this kind and its book: rows, book (spec format), agent and default "now".
+BOOKS = {"changes.jsonl": "book", "changes_holdout.jsonl": "book2"}
 
 
-def book_agent() -> dict:
+def load_book(book: str = "book") -> dict:
+    return json.loads((CORPUS / f"{book}.json").read_text(encoding="utf-8"))
+
+
+def book_agent(book: str = "book") -> dict:
     """The corpus agent (name, phone, zone, country) and the default "now"."""
-    return json.loads((CORPUS / "book_agent.json").read_text(encoding="utf-8"))
+    return json.loads((CORPUS / f"{book}_agent.json").read_text(encoding="utf-8"))
 
 
 def load_rows(name: str = "changes.jsonl") -> list[dict]:
@@ -49,15 +53,15 @@ def load_rows(name: str = "changes.jsonl") -> list[dict]:
     return [json.loads(line) for line in lines if line.strip()]
 
 
-def default_now() -> datetime:
-    meta = book_agent()
+def default_now(book: str = "book") -> datetime:
+    meta = book_agent(book)
     return datetime.fromisoformat(meta["now"]).astimezone(ZoneInfo(meta["agent"]["timezone"]))
 
 
-@lru_cache(maxsize=1)
-def memory_agent() -> tuple[AgentContext, datetime]:
-    """The corpus agent with book.json held in memory (ids in file order, from 1)."""
-    data, meta = load_book(), book_agent()
+@lru_cache(maxsize=4)
+def memory_agent(book: str = "book") -> tuple[AgentContext, datetime]:
+    """The corpus agent with its book held in memory (ids in file order, from 1)."""
+    data, meta = load_book(book), book_agent(book)
     zone = ZoneInfo(meta["agent"]["timezone"])
     ids = {lead["name"]: i for i, lead in enumerate(data["leads"], start=1)}
     leads = [LeadRef(ids[lead["name"]], lead["name"], lead["status"], lead["phone"])
@@ -70,16 +74,16 @@ def memory_agent() -> tuple[AgentContext, datetime]:
                                 if lead["last_contacted"] else None) for lead in data["leads"]}
     contacts = {ids[lead["name"]]: LeadContact(lead["phone"], lead["email"])
                 for lead in data["leads"]}
-    book = MemoryBook(follow_ups, interactions, last, contacts)
-    ctx = AgentContext(LeadDirectory(leads), zone, meta["agent"]["country"], book=book)
-    return ctx, default_now()
+    memory = MemoryBook(follow_ups, interactions, last, contacts)
+    ctx = AgentContext(LeadDirectory(leads), zone, meta["agent"]["country"], book=memory)
+    return ctx, default_now(book)
 
 
-def parse_row(row: dict, ctx: AgentContext, now: datetime | None = None) -> dict:
+def parse_row(row: dict, ctx: AgentContext, now: datetime) -> dict:
     """The parser's answer for a row, with the row's recent leads and "now" if it gives them."""
     by_name = {lead.name: lead.id for lead in ctx.leads}
     recent = tuple(by_name[name] for name in row.get("context", {}).get("recent_leads", ()))
-    when = datetime.fromisoformat(row["now"]) if row.get("now") else (now or default_now())
+    when = datetime.fromisoformat(row["now"]) if row.get("now") else now
     row_ctx = AgentContext(ctx.leads, ctx.timezone, ctx.country, recent, book=ctx.book)
     return parse_message(row["message"], row_ctx, when.astimezone(ctx.timezone)).to_dict()
 
@@ -127,13 +131,13 @@ def report(name: str, rows: list[dict], missed: list[tuple[dict, dict]]) -> floa
     return accuracy
 
 
-def load_into_database(db, data: dict | None = None):
-    """The corpus agent and book.json in the database `db` (a `db.session.Database`); returns
+def load_into_database(db, book: str = "book"):
+    """The corpus agent and its book in the database `db` (a `db.session.Database`); returns
     the agent. Uses the data import the spec's "Moving a book in and out" describes."""
     from db.models import Appointment, ClientInteraction, Lead, LeadHistory, User
 
-    data = data if data is not None else load_book()
-    meta = book_agent()["agent"]
+    data = load_book(book)
+    meta = book_agent(book)["agent"]
     with db.session() as session:
         agent = User(name=meta["name"], phone=meta["phone"], timezone=meta["timezone"])
         session.add(agent)
@@ -169,13 +173,13 @@ def _moment(raw: str | None) -> datetime | None:
     return datetime.fromisoformat(raw) if raw else None
 
 
-def database_agent(db, agent) -> AgentContext:
+def database_agent(db, agent, book: str = "book") -> AgentContext:
     """The corpus agent's context as the conversation builds it: its lead directory and the
     SQL book over `db`."""
     from webapp.conversation.lead_directories import directory_for
     from webapp.crm.book_lookup import SqlBook
 
-    meta = book_agent()["agent"]
+    meta = book_agent(book)["agent"]
     with db.session() as session:
         leads = directory_for(session, agent.id)
     return AgentContext(leads, ZoneInfo(meta["timezone"]), meta["country"],

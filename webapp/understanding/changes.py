@@ -60,6 +60,7 @@ FAMILIES = ("reschedule", "cancel", "complete", "update_lead")
 CLARIFY_KINDS = ("follow_up", "email")
 RECENT_FOLLOW_UP = timedelta(minutes=30)  # "it" right after a reminder or a change
 MAX_LISTED = 5
+MAX_EVERY = 25  # "all of Dana's reminders": as many as a selector may pick
 _CLOCK_DAYS = (62, 400)  # "my 2pm": look this many days ahead, then this many
 
 _L = "\x01"
@@ -87,6 +88,7 @@ class NoopAction:
 
 _PRE = (r"^(?:(?:please|pls|plz|kindly|can you|could you|would you|will you|would you mind|"
         r"i'd like to|i would like to|i want to|i wanna|we need to|let's|lets|go ahead and|"
+        r"can we|could we|we should|we can|i need you to|i'll need to|"
         r"um+|uh+|er|okay|ok|so|also|and|hey|hi|just|actually|oh|yeah|then|now|hmm+|mind)"
         r"[\s,]+)*")
 _GENERIC = (r"(?:follow[- ]?ups?|followups?|f/u|reminders?|tasks?|to-?dos?|appointments?|"
@@ -94,7 +96,9 @@ _GENERIC = (r"(?:follow[- ]?ups?|followups?|f/u|reminders?|tasks?|to-?dos?|appoi
 _EVENT = r"(?:calls?|call ?backs?|callbacks?|meetings?|showings?|viewings?|tours?|walk-?throughs?)"
 _NUM_WORD = (r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
              r"(?:[\s-]+(?:thirty|fifteen|forty[\s-]five|o'?clock|oh five|forty|twenty|ten))?")
-_CLOCK = (r"(?:\d{1,2}(?::\d\d)?\s*(?:am|pm|a\.m\.?|p\.m\.?)?|noon|midnight|" + _NUM_WORD + ")")
+_CLOCK = (r"(?:(?:[01]?\d|2[0-3]):[0-5]\d(?!\d)\s*(?:am|pm|a\.m\.?|p\.m\.?)?|"
+          r"(?:1[0-2]|0?[1-9])(?!\d)\s*(?:am|pm|a\.m\.?|p\.m\.?)?|noon|midnight|" + _NUM_WORD
+          + ")")
 _DAYWORD = (r"(?:mon|tues?|wed(?:nes)?|thu(?:rs?)?|fri|sat(?:ur)?|sun)(?:day)?'?s?|"
             r"tomorrow'?s?|today'?s?|tonight'?s?")
 # "my 2pm", "the 3pm", "tomorrow's 10am", "my Monday 11am", "my tomorrow 9am"
@@ -110,30 +114,43 @@ _RESCHEDULE = re.compile(
     r"push(?:ing)?|mov(?:e|ing)|bump(?:ing)?|shift(?:ing)?|slide|bring|pull|change)\b")
 _ALWAYS_RESCHEDULE = ("reschedule", "rescheduling", "re-schedule", "resched", "postpone",
                       "postponing", "delay", "put off")
+# Verbs that move a lead's follow-up when said of the lead alone ("push Dana to Friday"); not
+# "bring the contract to Dana on Friday".
+_LEAD_THEN_TIME = ("move", "moving", "push", "pushing", "bump", "bumping", "shift", "shifting",
+                   "slide", "push back", "pushing back")
 _CANCEL = re.compile(
     _PRE + r"(?P<v>cancel(?:l?ed|ling)?|cxl|canx|call(?:ing)? off|delete|remove|drop|scratch|"
-    r"scrap|kill|clear|nix|axe|get rid of|forget(?: about)?|ditch|skip)\b(?!\s+(?:off|by|in)\b)")
+    r"scrap|kill|clear|nix|axe|get rid of|forget(?: about)?|ditch|skip|never ?mind|"
+    r"take off|strike)\b(?!\s+(?:off|by|in)\b)")
+# "take the Ben Carter reminder off (my list)"
+_TAKE_OFF = re.compile(_PRE + r"take\s+(?P<obj>.+?)\s+off(?:\s+(?:my|the)\s+(?:list|calendar|"
+                       r"schedule|agenda))?[\s.!]*$")
 _CANCEL_LEAD_OK = ("cancel", "canceled", "cancelled", "cancelling", "canceling", "cxl", "canx",
                    "call off", "calling off")
 _NO_NEED = re.compile(
     _PRE + r"(?:i\s+|we\s+)?(?:(?:really\s+)?(?:don'?t|do not|dont|no longer|won'?t|will not|"
     r"didn'?t)\s+(?:really\s+)?(?:need|have|got)\s+to|no need to|(?:there's|there is) no need "
     r"to)\b")
+_NO_NEED_THE = re.compile(
+    _PRE + r"(?:i\s+|we\s+)?(?:don'?t|do not|dont|no longer)\s+(?:really\s+)?need\s+"
+    r"(?=(?:the|my|that|this|his|her|their)\s)")
 _DONE_WORDS = r"(?:done|complete|completed|finished|closed out|taken care of|handled|sorted)"
+_POLITE_END = r"(?:[\s.!,]|\b(?:please|pls|thanks|thank you|thx|now)\b)*$"
 _MARK_DONE = re.compile(
     _PRE + r"(?:mark|set|flag|tick|put)\s+(?P<obj>.+?)\s+(?:as\s+)?(?:" + _DONE_WORDS
-    + r")[\s.!]*$")
+    + r")" + _POLITE_END)
 _CHECK_OFF = re.compile(_PRE + r"(?:check|tick|cross)\s+off\s+(?P<obj>.+)$")
 _DONE_WITH = re.compile(
     _PRE + r"(?:i\s+|we\s+)?(?:(?:just|have|'ve|already|finally)\s+)*(?:done with|"
     r"finished(?: with| up)?|completed|wrapped up|took care of|handled)\s+(?P<obj>.+)$")
 _IS_DONE = re.compile(
     _PRE + r"(?P<obj>.+?)\s+(?:is|are|'s|was|has been)\s+(?:all\s+|now\s+)?(?:" + _DONE_WORDS
-    + r")[\s.!]*$")
+    + r")" + _POLITE_END)
 _COMPLETE = re.compile(_PRE + r"(?:complete|close out)\s+(?P<obj>.+)$")
 
 _FIELD = (r"(?:(?:cell ?phone|phone|cell|mobile|telephone|tel)(?:\s+(?:number|no\.?|#))?|"
-          r"(?:contact\s+)?number|#|e-?mail(?:\s+address)?|name)")
+          r"(?:contact\s+)?number|#|e-?mail(?:\s+address)?|(?:last|first|family|sur|maiden)\s*"
+          r"name|surname|name)")
 _SUBJ = r"(?:\x01+|his|her|their|he|she|they)"
 _UPDATE_VERB = r"(?:change|update|set|fix|correct|edit|replace|switch|add)"
 _SET_FIELD = re.compile(
@@ -150,7 +167,8 @@ _NEW_FIELD_FOR = re.compile(
     _PRE + r"(?:new|updated|correct|different)\s+(?P<field>" + _FIELD + r")\s+(?:for|of)\s+"
     r"(?P<subj>" + _SUBJ + r"|[a-z][\w'-]*(?:\s+[a-z][\w'-]*)?(?=\s*[:,-]|\s+(?:is|=)\b))")
 _NEW_NAME = re.compile(
-    _PRE + r"(?P<subj>" + _SUBJ + r")(?:'s|\s+is|\s+has)?\s+(?:(?:now\s+(?:called|named|going by)|"
+    _PRE + r"(?P<subj>" + _SUBJ + r"|(?=is\s+now\b))(?:'s|\s*is|\s+has)?\s+(?:(?:now\s+"
+    r"(?:called|named|going by)|"
     r"now|changed (?:her|his|their) (?:last\s+)?name to|goes by|going by)\s+)(?P<name>.+)$")
 
 
@@ -164,7 +182,7 @@ def classify(p: Any, s: int, e: int) -> tuple[str, int] | None:
     text = p.masked[s:e]
     if not text or not re.search(r"[a-z\x01]", text):
         return None
-    found = _classify_update(p, text)
+    found = _classify_update(p, text, p.low[s:e])
     if found is None:
         found = _classify_complete(text)
     if found is None:
@@ -207,9 +225,9 @@ def _classify_reschedule(p: Any, text: str, s: int, e: int) -> tuple[str, int] |
         return None
     if _NOUN.search(rest) or _TIME_NAMED.search(rest) or _IT.match(rest.strip()):
         return "reschedule", m.end()
-    if (_L in rest or re.match(r"\s*(?:him|her|them)\b", rest)) and (
+    if verb in _LEAD_THEN_TIME and (_L in rest or re.match(r"\s*(?:him|her|them)\b", rest)) and (
             _SHIFT.search(p.low, s + m.end(), e) or _target_time_after(p, s + m.end(), e)):
-        return "reschedule", m.end()
+        return "reschedule", m.end()  # "push Dana to Friday", "move Marcus back an hour"
     return None
 
 
@@ -220,6 +238,12 @@ def _classify_cancel(text: str) -> tuple[str, int] | None:
         if _designates(text[m.end():], lead_ok=verb in _CANCEL_LEAD_OK):
             return "cancel", m.end()
         return None
+    m = _TAKE_OFF.match(text)
+    if m and _designates(m.group("obj"), lead_ok=False):
+        return "cancel", m.start("obj")
+    m = _NO_NEED_THE.match(text)
+    if m and _NOUN.search(text[m.end():]):
+        return "cancel", m.end()
     m = _NO_NEED.match(text)
     if m and (_L in text[m.end():] or _NOUN.search(text[m.end():])
               or re.search(r"\b(?:anymore|any more|no more)\b", text)):
@@ -245,13 +269,15 @@ def _classify_complete(text: str) -> tuple[str, int] | None:
     return None
 
 
-def _classify_update(p: Any, text: str) -> tuple[str, int] | None:
+def _classify_update(p: Any, text: str, low: str) -> tuple[str, int] | None:
+    """`text` is the clause masked (leads as \x01), `low` as said (for an email that holds a
+    lead's name, "april@jones.com")."""
     for pattern in (_SET_FIELD, _SET_FIELD_OF, _NEW_FIELD_FOR):
         m = pattern.match(text)
         if m and (re.match(_SUBJ, m.group("subj")) or p.ctx.leads.resolve(m.group("subj"))):
             return "update_lead", m.end()
     m = _HAS_FIELD.match(text)
-    if m and (m.group("verb") or find_email(text) or re.search(r"\d{3}", text[m.end():])):
+    if m and (m.group("verb") or find_email(low) or re.search(r"\d{3}", low[m.end():])):
         if m.group("field") == "name" and not m.group("verb"):
             return None
         return "update_lead", m.end()
@@ -292,14 +318,22 @@ def actions(p: Any, c: Any, last: list[LeadRef]) -> list[Action | NoopAction]:
     s, e = c.cmd_end, c.span_end
     if c.family == "complete":
         e = _strip_done_tail(p, s, e)
+    elif c.family == "cancel":
+        tail = re.search(r"\s+off(?:\s+(?:my|the)\s+(?:list|calendar|schedule|agenda))?"
+                         r"[\s.!]*$", p.low[s:e])
+        if tail is not None and re.match(_PRE + r"take\b", p.low[c.start:s]):
+            e = s + tail.start()
     target: _Target | None = None
     if c.family == "reschedule":
         target = _find_target(p, s, e)
         if target is not None:
             e = target.designation_end
     out: list[Action | NoopAction] = []
+    picks: list[FollowUpRef | NoopAction] = []
     for ds, de in _designations(p, s, e):
-        picked = _pick(p, c, ds, de, last)
+        found = _pick(p, c, ds, de, last)
+        picks.extend(found if isinstance(found, list) else [found])
+    for picked in picks:
         if isinstance(picked, NoopAction):
             out.append(picked)
             continue
@@ -349,6 +383,7 @@ class _Named:
     soft: list[str] = dataclasses.field(default_factory=list)  # event words that may narrow
     it: bool = False
     time_said: str = ""
+    every: bool = False  # "all of Dana's reminders": each one that fits
 
 
 _STOP = frozenset(
@@ -359,6 +394,7 @@ _STOP = frozenset(
     "more have had has been is are was were be set scheduled schedule booked planned "
     "upcoming next mine back again today tomorrow tonight f/u f u really kindly can could would "
     "you there's there need needs".split())
+_ALL = frozenset("all every everything each both".split())
 _SOFT = {"call": ("call",), "calls": ("call",), "callback": ("call",), "callbacks": ("call",),
          "meeting": ("meet",), "meetings": ("meet",), "showing": ("showing", "show"),
          "showings": ("showing", "show"), "viewing": ("viewing", "view", "showing"),
@@ -380,6 +416,7 @@ def _named(p: Any, c: Any, s: int, e: int, last: list[LeadRef]) -> _Named:
         _no_stranger(p, s, e)
     named = _Named(leads=leads)
     blanked = "".join(" " if ch == _L else ch for ch in masked)
+    blanked = re.sub(r"(?<=day|row|ght)'s\b", "  ", blanked)  # "tomorrow's 10am", "Monday's"
     cut: list[tuple[int, int]] = []
     when = _designation_time(p, blanked)
     if when is not None:
@@ -398,7 +435,10 @@ def _named(p: Any, c: Any, s: int, e: int, last: list[LeadRef]) -> _Named:
             named.soft.append(w)
         elif w in ("it", "that", "this"):
             named.it = True
-        elif w not in _STOP and not re.fullmatch(r"(?:him|her|hers|them|he|she|they)", w):
+        elif w in _ALL:
+            named.every = True
+        elif w not in _STOP and not re.fullmatch(r"(?:him|her|hers|them|he|she|they|am|pm|"
+                                                 r"a\.m|p\.m|o'clock)", w):
             named.hard.append(w)
     if not (leads or named.hard or named.soft or when) and not named.it:
         named.it = True  # "cancel my follow-up": the one in context
@@ -435,7 +475,7 @@ def _designation_time(p: Any, text: str) -> tuple[int, int, tuple[int, int] | No
         if m is None:
             return None
         found = resolve_when("at " + m.group("t"), p.now, month_first=_month_first(p))
-        if found is None or found.due_at is None:
+        if found is None or found.due_at is None or not found.has_time:
             return None
         return m.start("t"), m.end("t"), (found.due_at.hour, found.due_at.minute), None, None
     if when.due_at is None:
@@ -465,7 +505,8 @@ def _month_first(p: Any) -> bool:
                         "BZ")
 
 
-def _pick(p: Any, c: Any, s: int, e: int, last: list[LeadRef]) -> FollowUpRef | NoopAction:
+def _pick(p: Any, c: Any, s: int, e: int,
+          last: list[LeadRef]) -> FollowUpRef | NoopAction | list[FollowUpRef]:
     key = f"{c.start}:{s}"
     pinned = (p.overrides.get("follow_up") or {}).get(key)
     book = p.ctx.book
@@ -492,6 +533,8 @@ def _pick(p: Any, c: Any, s: int, e: int, last: list[LeadRef]) -> FollowUpRef | 
                           named.leads[0].id if named.leads else None)
     if len(fitting) == 1:
         return fitting[0]
+    if named.every and len(fitting) <= MAX_EVERY:
+        return fitting  # "cancel all of Dana's reminders"
     if named.clock is not None and not named.hard:
         first = [f for f in fitting if f.due_at == fitting[0].due_at]
         if len(first) == 1:
@@ -626,8 +669,8 @@ _SHIFT = re.compile(
     r"(?P<n2>" + _QTY + r")\s*(?P<u2>" + _UNIT + r")\s+(?P<d2>later|earlier|back|forward|ahead|"
     r"sooner|out|before|after)|"
     r"(?P<d3>later|earlier|forward|ahead|(?<!follow )up|sooner)\s+(?:by\s+)?(?P<n3>" + _QTY
-    + r")\s*(?P<u3>"
-    + _UNIT + r")|(?P<fwd>forward|ahead)\b(?!\s+(?:to|until|till)\b))")
+    + r")\s*(?P<u3>" + _UNIT + r")|by\s+(?P<n4>" + _QTY + r")\s*(?P<u4>" + _UNIT + r")\b|"
+    r"(?P<fwd>forward|ahead)\b(?!\s+(?:to|until|till|with|on)\b))")
 _AMOUNTS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
             "seven": 7, "eight": 8, "nine": 9, "ten": 10, "fifteen": 15, "twenty": 20,
             "thirty": 30, "forty": 40, "forty five": 45, "forty-five": 45, "ninety": 90,
@@ -656,21 +699,18 @@ def _find_target(p: Any, s: int, e: int) -> _Target | None:
         said = m.group().strip()
         if m.group("fwd"):
             return _Target(start, ambiguous=True, said=said)
-        n = m.group("n1") or m.group("n2") or m.group("n3")
-        unit = m.group("u1") or m.group("u2") or m.group("u3")
+        n = m.group("n1") or m.group("n2") or m.group("n3") or m.group("n4")
+        unit = m.group("u1") or m.group("u2") or m.group("u3") or m.group("u4")
         direction = m.group("d2") or m.group("d3") or "later"
         if direction in ("forward", "ahead"):
             return _Target(start, ambiguous=True, said=said)
-        amount = float(n) if re.fullmatch(r"\d+(?:\.\d+)?", n) else _AMOUNTS.get(
-            re.sub(r"\s+", " ", n), 1)
-        sign = -1 if direction in ("earlier", "up", "sooner", "before") else 1
-        if unit.startswith(("d", "w")):
-            days = int(amount * (7 if unit.startswith("w") else 1))
-            return _Target(start, days=sign * days, said=said)
-        minutes = amount * (60 if unit.startswith("h") else 1)
-        return _Target(start, delta=timedelta(minutes=sign * minutes), said=said)
+        return _shift_target(start, n, unit, direction, said)
     found = _target_time_after(p, s, e)
     if found is None:
+        trailing = re.search(r"\b(?P<n>" + _QTY + r")\s*(?P<u>" + _UNIT + r")[\s.!]*$", low[s:e])
+        if trailing and re.search(r"\b(?:back|out)\b|^\W*(?:postpone|delay|put off)", low[s:e]):
+            return _shift_target(s + trailing.start(), trailing.group("n"), trailing.group("u"),
+                                 "later", trailing.group().strip())  # "push back ... a week"
         return None
     prep, when, time_only, end = found
     title = None
@@ -679,6 +719,17 @@ def _find_target(p: Any, s: int, e: int) -> _Target | None:
     if purpose:
         title = p.norm[end + purpose.start("t"):end + purpose.end("t")].strip()
     return _Target(prep, when=when, time_only=time_only, title=title, said=when.text)
+
+
+def _shift_target(start: int, n: str, unit: str, direction: str, said: str) -> _Target:
+    amount = float(n) if re.fullmatch(r"\d+(?:\.\d+)?", n) else _AMOUNTS.get(
+        re.sub(r"\s+", " ", n), 1)
+    sign = -1 if direction in ("earlier", "up", "sooner", "before") else 1
+    if unit.startswith(("d", "w")):
+        days = int(amount * (7 if unit.startswith("w") else 1))
+        return _Target(start, days=sign * days, said=said)
+    minutes = amount * (60 if unit.startswith("h") else 1)
+    return _Target(start, delta=timedelta(minutes=sign * minutes), said=said)
 
 
 def _target_time_after(p: Any, s: int, e: int) -> tuple[int, WhenMatch, bool, int] | None:
@@ -694,11 +745,20 @@ def _target_time_after(p: Any, s: int, e: int) -> tuple[int, WhenMatch, bool, in
             more = find_when(rest, p.now, month_first=_month_first(p))
             if more is not None and more.start == 0 and more.end > bare.end():
                 return s + m.start(), _shifted(more, at), _time_only(more.text), at + more.end
-            if when is not None and when.due_at is not None and not re.match(
+            if when is not None and when.due_at is not None and when.has_time and not re.match(
                     r"\s*(?:bed|bath|br|ba|sq|units?|days?|weeks?|hours?|minutes?)\b", after):
                 return s + m.start(), when, True, at + bare.end()
         when = find_when(rest, p.now, month_first=_month_first(p))
         if when is not None and not rest[:when.start].strip():
+            clock = None if when.has_time else _BARE_TIME.match(rest[when.end:].lstrip())
+            if clock is not None and when.due_at is not None:  # "friday three thirty"
+                said = rest[:when.end] + " at " + clock.group("t")
+                both = resolve_when(said, p.now, month_first=_month_first(p))
+                if both is not None and both.has_time and both.due_at is not None:
+                    gap = len(rest[when.end:]) - len(rest[when.end:].lstrip())
+                    end = at + when.end + gap + clock.end()
+                    return s + m.start(), _shifted(dataclasses.replace(
+                        both, start=0, end=end - at, text=rest[:end - at]), at), False, end
             return s + m.start(), _shifted(when, at), _time_only(when.text), at + when.end
     return None
 
@@ -788,6 +848,14 @@ def _update_lead(p: Any, c: Any, last: list[LeadRef]) -> UpdateLead | NoopAction
         name_said = m.group("n") if m else None
     if name_said is not None:
         new_name = _clean_new_name(name_said)
+        part = re.search(r"\b(?P<part>last|first|family|sur|maiden)\s*name\b|\bsurname\b",
+                         p.low[c.start:c.span_end])
+        if new_name and part is not None:  # "change Sarah Smith's last name to Jones"
+            words = lead.name.split()
+            if part.group("part") == "first":
+                new_name = " ".join([new_name, *words[1:]])
+            else:
+                new_name = " ".join([*(words[:-1] or words), new_name])
         if new_name:
             changes["name"] = new_name
     if email is not None or "email" in fields:
@@ -821,7 +889,7 @@ def _field_of(word: str) -> str:
     word = word.strip()
     if "mail" in word:
         return "email"
-    if word == "name":
+    if "name" in word:
         return "name"
     return "phone"
 

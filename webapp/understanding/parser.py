@@ -239,7 +239,8 @@ _LEAD_COPULA = re.compile(
     r"(?:^|\s)(?:" + _L + r"+|he|she|they|him|her|them)(?:'s|s')?"
     r"(?:\s+(?:deal|sale|file|offer|listing|purchase|contract|house|home))?"
     r"\s*(?:(?:is|are|was|has been|have been|'s been|is now|went|became|got|now|just|has|have|had|"
-    r"officially|finally|a|an|status|to|->|:|=|-+|both|all|each|"
+    r"officially|finally|a|an|status|to|->|:|=|-+|both|all|each|should be|must be|marked|as|"
+    r"set to|"
     r"back|now\s+a)\s*)*$"
 )
 _PRONOUN_COPULA = re.compile(
@@ -656,7 +657,8 @@ class _Parse:
                 if when is not None:
                     rest = self.low[s:when.start] + " " + self.low[when.end:e]
                 if re.sub(r"\b(?:for|on|of|today|my|the|this|please|pls|me|do i have|is|"
-                          r"are|there|scheduled|planned|have|due|agenda|week)\b|[\s?.!,]", "",
+                          r"are|there|scheduled|planned|have|due|agenda|week|like|look|looks|"
+                          r"looking|going on|got|back)\b|[\s?.!,]", "",
                           rest):
                     return None
                 if when is not None and when.due_at is not None:

@@ -86,7 +86,8 @@ _AGENDA = tuple(
         r"call(?:ing)?|contact(?:ing)?|see(?:ing)?|text(?:ing)?|email(?:ing)?|check(?:ing)? in"
         r"(?: with)?|do(?:ing)?))?)\b(?P<day>.*?)"
         r"[\s?.!]*$",
-        r"^(?:what|who)\s*(?:have|'ve)\s+i\s+(?:got|got on|on|scheduled|lined up)\b(?P<day>.*?)"
+        r"^(?:what|who)\s*(?:have|'ve)\s+i\s+(?:got going on|got on|got|on|scheduled|lined up)"
+        r"\b(?P<day>.*?)"
         r"[\s?.!]*$",
         r"^(?:who|which leads?|which clients?)\s+(?:needs?|is due for|'s due for|are due for)\s+"
         r"(?:a\s+)?(?:follow up|call|call back|callback|check in)(?:\s+from me)?\b(?P<day>.*?)"
@@ -147,6 +148,9 @@ def _match_query(low: str, reading: bool = True) -> QueryShape | None:
     for pattern in _AGENDA:
         m = pattern.match(text)
         if m:
+            week = _WEEK_ASKED.match(m.group("day")) if reading else None
+            if week:  # "what's on my plate this week": a week's follow-ups, not one day
+                return QueryShape("follow_ups", period=_PERIOD_OF[week.group("period")])
             return QueryShape("agenda", slot=(m.start("day"), m.end("day")))
     m = _BY_STATUS.match(text)
     if m:
@@ -189,11 +193,12 @@ _PERIOD_WORDS = {
     "last month": "last_month", "last month's": "last_month", "past month": "last_month",
     "this year": "this_year", "so far this year": "this_year", "yearly": "this_year",
     "annual": "this_year", "ytd": "this_year", "year to date": "this_year",
-    "this year's": "this_year",
+    "this year's": "this_year", "the week": "this_week", "the month": "this_month",
+    "the year": "this_year",
 }
 _STATS_PERIOD = (r"(?:so far\s+)?(?:this week'?s?|last week'?s?|past week|this month'?s?|"
                  r"last month'?s?|past month|this year'?s?|ytd|year to date|month to date|mtd|"
-                 r"weekly|monthly|yearly|annual)")
+                 r"weekly|monthly|yearly|annual|the (?:week|month|year))")
 _STATS_NOUNS = (r"(?:new\s+)?(?:leads?|clients?|deals?|sales|closings?|calls?|showings?|"
                 r"viewings?|meetings?|emails?|texts?|follow[- ]?ups?|followups?|reminders?|"
                 r"tasks?|interactions?|touches|touchpoints|houses|homes|listings?|contracts?|"
@@ -201,9 +206,11 @@ _STATS_NOUNS = (r"(?:new\s+)?(?:leads?|clients?|deals?|sales|closings?|calls?|sh
 _STATS = tuple(
     re.compile(p)
     for p in (
-        r"^(?:(?:my|the)\s+)?(?:stats|statistics|numbers|metrics|kpis?|scorecard|"
-        r"performance|activity report|report card)(?:\s+(?:for|from|of|over)\s+(?:the\s+)?"
-        r"(?P<p>" + _STATS_PERIOD + r"))?(?:\s+(?:please|pls))?" + _END,
+        r"^(?:(?:what are|what're|whats|what's|how are|how're|show me|give me|get|send me|"
+        r"pull up|see|check|how do|how does)\s+)?(?:(?:my|the)\s+)?(?:stats|statistics|numbers|metrics|kpis?|"
+        r"scorecard|performance|activity report|report card)(?:\s+(?:looking\s+)?(?:for|from|"
+        r"of|over)?\s*(?:the\s+)?(?P<p>" + _STATS_PERIOD + r"))?(?:\s+(?:please|pls))?"
+        + _END,
         r"^(?:(?:my|the)\s+)?(?P<p>" + _STATS_PERIOD + r")\s+(?:stats|statistics|numbers|"
         r"metrics|report|summary|recap|activity)" + _END,
         r"^how many\s+" + _STATS_NOUNS + r"\s+(?:(?:did|have|had|do|has)\s+(?:i|we)\s+)?"
@@ -249,9 +256,13 @@ _SUGGESTIONS = tuple(
         r"^(?:are there\s+|any\s+)+(?:leads?|clients?|one|body|people)\s+(?:that\s+|who\s+)?"
         r"(?:i'?m|i am|i've been|i have been|we're|i'?ve)\s+(?:neglecting|ignoring|forgetting|"
         r"missing|dropping the ball on|letting slip)" + _END,
-        r"^(?:who|which leads?|which clients?)\s+(?:am i|have i been|are|is|have we been)\s+"
+        r"^(?:who|which leads?|which clients?)(?:'s|'re|\s+(?:am i|have i been|are|is|"
+        r"have we been))\s+"
         r"(?:neglecting|ignoring|forgetting(?: about)?|getting neglected|being neglected|"
         r"falling through the cracks|slipping)" + _END,
+        r"^who\s+(?:haven'?t|have not|havent)\s+i\s+(?:talked to|contacted|called|reached out to|"
+        r"spoken (?:to|with)|heard from|touched base with|followed up with)(?:\s+(?:in a while|"
+        r"lately|recently|in ages|for a while|in a bit))?" + _END,
         r"^who\s+(?:needs|need|could use|deserves)\s+(?:my\s+|some\s+)?(?:attention|love|"
         r"a nudge|a touch)(?:\s+(?:today|now|this week))?" + _END,
         r"^(?:any\s+)?(?:suggestions?|recommendations?|ideas|tips|advice|next steps?)"
@@ -299,10 +310,19 @@ _FOLLOW_UPS = tuple(
         r"^(?:what(?:'s| is|s)?|anything|is there anything)\s+(?:coming up|upcoming|scheduled|"
         r"planned|next|on the calendar|on the books|happening|lined up|booked|on deck)\s+"
         r"(?:with|for)\s+(?P<who>.+?)(?:\s+" + _FU_PERIOD + r")?" + _END,
-        # "what's overdue", "anything overdue?", "list everything that is overdue"
+        # "do I have anything with Robert coming up?", "is there anything planned with Dana"
+        r"^(?:do (?:i|we) have|have (?:i|we) got|is there|are there)\s+(?:anything|something|"
+        r"any follow[- ]?ups?|any reminders?|any appointments?|any meetings?|any showings?)\s+"
+        r"(?:coming up\s+|scheduled\s+|planned\s+|booked\s+|set up\s+|lined up\s+)?"
+        r"(?:with|for)\s+(?P<who>.+?)(?:\s+(?:coming up|scheduled|planned|soon|booked|next|"
+        r"lined up))?" + _END,
+        # "what's overdue", "anything overdue?", "list everything that is overdue", "show me
+        # the overdue stuff", "what's overdue for Hana"
         r"^(?:what(?:'s| is|s)?|anything|list|show(?: me)?|list everything|show me everything|"
-        r"everything|is anything|is there anything)\s+(?:that(?:'s| is)\s+|that are\s+)?"
-        r"(?P<period>overdue|past due|late|behind)" + _END,
+        r"everything|is anything|is there anything|give me|get)\s+(?:that(?:'s| is)\s+|"
+        r"that are\s+)?(?:(?:all\s+)?(?:the|my)\s+)?(?P<period>overdue|past due|late|behind)"
+        r"(?:\s+(?:stuff|things|items|ones|tasks|follow[- ]?ups|reminders|calls))?"
+        r"(?:\s+(?:for|with)\s+(?P<who>.+?))?" + _END,
         # "what's on this week", "what do I have next week", "who do I need to follow up with
         # this week"
         r"^(?:what(?:'s| is|s)?|what do i have|what have i got|what've i got|what am i doing|"
@@ -314,6 +334,9 @@ _FOLLOW_UPS = tuple(
         r"^(?:what(?:'s| is|s)\s+)?(?P<period>coming up|upcoming)" + _END,
     )
 )
+_WEEK_ASKED = re.compile(r"^\s*(?:(?:like|look like|looking|going on|look|for|on)\s+)*"
+                         r"(?P<period>this week|next week|the rest of the week|later this week)"
+                         r"[\s?.!]*$")
 _PERIOD_OF = {"this week": "this_week", "the rest of the week": "this_week",
               "later this week": "this_week", "the week": "this_week", "next week": "next_week",
               "overdue": "overdue", "past due": "overdue", "late": "overdue", "behind": "overdue",
