@@ -207,7 +207,8 @@ _STATS = tuple(
     re.compile(p)
     for p in (
         r"^(?:(?:what are|what're|whats|what's|how are|how're|show me|give me|get|send me|"
-        r"pull up|see|check|how do|how does)\s+)?(?:(?:my|the)\s+)?(?:stats|statistics|numbers|metrics|kpis?|"
+        r"pull up|see|check|how do|how does)\s+)?(?:(?:my|the)\s+)?(?:stats|statistics|"
+        r"numbers|metrics|kpis?|"
         r"scorecard|performance|activity report|report card)(?:\s+(?:looking\s+)?(?:for|from|"
         r"of|over)?\s*(?:the\s+)?(?P<p>" + _STATS_PERIOD + r"))?(?:\s+(?:please|pls))?"
         + _END,
