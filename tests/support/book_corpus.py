@@ -132,45 +132,21 @@ def report(name: str, rows: list[dict], missed: list[tuple[dict, dict]]) -> floa
 
 
 def load_into_database(db, book: str = "book"):
-    """The corpus agent and its book in the database `db` (a `db.session.Database`); returns
-    the agent. Uses the data import the spec's "Moving a book in and out" describes."""
-    from db.models import Appointment, ClientInteraction, Lead, LeadHistory, User
+    """The corpus agent and its book in the database `db` (a `db.session.Database`), loaded by
+    the data import (`webapp.crm.book_transfer.import_book`, the spec's "Moving a book in and
+    out"); returns the agent."""
+    from db.models import User
+    from webapp.crm.book_transfer import import_book
 
-    data = load_book(book)
     meta = book_agent(book)["agent"]
     with db.session() as session:
         agent = User(name=meta["name"], phone=meta["phone"], timezone=meta["timezone"])
         session.add(agent)
         session.flush()
-        ids: dict[str, int] = {}
-        for lead in data["leads"]:
-            row = Lead(agent_id=agent.id, name=lead["name"], phone=lead["phone"],
-                       email=lead["email"], status=lead["status"],
-                       created_at=datetime.fromisoformat(lead["created_at"]),
-                       last_contacted=_moment(lead.get("last_contacted")), source="import")
-            session.add(row)
-            session.flush()
-            ids[lead["name"]] = row.id
-        for i in data["interactions"]:
-            session.add(ClientInteraction(lead_id=ids[i["lead"]], agent_id=agent.id,
-                                          type=i["type"], note=i["note"],
-                                          occurred_at=datetime.fromisoformat(i["at"]),
-                                          channel="import"))
-        for f in data["follow_ups"]:
-            state = {"open": "scheduled"}.get(f["state"], f["state"])
-            session.add(Appointment(lead_id=ids[f["lead"]], agent_id=agent.id, title=f["title"],
-                                    due_at=datetime.fromisoformat(f["due_at"]), state=state,
-                                    channel="import"))
-        for h in data["status_history"]:
-            session.add(LeadHistory(lead_id=ids[h["lead"]], agent_id=agent.id,
-                                    old_status=h["old"], new_status=h["new"],
-                                    changed_at=datetime.fromisoformat(h["at"]), channel="import"))
+        report = import_book(session, agent, load_book(book), meta["country"])
+        assert not report.errors, report.errors
         session.commit()
         return agent
-
-
-def _moment(raw: str | None) -> datetime | None:
-    return datetime.fromisoformat(raw) if raw else None
 
 
 def database_agent(db, agent, book: str = "book") -> AgentContext:
