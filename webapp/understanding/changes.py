@@ -35,7 +35,7 @@ import dataclasses
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from webapp.understanding import replies
@@ -784,8 +784,8 @@ def _reschedule(p: Any, c: Any, picked: FollowUpRef, name: str,
         raise ChangeAnswer(Plan(kind="clarify", reply=replies.move_forward(target.said),
                                 clarify=p._clarify("due", key, lead=name),
                                 mentioned_lead_ids=p._mentioned_ids()))
-    elif target.delta is not None:
-        due = (picked.due_at + target.delta).astimezone(zone)
+    elif target.delta is not None:  # elapsed time: aware arithmetic in one zone is wall time
+        due = (picked.due_at.astimezone(UTC) + target.delta).astimezone(zone)
     elif target.days:
         day = old.date() + timedelta(days=target.days)
         due = datetime.combine(day, old.time().replace(tzinfo=None), tzinfo=zone)
