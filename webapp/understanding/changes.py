@@ -182,7 +182,7 @@ def classify(p: Any, s: int, e: int) -> tuple[str, int] | None:
     text = p.masked[s:e]
     if not text or not re.search(r"[a-z\x01]", text):
         return None
-    found = _classify_update(p, text, p.low[s:e])
+    found = _classify_update(p, text, p.low[s:e], p.low[:s])
     if found is None:
         found = _classify_complete(text)
     if found is None:
@@ -269,9 +269,11 @@ def _classify_complete(text: str) -> tuple[str, int] | None:
     return None
 
 
-def _classify_update(p: Any, text: str, low: str) -> tuple[str, int] | None:
+def _classify_update(p: Any, text: str, low: str, before: str) -> tuple[str, int] | None:
     """`text` is the clause masked (leads as \x01), `low` as said (for an email that holds a
-    lead's name, "april@jones.com")."""
+    lead's name, "april@jones.com"); `before`, the message before the clause."""
+    if _ADDING.match(before) and re.match(_PRE + r"(?:his|her|their|he|she|they)\b", text):
+        return None  # "Add my cousin's friend Jane Roe, her cell is ...": a new person's details
     for pattern in (_SET_FIELD, _SET_FIELD_OF, _NEW_FIELD_FOR):
         m = pattern.match(text)
         if m and (re.match(_SUBJ, m.group("subj")) or p.ctx.leads.resolve(m.group("subj"))):
@@ -285,6 +287,10 @@ def _classify_update(p: Any, text: str, low: str) -> tuple[str, int] | None:
     if m and _name_like(p, text, m.start("name")):
         return "update_lead", m.start("name")
     return None
+
+
+_ADDING = re.compile(r"^\W*(?:(?:please|pls|can you|could you)\s+)*(?:add|create|save|enter|"
+                     r"new|put in)\b")
 
 
 def _name_like(p: Any, text: str, at: int) -> bool:
@@ -938,6 +944,13 @@ def _lead_changes(p: Any, lead: LeadRef, changes: dict[str, str]) -> UpdateLead 
 
 def finish(p: Any, actions: Sequence[Action | NoopAction], mentioned: list[int]) -> Plan:
     """The plan for `actions`: no-op actions left out (and said why), or kind noop."""
+    return plan_of(actions, mentioned, (p._ext.get("selections") or {}).values())
+
+
+def plan_of(actions: Sequence[Action | NoopAction], mentioned: list[int],
+            selections: Any = ()) -> Plan:
+    """`finish` for any parser (the model path too): `selections` are the selectors whose
+    leads' actions the reply counts and names in one line."""
     kept: list[Action] = []
     reasons: list[str] = []
     for action in actions:
@@ -951,7 +964,7 @@ def finish(p: Any, actions: Sequence[Action | NoopAction], mentioned: list[int])
         if reason not in reasons:
             reasons.append(reason)
     kept = _merge_lead_updates(kept)
-    bulk = _picked_runs(kept, (p._ext.get("selections") or {}).values())
+    bulk = _picked_runs(kept, selections)
     if not kept:
         return Plan(kind="noop", reply=" ".join(reasons), mentioned_lead_ids=mentioned)
     return Plan(kind="plan", reply=replies.plan_reply_with(kept, reasons, bulk), actions=kept,

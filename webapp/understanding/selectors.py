@@ -155,6 +155,31 @@ def find_selectors(p: Any, mentions: list[Mention]) -> list[Mention]:
     return sorted(kept + added, key=lambda m: m.start)
 
 
+PERIODS = ("today", "yesterday", "this_week", "last_week")
+
+
+def pick_leads(ctx: Any, now: datetime, *, status: str | None = None,
+               interaction_type: str | None = None, period: str | None = None,
+               not_contacted_days: int | None = None) -> list[LeadRef] | None:
+    """The leads a selector given as fields picks (the model path's selector), alphabetical;
+    None when no criterion is given (never "all leads")."""
+    ids: set[int] | None = None
+    if status is not None:
+        ids = {lead.id for lead in ctx.leads if lead.status == status}
+    if interaction_type is not None or period is not None:
+        types = (interaction_type,) if interaction_type else _CONTACT_TYPES
+        start, end = _period((period or "today").replace("_", " "), now)
+        found = ctx.book.leads_with_interactions(types, start, end)
+        ids = found if ids is None else ids & found
+    if not_contacted_days is not None and not_contacted_days > 0:
+        found = ctx.book.leads_not_contacted_since(now - timedelta(days=not_contacted_days))
+        ids = found if ids is None else ids & found
+    if ids is None:
+        return None
+    return sorted((lead for lead in ctx.leads if lead.id in ids),
+                  key=lambda lead: (fold(lead.name), lead.id))
+
+
 def _merge(found: list[tuple[int, int, set[int] | None, str]],
            low: str) -> list[tuple[int, int, set[int]]]:
     """Overlapping or adjacent selector phrases are one selector: the leads all of them pick."""
