@@ -374,7 +374,8 @@ _BRIEF = tuple(
         r"met(?: with)?|hear from|heard from|email|emailed|text|texted|reach|reached) "
         r"(?P<who>.+?)(?:\s+(?:last|the last time))?" + _END,
         rf"^(?:{_WH}\s+|what\s+|get me\s+|give me\s+|send me\s+|need\s+|i need\s+)?(?:the\s+)?"
-        r"(?P<who>[^?]+?)(?:'s|s'|s)\s+(?:" + _DETAIL + r")" + _END,
+        r"(?!(?:change|update|set|fix|new|add|edit|correct|cancel|delete|remove|mark|move|"
+        r"push|text|call|email)\b)(?P<who>[^?]+?)(?:'s|s'|s)\s+(?:" + _DETAIL + r")" + _END,
         rf"^(?:{_WH}|what|get me|give me|send me|need|i need)\s+(?:the\s+)?(?:" + _DETAIL
         + r")\s+(?:for|of)\s+(?P<who>.+?)" + _END,
     )

@@ -33,12 +33,14 @@ EXAMPLES = (
 )
 HELP = (
     "Text me like a colleague:\n"
-    '- "Called John Doe, went well" (log a call, text, email, meeting, viewing or note)\n'
+    '- "Called John Doe, went well" (or texted, met, showed)\n'
     '- "Mark John Doe negotiating" (status)\n'
     '- "Remind me to send the contract Fri 2pm"\n'
-    '- "New lead Jane Roe 312-555-0123 jane@x.com"\n'
-    '- "John Doe\'s status?" / "agenda" / "who\'s negotiating?"\n'
-    "YES confirms, NO cancels, UNDO reverts the last change.\n"
+    '- "Move my 2pm with John Doe to 4" / "Cancel Dana\'s follow-up"\n'
+    '- "Dana\'s new number is 773-555-0199"\n'
+    '- "New lead Jane Roe 312-555-0123"\n'
+    '- "Brief me on Dana" / "agenda" / "pipeline"\n'
+    "YES confirms, NO cancels, UNDO reverts your last change.\n"
     "To a reminder reply DONE, or SNOOZE 1h / SNOOZE tomorrow."
 )
 
