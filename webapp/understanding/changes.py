@@ -98,7 +98,7 @@ _NUM_WORD = (r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve
              r"(?:[\s-]+(?:thirty|fifteen|forty[\s-]five|o'?clock|oh five|forty|twenty|ten))?")
 _CLOCK = (r"(?:(?:[01]?\d|2[0-3]):[0-5]\d(?!\d)\s*(?:am|pm|a\.m\.?|p\.m\.?)?|"
           r"(?:1[0-2]|0?[1-9])(?!\d)\s*(?:am|pm|a\.m\.?|p\.m\.?)?|noon|midnight|" + _NUM_WORD
-          + ")")
+          + r"(?:\s*(?:am|pm|a\.m\.?|p\.m\.?|o'?clock))?)")
 _DAYWORD = (r"(?:mon|tues?|wed(?:nes)?|thu(?:rs?)?|fri|sat(?:ur)?|sun)(?:day)?'?s?|"
             r"tomorrow'?s?|today'?s?|tonight'?s?")
 # "my 2pm", "the 3pm", "tomorrow's 10am", "my Monday 11am", "my tomorrow 9am"
