@@ -196,6 +196,8 @@ class Appointment(Base):
         # reads only open ones; "it" right after a change reads the latest changed.
         Index("ix_appointments_open_due", "agent_id", "due_at",
               postgresql_where=text(_OPEN), sqlite_where=text(_OPEN)),
+        Index("ix_appointments_open_lead_due", "lead_id", "due_at",
+              postgresql_where=text(_OPEN), sqlite_where=text(_OPEN)),
         Index("ix_appointments_agent_id_updated_at", "agent_id", "updated_at"),
     )
 

@@ -4,9 +4,11 @@ The parser asks only when a message needs it (a follow-up named, leads picked "I
 week", a lead's email changed), so each lookup is one small indexed query on its own short
 session; most messages cost nothing here. Indexes that serve them (migration 0009):
 
-- open follow-ups by lead: `ix_appointments_lead_id`; by due time (a day, "my 2pm" as a list of
-  instants), and title words among the open ones: `ix_appointments_open_due` (agent_id, due_at)
-  WHERE state = 'scheduled', so done and cancelled follow-ups are never read;
+- open follow-ups by lead: `ix_appointments_open_lead_due` (lead_id, due_at) WHERE state =
+  'scheduled'; by due time (a day, "my 2pm" as a list of instants), and title words among the
+  open ones: `ix_appointments_open_due` (agent_id, due_at) WHERE state = 'scheduled', so done
+  and cancelled follow-ups are never read (a title search reads every open one: the one lookup
+  that grows with the book, and only for a follow-up named by title words alone);
 - "it" right after a change or a reminder: `ix_appointments_agent_id_updated_at`, and the
   outstanding-reminder partial index for reminded ones;
 - leads with an interaction of a type in a period: `ix_client_interactions_agent_id_occurred_at`;
@@ -56,9 +58,10 @@ class SqlBook:
             query = query.where(Appointment.due_at >= due_from)
         if due_before is not None:
             query = query.where(Appointment.due_at < due_before)
-        for word in title_words:
+        for word in title_words:  # the start of a word of the title
             escaped = word.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            query = query.where(Appointment.title.ilike(f"%{escaped}%", escape="\\"))
+            query = query.where(or_(Appointment.title.ilike(f"{escaped}%", escape="\\"),
+                                    Appointment.title.ilike(f"% {escaped}%", escape="\\")))
         query = query.order_by(Appointment.due_at, Appointment.id)
         with self.sessions() as session:
             if due_at is None:

@@ -22,6 +22,7 @@ __all__ = ["EMPTY_BOOK", "Book", "FollowUpRef", "InteractionRef", "LeadContact",
            "title_has_words"]
 
 MAX_FOLLOW_UPS = 50  # more candidates than any reply could list: the caller asks to narrow down
+_KEY = 3  # MemoryBook indexes title words by their first letters
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,8 @@ class Book(Protocol):
                         title_words: Sequence[str] = (),
                         limit: int = MAX_FOLLOW_UPS) -> list[FollowUpRef]:
         """Open follow-ups meeting every filter given, earliest first. `due_at`: due exactly
-        at one of these instants; `title_words`: each word is in the title (any case)."""
+        at one of these instants; `title_words`: each is the start of a word of the title (any
+        case: "contra" finds "send the contract")."""
         ...
 
     def recent_follow_up(self, since: datetime, until: datetime) -> FollowUpRef | None:
@@ -80,10 +82,15 @@ class Book(Protocol):
         ...
 
 
+def title_words_of(title: str) -> list[str]:
+    return title.casefold().split()
+
+
 def title_has_words(title: str, words: Sequence[str]) -> bool:
-    """Every word appears in `title`, ignoring case (the SQL book's LIKE, in Python)."""
-    low = title.casefold()
-    return all(w.casefold() in low for w in words)
+    """Every one of `words` starts a word of `title`, ignoring case (the SQL book's
+    `ILIKE 'w%' OR ILIKE '% w%'`, in Python)."""
+    said = title_words_of(title)
+    return all(any(t.startswith(w.casefold()) for t in said) for w in words)
 
 
 class MemoryBook:
@@ -98,9 +105,12 @@ class MemoryBook:
         self._due_keys = [f.due_at for f in self._follow_ups]
         self._by_lead: dict[int, list[FollowUpRef]] = defaultdict(list)
         self._by_id: dict[int, FollowUpRef] = {}
+        self._by_word: dict[str, list[FollowUpRef]] = defaultdict(list)  # first 3 letters
         for f in self._follow_ups:
             self._by_lead[f.lead_id].append(f)
             self._by_id[f.id] = f
+            for key in {w[:_KEY] for w in title_words_of(f.title)}:
+                self._by_word[key].append(f)
         self._interactions = sorted(interactions, key=lambda i: i.at)
         self._interaction_keys = [i.at for i in self._interactions]
         self._last_contacted = dict(last_contacted or {})
@@ -122,6 +132,8 @@ class MemoryBook:
         elif due_at is not None:
             pool = sorted((f for moment in set(due_at) for f in self._at(moment)),
                           key=lambda f: (f.due_at, f.id))
+        elif title_words and len(title_words[0]) >= _KEY:
+            pool = self._by_word.get(title_words[0].casefold()[:_KEY], [])
         else:
             lo = bisect.bisect_left(self._due_keys, due_from) if due_from else 0
             hi = bisect.bisect_left(self._due_keys, due_before) if due_before else len(

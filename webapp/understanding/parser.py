@@ -966,10 +966,10 @@ class _Parse:
         if c.family in changes.FAMILIES:  # issue 16: changing what is there
             return changes.actions(self, c, last)
         picked = selectors.selection_in(self, c.start, c.end)  # "all my new leads"
+        if picked is not None and picked.total > selectors.MAX_PICKED:
+            raise _Issue(selectors.too_many(picked))
         if picked is not None and not picked.leads:
             return [changes.NoopAction(selectors.nobody(picked))]
-        if picked is not None and len(picked.leads) > selectors.MAX_PICKED:
-            raise _Issue(selectors.too_many(picked))
         family = c.family
         if family == "interaction":
             family = self._log_or_schedule(c)

@@ -105,8 +105,13 @@ class Selection:
 
     start: int
     end: int
-    leads: tuple[LeadRef, ...]
+    leads: tuple[LeadRef, ...]  # alphabetical; only the first few when there are too many
     said: str  # the phrase as written, for replies ("everyone I showed today")
+    count: int = -1  # how many it picks (-1: len(leads))
+
+    @property
+    def total(self) -> int:
+        return len(self.leads) if self.count < 0 else self.count
 
 
 def find_selectors(p: Any, mentions: list[Mention]) -> list[Mention]:
@@ -145,7 +150,12 @@ def find_selectors(p: Any, mentions: list[Mention]) -> list[Mention]:
     merged = _merge(found, low)
     selections: dict[tuple[int, int], Selection] = {}
     for start, end, ids in merged:
-        leads = sorted((lead for lead in p.ctx.leads if lead.id in ids),
+        if len(ids) > MAX_PICKED:  # only the count matters: asked to narrow down
+            some = tuple(p.ctx.leads.get(i) for i in list(ids)[:MAX_PICKED + 1])
+            selections[(start, end)] = Selection(start, end, tuple(x for x in some if x),
+                                                 p.norm[start:end], count=len(ids))
+            continue
+        leads = sorted((lead for i in ids if (lead := p.ctx.leads.get(i)) is not None),
                        key=lambda lead: (fold(lead.name), lead.id))
         selections[(start, end)] = Selection(start, end, tuple(leads), p.norm[start:end])
     p._ext["selections"] = selections
@@ -245,7 +255,7 @@ def selection_in(p: Any, start: int, end: int) -> Selection | None:
 
 def too_many(selection: Selection) -> Plan:
     return Plan(kind="clarify", reply=(
-        f'"{selection.said}" picks {len(selection.leads)} leads; I change at most {MAX_PICKED} at '
+        f'"{selection.said}" picks {selection.total} leads; I change at most {MAX_PICKED} at '
         'once. Narrow it down, e.g. by status ("my negotiating leads") or by time ("everyone I '
         'called this week").'))
 

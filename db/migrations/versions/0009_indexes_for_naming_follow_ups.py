@@ -28,6 +28,9 @@ def upgrade() -> None:
     with op.batch_alter_table('appointments', schema=None) as batch_op:
         batch_op.create_index('ix_appointments_open_due', ['agent_id', 'due_at'], unique=False,
                               postgresql_where=sa.text(_OPEN), sqlite_where=sa.text(_OPEN))
+        batch_op.create_index('ix_appointments_open_lead_due', ['lead_id', 'due_at'],
+                              unique=False, postgresql_where=sa.text(_OPEN),
+                              sqlite_where=sa.text(_OPEN))
         batch_op.create_index('ix_appointments_agent_id_updated_at', ['agent_id', 'updated_at'],
                               unique=False)
     with op.batch_alter_table('client_interactions', schema=None) as batch_op:
@@ -40,5 +43,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_client_interactions_agent_id_occurred_at')
     with op.batch_alter_table('appointments', schema=None) as batch_op:
         batch_op.drop_index('ix_appointments_agent_id_updated_at')
+        batch_op.drop_index('ix_appointments_open_lead_due', postgresql_where=sa.text(_OPEN),
+                            sqlite_where=sa.text(_OPEN))
         batch_op.drop_index('ix_appointments_open_due', postgresql_where=sa.text(_OPEN),
                             sqlite_where=sa.text(_OPEN))
