@@ -212,8 +212,14 @@ _STATS = tuple(
         r"scorecard|performance|activity report|report card)(?:\s+(?:looking\s+)?(?:for|from|"
         r"of|over)?\s*(?:the\s+)?(?P<p>" + _STATS_PERIOD + r"))?(?:\s+(?:please|pls))?"
         + _END,
-        r"^(?:(?:my|the)\s+)?(?P<p>" + _STATS_PERIOD + r")\s+(?:stats|statistics|numbers|"
-        r"metrics|report|summary|recap|activity)" + _END,
+        r"^(?:(?:give me|show me|send me|get|what are|what were|pull up|see)\s+)?"
+        r"(?:(?:my|the)\s+)?(?P<p>" + _STATS_PERIOD + r")\s+(?:stats|statistics|numbers|"
+        r"metrics|report|summary|recap|activity|results)" + _END,
+        r"^(?:what(?:'s| is|s| was)|how(?:'s| is|s| was))\s+(?:my|the)\s+(?:conversion(?: rate)?|"
+        r"close rate|closing rate|win rate|production|volume|activity|performance)"
+        r"(?:\s+(?:for\s+|so far\s+)?(?P<p>" + _STATS_PERIOD + r"))?" + _END,
+        r"^how(?:'s| is|s| was| are| were)\s+(?:business|sales|work|things|my numbers)"
+        r"(?:\s+(?:looking|going|doing))?\s+(?P<p>" + _STATS_PERIOD + r")" + _END,
         r"^how many\s+" + _STATS_NOUNS + r"\s+(?:(?:did|have|had|do|has)\s+(?:i|we)\s+)?"
         r"(?:(?:\w+)\s+){0,3}?(?P<p>" + _STATS_PERIOD + r")" + _END,
         r"^how many\s+" + _STATS_NOUNS + r"\s+(?:did|have)\s+(?:i|we)\s+(?:\w+\s*){1,3}?"
@@ -242,6 +248,10 @@ _PIPELINE = tuple(
         r"^(?:(?:my|all)\s+)?(?:leads|lead counts?|clients)\s+(?:by|per)\s+(?:status|stage)"
         + _END,
         r"^(?:count|tally) (?:of |up )?(?:my )?leads" + _END,
+        r"^how many (?:leads|clients|people|prospects)\s+(?:are there\s+|are\s+|do i have\s+)?"
+        r"(?:in|per|by|at)\s+(?:each|every)?\s*(?:stage|status)" + _END,
+        r"^(?:what(?:'s| is|s)\s+)?(?:my|the)\s+(?:total\s+)?(?:lead|client)\s+(?:count|total|"
+        r"numbers)" + _END,
     )
 )
 _SUGGESTIONS = tuple(
@@ -266,6 +276,15 @@ _SUGGESTIONS = tuple(
         r"lately|recently|in ages|for a while|in a bit))?" + _END,
         r"^who\s+(?:needs|need|could use|deserves)\s+(?:my\s+|some\s+)?(?:attention|love|"
         r"a nudge|a touch)(?:\s+(?:today|now|this week))?" + _END,
+        r"^(?:who(?:'s| is|s)|which leads? (?:are|is)|who are)\s+(?:hot|warm|the hottest|"
+        r"hottest|most urgent|urgent|ready to buy|ready to move|heating up)"
+        r"(?:\s+(?:right now|now|today|this week|at the moment))?" + _END,
+        r"^(?:which leads?|which clients?)\s+(?:needs?|could use|deserves?)\s+(?:my\s+|some\s+)?"
+        r"(?:attention|love|a nudge|a touch|follow up|a follow up|a call)"
+        r"(?:\s+(?:today|now|this week))?" + _END,
+        r"^who\s+(?:haven'?t i|have i not|did i not|didn'?t i)\s+(?:talked to|contacted|called|"
+        r"reached out to|spoken (?:to|with)|heard from|touched base with|followed up with|"
+        r"followed up on)(?:\s+(?:in a while|lately|recently|in ages|for a while|yet))?" + _END,
         r"^(?:any\s+)?(?:suggestions?|recommendations?|ideas|tips|advice|next steps?)"
         r"(?:\s+(?:for me|for today|today))?" + _END,
         r"^(?:what(?:'s| is| are)\s+my\s+)(?:priorities|next best (?:action|move)s?)"
@@ -331,6 +350,19 @@ _FOLLOW_UPS = tuple(
         r"what do i need to do|what's left)\s+(?:on\s+|up\s+|coming up\s+|scheduled\s+|"
         r"planned\s+|due\s+|going on\s+|happening\s+)?(?:for\s+)?"
         r"(?P<period>this week|next week|the rest of the week|later this week)" + _END,
+        # "when's Carlos's next appointment?"
+        r"^when(?:'s| is|s)\s+(?P<who>.+?)(?:'s|s')\s+next\s+(?:follow[- ]?up|reminder|"
+        r"appointment|appt|meeting|call|showing|viewing|task)" + _END,
+        # "do I have anything overdue?"
+        r"^(?:do (?:i|we) have|have (?:i|we) got|is there|are there)\s+(?:anything|any "
+        r"(?:follow[- ]?ups?|reminders?|tasks?|items?))\s+(?:that(?:'s| is| are)\s+)?"
+        r"(?P<period>overdue|past due|late)" + _END,
+        # "show me everything due next week", "what's on deck for next week"
+        r"^(?:show me|list|give me|get|what(?:'s| is|s)?|anything)\s+(?:everything|all|"
+        r"anything|all my stuff|my stuff)?\s*(?:that(?:'s| is)\s+)?(?:due|scheduled|planned|"
+        r"coming up|on deck|on tap|on the books|on the calendar|on my calendar|on my plate|"
+        r"lined up|happening)\s+(?:for\s+|in\s+)?(?P<period>this week|next week|the rest of "
+        r"the week|later this week)" + _END,
         # "what's coming up", "upcoming"
         r"^(?:what(?:'s| is|s)\s+)?(?P<period>coming up|upcoming)" + _END,
     )
@@ -376,8 +408,15 @@ _BRIEF = tuple(
         rf"^(?:{_WH}\s+|what\s+|get me\s+|give me\s+|send me\s+|need\s+|i need\s+)?(?:the\s+)?"
         r"(?!(?:change|update|set|fix|new|add|edit|correct|cancel|delete|remove|mark|move|"
         r"push|text|call|email)\b)(?P<who>[^?]+?)(?:'s|s'|s)\s+(?:" + _DETAIL + r")" + _END,
-        rf"^(?:{_WH}|what|get me|give me|send me|need|i need)\s+(?:the\s+)?(?:" + _DETAIL
-        + r")\s+(?:for|of)\s+(?P<who>.+?)" + _END,
+        rf"^(?:{_WH}|what|get me|give me|send me|need|i need|text me|email me)\s+(?:the\s+)?"
+        r"(?:" + _DETAIL + r")\s+(?:for|of)\s+(?P<who>.+?)" + _END,
+        r"^(?:text|send|email|give)\s+me\s+(?:the\s+)?(?!(?:a|an|the)\b)(?P<who>[^?]+?)"
+        r"(?:'s|s')\s+(?:" + _DETAIL + r"|info|details|file)" + _END,
+        r"^how (?:do|can|should|would) (?:i|we) (?:reach|contact|get (?:a )?hold of|"
+        r"get in touch with|call|get to)\s+(?P<who>.+?)" + _END,
+        # "pull up Robert Brown": only a lead's name after it (checked by the parser)
+        r"^(?:pull up|look up|bring up|open|find|get me|show me|lookup)\s+(?P<strict>"
+        r"(?P<who>[^?]+?))(?:'s\s+(?:file|profile|info|record|card|details|contact))?" + _END,
     )
 )
 
@@ -416,6 +455,8 @@ def _match_reading(text: str) -> QueryShape | None:
         period = (groups.get("period") or groups.get("period2") or (groups.get("adj") or "")
                   .strip() or "")
         who = groups.get("who")
+        if who and who.strip(" ?.!") in _PERIOD_OF and not period:
+            period, who = who.strip(" ?.!"), None  # "what's on deck for next week"
         if who and _DAY_WORDS.search(who) and not period:
             continue  # "any follow ups for tomorrow": one day's agenda
         slot = (off + m.start("who"), off + m.end("who")) if who else None
@@ -425,7 +466,8 @@ def _match_reading(text: str) -> QueryShape | None:
     for pattern in _BRIEF:
         m = pattern.match(body)
         if m:
-            return QueryShape("lead_brief", slot=(off + m.start("who"), off + m.end("who")))
+            return QueryShape("lead_brief", slot=(off + m.start("who"), off + m.end("who")),
+                              strict=bool(m.groupdict().get("strict")))
     return None
 
 

@@ -44,7 +44,9 @@ def query_plan(p: Any, shape: QueryShape) -> Plan | None:
         s, e = shape.slot
         rest = re.sub(r"\x01|'s\b|s'|\b(?:my|all|the|any|upcoming|open|overdue)\b|\W", "",
                       p.masked[s:e])
-        if rest or not any(m.start >= s and m.end <= e + 2 and m.leads for m in p.mentions):
+        picked = p._ext.get("selections") or {}
+        if rest or not any(m.start >= s and m.end <= e + 2 and m.leads
+                           and (m.start, m.end) not in picked for m in p.mentions):
             older = match_query(p.low, reading=False)  # no lead named: not a question about one
             return p._query_for(older) if older is not None else None
     plan = p._query_for(dataclasses.replace(shape, type="lead_status"))
