@@ -89,10 +89,13 @@ class NoopAction:
 _PRE = (r"^(?:(?:please|pls|plz|kindly|can you|could you|would you|will you|would you mind|"
         r"i'd like to|i would like to|i want to|i wanna|we need to|let's|lets|go ahead and|"
         r"can we|could we|we should|we can|i need you to|i'll need to|"
+        r"i'?d appreciate it if you could|i would appreciate it if you could|"
+        r"would you be able to|are you able to|could you please|would it be possible to|"
+        r"is it possible to|if you could|if you can|can you please|be able to|"
         r"um+|uh+|er|okay|ok|so|also|and|hey|hi|just|actually|oh|yeah|then|now|hmm+|mind)"
         r"[\s,]+)*")
-_GENERIC = (r"(?:follow[- ]?ups?|followups?|f/u|reminders?|tasks?|to-?dos?|appointments?|"
-            r"appts?)")
+_GENERIC = (r"(?:fol+ow[- ]?ups?|fol+owups?|f/u|rem[ie]nders?|tasks?|to-?dos?|appointments?|"
+            r"appoint?ments?|appts?)")
 _EVENT = r"(?:calls?|call ?backs?|callbacks?|meetings?|showings?|viewings?|tours?|walk-?throughs?)"
 _NUM_WORD = (r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
              r"(?:[\s-]+(?:thirty|fifteen|forty[\s-]five|o'?clock|oh five|forty|twenty|ten))?")
@@ -103,30 +106,31 @@ _DAYWORD = (r"(?:mon|tues?|wed(?:nes)?|thu(?:rs?)?|fri|sat(?:ur)?|sun)(?:day)?'?
             r"tomorrow'?s?|today'?s?|tonight'?s?")
 # "my 2pm", "the 3pm", "tomorrow's 10am", "my Monday 11am", "my tomorrow 9am"
 _TIME_NAMED = re.compile(
-    r"\b(?:my|the|your|" + _DAYWORD + r")\s+(?:(?:" + _DAYWORD + r")\s+)?(?P<t>" + _CLOCK
-    + r")(?=\s|$|[,.!?])")
+    r"\b(?P<det>my|the|your|" + _DAYWORD + r")\s+(?:(?:" + _DAYWORD + r")\s+)?(?P<t>" + _CLOCK
+    + r")(?=\s|$|[,.!?])(?<!\bthe one)(?<!\bthat one)(?<!\bthis one)")
 _IT = re.compile(r"\b(?:it|that one|this one|that|this)\b")
 _NOUN = re.compile(r"\b(?:" + _GENERIC + "|" + _EVENT + r")\b")
 _GENERIC_RE = re.compile(r"\b" + _GENERIC + r"\b")
 
 _RESCHEDULE = re.compile(
-    _PRE + r"(?P<v>re-?schedul(?:e|ing)|resched|postpon(?:e|ing)|delay|put off|"
-    r"push(?:ing)?|mov(?:e|ing)|bump(?:ing)?|shift(?:ing)?|slide|bring|pull|change)\b")
-_ALWAYS_RESCHEDULE = ("reschedule", "rescheduling", "re-schedule", "resched", "postpone",
-                      "postponing", "delay", "put off")
+    _PRE + r"(?P<v>re-?s[c]?hed(?:ule|ual|uel|ulle)|re-?s[c]?hed(?:uling|ualing)|resched|"
+    r"postpon(?:e|ing)|postpne|delay|put off|push(?:ing)?|mov(?:e|ing)|moove|mvoe|bump(?:ing)?|"
+    r"shift(?:ing)?|slide|bring|pull|change)\b")
+_ALWAYS_RESCHEDULE = ("resched", "postpone", "postponing", "postpne", "delay", "put off")
 # Verbs that move a lead's follow-up when said of the lead alone ("push Dana to Friday"); not
 # "bring the contract to Dana on Friday".
-_LEAD_THEN_TIME = ("move", "moving", "push", "pushing", "bump", "bumping", "shift", "shifting",
-                   "slide", "push back", "pushing back")
+_LEAD_THEN_TIME = ("move", "moving", "moove", "mvoe", "push", "pushing", "bump", "bumping",
+                   "shift", "shifting", "slide", "push back", "pushing back")
 _CANCEL = re.compile(
-    _PRE + r"(?P<v>cancel(?:l?ed|ling)?|cxl|canx|call(?:ing)? off|delete|remove|drop|scratch|"
+    _PRE + r"(?P<v>cancel(?:l?ed|ling)?|cancle|cansel|cancell|cancal|cxl|canx|call(?:ing)? off|"
+    r"delete|delet|remove|drop|scratch|"
     r"scrap|kill|clear|nix|axe|get rid of|forget(?: about)?|ditch|skip|never ?mind|"
     r"take off|strike)\b(?!\s+(?:off|by|in)\b)")
 # "take the Ben Carter reminder off (my list)"
 _TAKE_OFF = re.compile(_PRE + r"take\s+(?P<obj>.+?)\s+off(?:\s+(?:my|the)\s+(?:list|calendar|"
                        r"schedule|agenda))?[\s.!]*$")
 _CANCEL_LEAD_OK = ("cancel", "canceled", "cancelled", "cancelling", "canceling", "cxl", "canx",
-                   "call off", "calling off")
+                   "call off", "calling off", "cancle", "cansel", "cancell", "cancal")
 _NO_NEED = re.compile(
     _PRE + r"(?:i\s+|we\s+)?(?:(?:really\s+)?(?:don'?t|do not|dont|no longer|won'?t|will not|"
     r"didn'?t)\s+(?:really\s+)?(?:need|have|got)\s+to|no need to|(?:there's|there is) no need "
@@ -157,8 +161,8 @@ _SET_FIELD = re.compile(
     _PRE + _UPDATE_VERB + r"\s+(?:the\s+)?(?P<subj>" + _SUBJ + r")(?:'s|s'|s)?\s*[:,-]?\s*"
     r"(?:new\s+|current\s+)?(?P<field>" + _FIELD + r")\b")
 _SET_FIELD_OF = re.compile(
-    _PRE + _UPDATE_VERB + r"\s+(?:the\s+)?(?:new\s+)?(?P<field>" + _FIELD + r")\s+(?:for|of|on)\s+"
-    r"(?P<subj>" + _SUBJ + r")")
+    _PRE + _UPDATE_VERB + r"\s+(?:the\s+)?(?:new\s+)?(?P<field>" + _FIELD + r")\s+"
+    r"(?:(?:we have\s+)?(?:on file|on record)\s+)?(?:for|of|on)\s+(?P<subj>" + _SUBJ + r")")
 _HAS_FIELD = re.compile(
     _PRE + r"(?P<subj>" + _SUBJ + r")(?:'s|s'|s)?\s+(?:new\s+|correct\s+|updated\s+|right\s+|"
     r"actual\s+|current\s+|real\s+)?(?P<field>" + _FIELD + r")\s*(?P<verb>is now|is|was|=|:|->|"
@@ -219,7 +223,7 @@ def _classify_reschedule(p: Any, text: str, s: int, e: int) -> tuple[str, int] |
     rest = text[m.end():]
     if _status_target(text):
         return None
-    if verb in _ALWAYS_RESCHEDULE:
+    if verb in _ALWAYS_RESCHEDULE or re.match(r"re-?s", verb):
         return "reschedule", m.end()
     if verb == "change" and not (_NOUN.search(rest) or _TIME_NAMED.search(rest)):
         return None
@@ -444,7 +448,8 @@ def _named(p: Any, c: Any, s: int, e: int, last: list[LeadRef]) -> _Named:
         elif w in _ALL:
             named.every = True
         elif w not in _STOP and not re.fullmatch(r"(?:him|her|hers|them|he|she|they|am|pm|"
-                                                 r"a\.m|p\.m|o'clock)", w):
+                                                 r"a\.m|p\.m|o'clock|fol+ow(?:ups?)?|"
+                                                 r"rem[ie]nders?|appoint?ments?)", w):
             named.hard.append(w)
     if not (leads or named.hard or named.soft or when) and not named.it:
         named.it = True  # "cancel my follow-up": the one in context
@@ -850,7 +855,8 @@ def _update_lead(p: Any, c: Any, last: list[LeadRef]) -> UpdateLead | NoopAction
         rest = span[:email.start] + " " * (email.end - email.start) + span[email.end:]
     phone = find_phone(rest, p.ctx.country)
     if "name" in fields and name_said is None:
-        m = re.search(r"\b(?:to|is|is now|:|=|->)\s+(?P<n>.+)$", span)
+        m = re.search(r"(?:\b(?:to|is now|is|should be)|:|=|->)\s+(?:now\s+)?(?P<n>.+)$",
+                      span)
         name_said = m.group("n") if m else None
     if name_said is not None:
         new_name = _clean_new_name(name_said)

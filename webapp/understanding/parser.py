@@ -714,7 +714,8 @@ class _Parse:
             if s >= e:
                 continue
             clause = self._classify(s, e, first=not clauses)
-            if clauses and clauses[-1].family == "create" and _CONTACT_DETAIL.match(self.low, s, e):
+            if clauses and clauses[-1].family in ("create", "update_lead") and \
+                    _CONTACT_DETAIL.match(self.low, s, e):
                 clause = _Clause(s, e, None)  # "new lead Jane Roe, phone 312-..., email j@x.com"
             if clause.family is None and not clauses and orphan is not None:
                 clause = self._lead_then_status(orphan, s, e) or clause

@@ -398,6 +398,10 @@ _BRIEF = tuple(
         rf"^(?:{_WH}|any|anything|what)\s+(?:the\s+)?(?:latest|news|new|happening|going on|"
         r"the story|the deal|the history|the situation|up)\s+(?:on|with|from)\s+(?P<who>.+?)"
         + _END,
+        r"^what did (?:i|we) (?:talk|speak|chat|discuss)(?: about)? (?:with|to) (?P<who>.+?)"
+        r"(?:\s+(?:last time|the last time|about|most recently|recently|last))?" + _END,
+        rf"^(?:{_WH}|what|any)\s+(?P<who>.+?)(?:'s|s')\s+(?:latest|news|update|story|"
+        r"situation|deal|history)" + _END,
         r"^what (?:did|has|have) (?P<who>.+?) (?:say|said|tell me|told me|want|wanted|mention|"
         r"mentioned|think|thought)(?:\s+(?:last time|about .*|most recently|recently|the last "
         r"time|on the phone|lately|last))?" + _END,
