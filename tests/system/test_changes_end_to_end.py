@@ -150,3 +150,26 @@ def test_many_leads_by_voice_are_counted_and_named(app, agent, book) -> None:
     offer = said(call.say("mark all my contacted leads as follow up"))
     assert "Set 2 leads to follow up" not in offer  # two are said one by one
     assert "John Doe's status" in offer and "Sarah Smith's status" in offer
+
+
+def test_two_follow_ups_at_one_time_ask_which_and_the_number_continues(app, agent, phone,
+                                                                       book) -> None:
+    with get_db(app).session() as session:
+        john = session.scalar(select(Lead).where(Lead.agent_id == agent.id,
+                                                 Lead.name == "John Doe"))
+        session.add(Appointment(lead_id=john.id, agent_id=agent.id, title="send the contract",
+                                due_at=_tomorrow_at(14), channel="sms"))
+        session.commit()
+    question = phone.text("cancel my 2pm tomorrow")
+    assert question.startswith("Which follow-up? 1) ")
+    assert "Dana Cole: send comps" in question and "John Doe: send the contract" in question
+    number = "1" if question.index("John Doe") < question.index("Dana Cole") else "2"
+    offer = phone.text(number)
+    assert offer.startswith("Cancel 'send the contract' with John Doe")
+
+
+def test_a_noop_by_voice_is_said_and_the_call_goes_on(app, agent, book) -> None:
+    call = VoicePhone(app, agent.phone)
+    call.call()
+    root = call.say("mark dana cole as negotiating")
+    assert said(root).startswith("Dana Cole is already negotiating.") and listens(root)
