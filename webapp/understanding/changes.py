@@ -14,7 +14,8 @@ Which follow-up: the words that name it are read apart from the rest of the clau
 what comes before the new time): its lead (resolved first, among all leads, as in "Naming
 leads"), its time ("my 2pm": due at 14:00, the earliest such from today on; "Saturday": due that
 day), its title words ("the contract reminder"), or "it" (the follow-up this message already
-named, else the one just reminded or changed, else the previous message's lead's). Only open
+named, else the earliest of a lead named earlier in it, else the one just reminded, made or
+changed in the last 30 minutes, else the previous message's lead's earliest). Only open
 follow-ups are candidates (overdue ones included) and every word said must fit; a word for an
 event ("call", "showing", "meeting") narrows the choice when some title has it and is ignored
 when none has. One fits: that one. Several, named only by the lead: the earliest. Several named
@@ -23,6 +24,15 @@ by a time (due at the same instant) or by title words: a numbered `clarify`. Non
 No-ops: an action that would change nothing (the status is already that, the details are already
 those, no such open follow-up, a selector picks nobody) is a `NoopAction`; `finish` leaves them
 out of the plan and says why, or answers kind `noop` when nothing is left.
+
+Choices where the spec is silent:
+- A title word fits when it starts a word of the title or shares its stem ("contract" fits
+  "contracts", "docs" fits "HOA docs"); "all of Dana's reminders" means each one that fits (at
+  most 25).
+- "delete Dana Cole" (a lead alone after delete/remove/drop) is not a cancel: deleting leads is
+  not a command. "cancel Dana" is her earliest follow-up.
+- A move with no new time asks "to when?"; the answer continues the same move.
+- A follow-up only imported (the data import) is not "just changed": "it" never means it.
 
 The parser calls in through small hooks (`classify`, `actions`, `finish`, `answer_value`) and
 hands over its `_Parse` as `p`; this module reads its text, mentions, overrides, context and book

@@ -15,7 +15,7 @@ status, its "today" is not a due date), the clause's action is made once per lea
 names each lead where the selector was ("call all my negotiating leads" -> "call Grace Lee").
 
 The picked leads are in alphabetical order of the full name as stored, case and accents ignored.
-Picking nobody is a no-op; more than MAX_PICKED asks to narrow down (see `check`).
+Picking nobody is a no-op (`nobody`); more than MAX_PICKED asks to narrow down (`too_many`).
 """
 
 from __future__ import annotations
