@@ -106,7 +106,9 @@ _PRE = (r"^(?:(?:please|pls|plz|kindly|can you|could you|would you|will you|woul
         r"[\s,]+)*")
 _GENERIC = (r"(?:fol+ow[- ]?ups?|fol+owups?|f/u|rem[ie]nders?|tasks?|to-?dos?|appointments?|"
             r"appoint?ments?|appts?)")
-_EVENT = r"(?:calls?|call ?backs?|callbacks?|meetings?|showings?|viewings?|tours?|walk-?throughs?)"
+_EVENT = (r"(?:calls?|call ?backs?|callbacks?|meetings?|showings?|viewings?|tours?|"
+          r"walk-?throughs?|open houses?|closings?|inspections?|appraisals?|lunch|coffee|dinner|"
+          r"breakfast)")
 _NUM_WORD = (r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
              r"(?:[\s-]+(?:thirty|fifteen|forty[\s-]five|o'?clock|oh five|forty|twenty|ten))?")
 _CLOCK = (r"(?:(?:[01]?\d|2[0-3]):[0-5]\d(?!\d)\s*(?:am|pm|a\.m\.?|p\.m\.?)?|"
@@ -385,7 +387,7 @@ def _designations(p: Any, s: int, e: int) -> list[tuple[int, int]]:
         spans.append((pos, s + m.start()))
         pos = s + m.end()
     spans.append((pos, e))
-    return [(a, b) for a, b in spans if p.low[a:b].strip()]
+    return [(a, b) for a, b in spans if p.low[a:b].strip()] or [(s, s)]  # none: "it"
 
 
 # ---- picking the follow-up --------------------------------------------------------------------
@@ -419,7 +421,9 @@ _SOFT = {"call": ("call",), "calls": ("call",), "callback": ("call",), "callback
          "meeting": ("meet",), "meetings": ("meet",), "showing": ("showing", "show"),
          "showings": ("showing", "show"), "viewing": ("viewing", "view", "showing"),
          "viewings": ("viewing", "view"), "tour": ("tour",), "tours": ("tour",),
-         "walkthrough": ("walkthrough", "walk"), "walk-through": ("walkthrough", "walk")}
+         "walkthrough": ("walkthrough", "walk"), "walk-through": ("walkthrough", "walk"),
+         "lunch": ("lunch", "meet"), "coffee": ("coffee", "meet"), "dinner": ("dinner", "meet"),
+         "breakfast": ("breakfast", "meet")}
 
 
 def _named(p: Any, c: Any, s: int, e: int, last: list[LeadRef]) -> _Named:
@@ -487,6 +491,16 @@ def _no_stranger(p: Any, s: int, e: int) -> None:
         raise ChangeAnswer(p._unknown_lead(" ".join(words)))
 
 
+def _no_stranger_words(p: Any, named: _Named) -> None:
+    """"reschedule zoe martin": two or three words that fit no title, side by side and none of
+    them an everyday word, are a name that is none of the agent's leads."""
+    words = [w for w in named.hard if fold(w) not in COMMON_WORDS]
+    said = " ".join(words)
+    if 2 <= len(words) <= 3 and len(words) == len(named.hard) and re.search(
+            r"\b" + r"\W+".join(map(re.escape, words)) + r"\b", p.low):
+        raise ChangeAnswer(p._unknown_lead(said))
+
+
 def _designation_time(p: Any, text: str) -> tuple[int, int, tuple[int, int] | None,
                                                   datetime | None, date | None] | None:
     """(start, end, clock, instant, day) of the time that names a follow-up, if one is said."""
@@ -549,7 +563,11 @@ def _pick(p: Any, c: Any, s: int, e: int,
         narrowed = [f for f in fitting if _soft_fits(f.title, named.soft)]
         if narrowed:
             fitting = narrowed
+        elif named.leads:  # an event word no title has says nothing more than the lead
+            named = dataclasses.replace(named, soft=[])
     if not fitting:
+        if not named.leads:
+            _no_stranger_words(p, named)
         return NoopAction(replies.no_such_follow_up(_describe(p, named)),
                           named.leads[0].id if named.leads else None)
     if len(fitting) == 1:
@@ -726,7 +744,7 @@ def _find_target(p: Any, s: int, e: int) -> _Target | None:
         if direction in ("forward", "ahead"):
             return _Target(start, ambiguous=True, said=said)
         return _shift_target(start, n, unit, direction, said)
-    found = _target_time_after(p, s, e)
+    found = _target_time_after(p, s, e) or _trailing_time(p, s, e)
     if found is None:
         trailing = re.search(r"\b(?P<n>" + _QTY + r")\s*(?P<u>" + _UNIT + r")[\s.!]*$", low[s:e])
         if trailing and re.search(r"\b(?:back|out)\b|^\W*(?:postpone|delay|put off)", low[s:e]):
@@ -740,6 +758,19 @@ def _find_target(p: Any, s: int, e: int) -> _Target | None:
     if purpose:
         title = p.norm[end + purpose.start("t"):end + purpose.end("t")].strip()
     return _Target(prep, when=when, time_only=time_only, title=title, said=when.text)
+
+
+def _trailing_time(p: Any, s: int, e: int) -> tuple[int, WhenMatch, bool, int] | None:
+    """"Move the showing with Dana Friday": a time ending the clause, not owned by "my" or
+    "the" ("my 2pm" names the follow-up), after what names the follow-up, is the new time."""
+    blanked = "".join(" " if ch == _L else ch for ch in p.masked[s:e])
+    when = find_when(blanked, p.now, month_first=_month_first(p))
+    if when is None or blanked[when.end:].strip(" .!?") or not blanked[:when.start].strip():
+        return None
+    if re.search(r"\b(?:my|the|your|from)\s*$|'s\s*$", blanked[:when.start]) or \
+            _TIME_NAMED.search(blanked, max(0, when.start - 12), when.end):
+        return None
+    return s + when.start, _shifted(when, s), _time_only(when.text), s + when.end
 
 
 def _shift_target(start: int, n: str, unit: str, direction: str, said: str) -> _Target:
