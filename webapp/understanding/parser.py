@@ -3,13 +3,17 @@
 Reading order (each step is one method of `_Parse`):
 
 1. whole-message intents (yes / no / help / undo / carrier keywords) - `intents.py`;
-2. normalize (shorthand, emoji, spoken "p m") - `normalize.py`; find lead mentions once;
-3. read-only questions (status of a lead, agenda, leads in a status) - `queries.py`;
+2. normalize (shorthand, emoji, spoken "p m") - `normalize.py`; find lead mentions once, and
+   phrases that pick many leads ("all my new leads") - `selectors.py`;
+3. read-only questions (status of a lead, agenda, leads in a status; the briefings, follow-ups,
+   pipeline, stats and suggestions of `reading.py`) - `questions.py`;
 4. cut into clauses - `clauses.py`; give each clause its command, if it has one; glue a clause
    without a command onto the one before it (so "Called Dana Cole, no answer" is one call);
 5. build one action per command: resolve its lead (mention, pronoun, or the last lead named),
    its time (`when.py`), its note or title; the first thing that cannot be resolved becomes the
-   answer instead (clarify / unknown_lead), since a plan runs all-or-nothing.
+   answer instead (clarify / unknown_lead), since a plan runs all-or-nothing. Changing what is
+   there (reschedule / cancel / complete a follow-up, update a lead) is `changes.py`, which
+   also leaves out actions that would change nothing (kind noop when none is left).
 
 A clarify answer is continued by re-parsing the original message with the answer pinned as an
 "override" (a lead for a name span, a time for a time span, a status, a phone), so the second pass
