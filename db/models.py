@@ -125,6 +125,10 @@ class Lead(Base):
     __table_args__ = (
         CheckConstraint(_in("status", STATUSES), name="status_valid"),
         Index("ix_leads_agent_id_name", "agent_id", "name"),
+        # One agent's leads by status (the pipeline, who is in a status, won/lost reports), and
+        # leads added in a period (stats).
+        Index("ix_leads_agent_id_status", "agent_id", "status"),
+        Index("ix_leads_agent_id_created_at", "agent_id", "created_at"),
     )
 
 
@@ -143,14 +147,19 @@ class ClientInteraction(Base):
     __table_args__ = (
         CheckConstraint(_in("type", INTERACTION_TYPES), name="type_valid"),
         CheckConstraint(_in("channel", CHANNELS), name="channel_valid"),
-        # "everyone I called this week": an agent's interactions in a period
-        Index("ix_client_interactions_agent_id_occurred_at", "agent_id", "occurred_at"),
+        # One agent's interactions in a time range, counted by week and type from the index
+        # alone (reports, stats; the parser's "everyone I called this week"); a lead's first
+        # contact, and its timeline, in time order.
+        Index("ix_client_interactions_agent_id_occurred_at_type", "agent_id", "occurred_at",
+              "type"),
+        Index("ix_client_interactions_lead_id_occurred_at", "lead_id", "occurred_at"),
     )
 
 
 _UNREMINDED = "state = 'scheduled' AND reminded_at IS NULL"
 _OUTSTANDING = "state = 'scheduled' AND reminded_at IS NOT NULL"
 _OPEN = "state = 'scheduled'"
+_DONE = "state = 'done'"
 
 
 class Appointment(Base):
@@ -192,10 +201,15 @@ class Appointment(Base):
         Index("ix_appointments_outstanding", "agent_id", "reminder_number",
               postgresql_where=text(_OUTSTANDING), sqlite_where=text(_OUTSTANDING)),
         Index("ix_appointments_agent_id_due_at", "agent_id", "due_at"),
-        # Naming an open follow-up ("my 2pm", "Saturday's showing", "the contract reminder")
-        # reads only open ones; "it" right after a change reads the latest changed.
-        Index("ix_appointments_open_due", "agent_id", "due_at",
+        # Answers read an agent's open follow-ups by due time (agenda, lists, suggestions,
+        # missed ones in stats) and done ones by completion (stats), counted from the index;
+        # so does the parser naming one ("my 2pm", "the contract reminder").
+        Index("ix_appointments_open", "agent_id", "due_at",
               postgresql_where=text(_OPEN), sqlite_where=text(_OPEN)),
+        Index("ix_appointments_done", "agent_id", "completed_at",
+              postgresql_where=text(_DONE), sqlite_where=text(_DONE)),
+        # The parser: a lead's open follow-ups, earliest first ("cancel the follow-up with
+        # Dana"), and the one changed last ("push it back an hour" right after a change).
         Index("ix_appointments_open_lead_due", "lead_id", "due_at",
               postgresql_where=text(_OPEN), sqlite_where=text(_OPEN)),
         Index("ix_appointments_agent_id_updated_at", "agent_id", "updated_at"),
@@ -219,6 +233,9 @@ class LeadHistory(Base):
     __table_args__ = (
         CheckConstraint(_in("new_status", STATUSES), name="new_status_valid"),
         CheckConstraint(_in("channel", CHANNELS), name="channel_valid"),
+        # Stats: leads won or lost in a period.
+        Index("ix_lead_history_agent_id_new_status_changed_at", "agent_id", "new_status",
+              "changed_at"),
     )
 
 
@@ -318,3 +335,37 @@ class DailyAgenda(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (UniqueConstraint("agent_id", "day"),)
+
+
+class LoginLink(Base):
+    """A one-time sign-in link for the web app, texted to the agent (or printed by the CLI).
+
+    Only a SHA-256 of the link's secret is stored, so a copy of this table signs nobody in.
+    A link works once (`used_at`, set by a guarded UPDATE), for a short time (`expires_at`),
+    and a newer link retires the agent's older unused ones (`retired_at`).
+    """
+
+    __tablename__ = "login_links"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                          index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class WebSession(Base):
+    """A signed-in browser. The cookie holds a random id; this row holds only its SHA-256, so
+    "sign out everywhere" is deleting the agent's rows, and a copy of the table is no key."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                          index=True)
+    id_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

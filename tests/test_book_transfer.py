@@ -169,3 +169,11 @@ def test_another_agents_book_is_untouched(app, cli, tmp_path) -> None:
     assert _import(cli, tmp_path, SPEC_BOOK).exit_code == 0
     assert _export(cli, agent="+13125550101") == {
         "leads": [], "interactions": [], "follow_ups": [], "status_history": []}
+
+
+def test_a_done_follow_up_counts_as_done_at_its_due_time(app, cli, tmp_path) -> None:
+    _add_agent(app)
+    assert _import(cli, tmp_path, RICHER_BOOK).exit_code == 0
+    with get_db(app).session() as session:
+        done = session.scalar(select(Appointment).where(Appointment.state == "done"))
+        assert done.completed_at == done.due_at

@@ -28,6 +28,7 @@ LAYERS: dict[str, int] = {
     "webapp.database": 5,
     "webapp.channels": 5,
     "webapp.ops": 5,
+    "webapp.web": 5,
     # entry points: they wire everything together
     "webapp.app": 6,
     "webapp.cli": 6,

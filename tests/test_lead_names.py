@@ -410,3 +410,18 @@ def test_a_name_is_found_among_five_thousand_leads() -> None:
     text = "Log that my call with Dana Cole went well, update her status to negotiating please"
     # Speed is measured by bench/names_bench.py, not asserted here (tests pin behaviour).
     assert [[lead.name for lead in m.leads] for m in d.find_mentions(text)] == [["Dana Cole"]]
+
+
+# --- a possessive typed without its apostrophe (issue 20, item 10) -------------------------
+
+
+@pytest.mark.parametrize(("text", "name"), [("whats sarahs status", "Sarah Smith"),
+                                            ("danas number", "Dana Cole"),
+                                            ("update kathryns status", "Kathryn Lee")])
+def test_a_first_name_with_a_bare_s_is_its_possessive(directory, text, name) -> None:
+    assert found(directory, text) == [[name]]
+
+
+@pytest.mark.parametrize("text", ["in 3 days", "two weeks of showings", "marks the spot"])
+def test_an_everyday_word_with_an_s_is_not_a_possessive(directory, text) -> None:
+    assert found(directory, text) == []

@@ -43,6 +43,7 @@ from webapp.understanding.plan import (
     Plan,
     ScheduleFollowUp,
     UpdateStatus,
+    new_lead_ref,
 )
 from webapp.understanding.replies import CONFIRM_TAIL
 
@@ -213,6 +214,36 @@ def test_a_lead_not_among_the_agents_is_unknown_lead_never_another_agents(build,
     plan = parser(text, ctx(), NOW)
     assert plan.kind == "unknown_lead" and plan.actions == []
     assert "Karen White" in plan.reply
+
+
+@pytest.mark.parametrize("mode", ["auto", "llm"])
+def test_a_name_that_is_no_lead_is_never_swapped_for_the_recent_lead(build, model, mode) -> None:
+    parser = build(mode)
+    text = "Zed Zimmerman gave us the thumbs up on the offer"
+    model.reply_tool_call(plan_args(update("Dana Cole", "negotiating")))
+    plan = parser(text, ctx(recent=(5,)), NOW)
+    assert plan.kind == "unknown_lead" and plan.actions == []
+    assert "Zed Zimmerman" in plan.reply
+
+
+def test_a_pronoun_with_no_other_name_still_means_the_recent_lead(build, model) -> None:
+    parser = build("llm")
+    model.reply_tool_call(plan_args(update("Dana Cole", "negotiating")))
+    plan = parser("she gave us the thumbs up on the offer", ctx(recent=(5,)), NOW)
+    assert plan.kind == "plan" and plan.actions[0].lead == "Dana Cole"
+
+
+def test_a_lead_the_model_adds_is_who_its_later_actions_mean(build, model) -> None:
+    parser = build("llm")
+    text = "Nina Park is a new one, 312-555-0142, she is keen, ring her tomorrow"
+    model.reply_tool_call(plan_args(
+        {"type": "create_lead", "name": "Nina Park", "phone": "312-555-0142", "email": None},
+        follow_up("Nina Park", "tomorrow", "ring Nina Park")))
+    plan = parser(text, ctx(recent=(5,)), NOW)
+    assert plan.kind == "plan", plan.to_dict()
+    created, follow = plan.actions
+    assert isinstance(created, CreateLead) and follow.lead_id == new_lead_ref(0)
+    assert follow.lead == "Nina Park" and 5 not in plan.mentioned_lead_ids
 
 
 def test_one_of_the_agents_leads_the_message_does_not_name_is_rejected(build, model) -> None:

@@ -9,7 +9,7 @@ import pytest
 from db.vocabulary import STATUSES
 from tests.support.parser_book import CHICAGO, DIRECTORY, NOW
 from webapp.understanding.parser import AgentContext, continue_clarify, parse_message
-from webapp.understanding.plan import LogInteraction, ScheduleFollowUp
+from webapp.understanding.plan import CreateLead, LogInteraction, ScheduleFollowUp, new_lead_ref
 from webapp.understanding.replies import sms_segments
 from webapp.understanding.statuses import canonical_status
 
@@ -120,6 +120,23 @@ def test_pronoun_without_any_lead_asks_which_lead() -> None:
 def test_title_replaces_pronouns_with_the_leads_name() -> None:
     got = parse("remind me to email her the disclosures", recent=(5,))
     assert got["actions"][0]["title"] == "email Dana Cole the disclosures"
+
+
+@pytest.mark.parametrize(("text", "kind", "detail"), [
+    ("New lead: Marcus Bell, 773-555-0199, met him at the open house", "meeting",
+     "at the open house"),
+    ("New lead Nina Park 312-555-0142, call her tomorrow at 10", "follow_up", "call Nina Park"),
+    ("new lead Nina Park 312-555-0142 met Nina at the open house", "meeting",
+     "at the open house"),
+])
+def test_a_lead_created_in_the_message_is_who_a_later_clause_means(text, kind, detail) -> None:
+    got = parse_message(text, ctx(recent=(4,)), NOW)
+    assert got.kind == "plan", got.to_dict()
+    created, action = got.actions
+    assert isinstance(created, CreateLead)
+    assert action.lead == created.name and action.lead_id == new_lead_ref(0)
+    assert (action.note if kind == "meeting" else action.title) == detail
+    assert 4 not in got.mentioned_lead_ids and all(i > 0 for i in got.mentioned_lead_ids)
 
 
 def test_plan_reports_mentioned_leads_for_the_next_message() -> None:
@@ -253,6 +270,8 @@ TYPICAL = [
     "Update Karen White to qualified",
     "Remind me to call Dana yesterday",
     "asdf qwerty",
+    "export my leads to a spreadsheet",
+    "thanks!",
 ]
 
 
@@ -292,3 +311,71 @@ def test_scheduled_follow_up_is_aware_and_ahead() -> None:
     assert isinstance(action, ScheduleFollowUp)
     assert action.due_at.tzinfo is not None and action.due_at > NOW
     assert action.title == "viewing with Dana Cole"
+
+
+# ---- names and line breaks as typed (issue 15, minor) --------------------------------------
+
+
+def test_a_new_leads_name_that_is_also_shorthand_is_kept_as_written() -> None:
+    got = parse("New lead Eve Adams 312-555-0140")
+    assert got["actions"][0]["name"] == "Eve Adams"
+    assert parse("remind me to call Dana tomorrow eve")["actions"][0]["due_at"].startswith(
+        "2026-03-06T18:00")
+
+
+@pytest.mark.parametrize("text", ["Mark John Doe\r\nas negotiating",
+                                  "Update John Doe's status\nto negotiating",
+                                  "Mark John Doe\n\nas negotiating please"])
+def test_a_line_break_inside_a_command_does_not_split_it(text: str) -> None:
+    got = parse(text)  # (John Doe is qualified: "as qualified" would be a no-op)
+    assert got["kind"] == "plan", got
+    assert [(a["lead"], a["status"]) for a in got["actions"]] == [("John Doe", "negotiating")]
+
+
+# ---- smaller misses from a day of use (issue 20, item 10) ----------------------------------
+
+
+def test_her_after_a_verb_that_gives_is_the_lead_not_her_possessions() -> None:
+    got = parse("remind me to send her listings", recent=(4,))
+    assert got["actions"][0]["title"] == "send Sarah Smith listings"
+    got = parse("remind me to check her listings", recent=(4,))
+    assert got["actions"][0]["title"] == "check Sarah Smith's listings"
+
+
+def test_ping_me_is_command_words_not_the_title() -> None:
+    got = parse("ping me mon 9a about dana")
+    assert [(a["lead"], a["title"], a["due_at"]) for a in got["actions"]] == [
+        ("Dana Cole", "Follow up with Dana Cole", "2026-03-09T09:00:00-05:00")]
+
+
+def test_a_possessive_without_apostrophe_finds_the_lead() -> None:
+    assert parse("whats sarahs status")["query"] == {"type": "lead_status", "lead_id": 4,
+                                                      "lead": "Sarah Smith"}
+
+
+@pytest.mark.parametrize("text", ["thanks!", "thank you so much", "thx", "thanks a lot!!"])
+def test_thanks_gets_a_short_welcome_not_the_generic_reply(text: str) -> None:
+    got = parse(text)
+    assert got["kind"] == "unknown" and got["actions"] == []
+    assert got["reply"].startswith("You're welcome")
+
+
+@pytest.mark.parametrize("text", ["oops wrong person. undo", "wrong lead, undo that",
+                                  "my bad - undo please", "undo, wrong person"])
+def test_undo_after_a_reason_is_undo(text: str) -> None:
+    assert parse(text)["kind"] == "undo"
+
+
+@pytest.mark.parametrize("text", ["delete Dana Cole", "export my leads to a spreadsheet",
+                                  "can you merge John Doe and John Smith",
+                                  "please sync with my google contacts"])
+def test_an_ask_we_cannot_do_says_so_and_what_is_possible(text: str) -> None:
+    got = parse(text)
+    assert got["kind"] == "unknown" and got["actions"] == []
+    assert got["reply"].startswith("I can't do that yet.")
+    assert "Sorry, I didn't get that" not in got["reply"]
+    assert "HELP" in got["reply"]
+
+
+def test_gibberish_still_gets_the_examples() -> None:
+    assert parse("asdf qwer zxcv")["reply"].startswith("Sorry, I didn't get that.")

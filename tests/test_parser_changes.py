@@ -102,7 +102,8 @@ def test_title_words_must_fit_or_nothing_changes() -> None:
     assert only(parse("delete the reminder to send Sarah the contract"))["appointment_id"] == 14
     got = parse("cancel the reminder about the moon landing for Sarah")
     assert got["kind"] == "noop" and got["actions"] == []
-    assert "no open follow-up" in got["reply"]
+    assert got["reply"] == ('No open follow-up about "moon landing" with Sarah Smith, so '
+                            "nothing to change.")
 
 
 def test_title_words_several_follow_ups_share_ask_which() -> None:

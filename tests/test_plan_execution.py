@@ -374,3 +374,37 @@ def test_a_plan_run_now_is_recorded_and_audited_like_a_yes_but_texts_nobody(db, 
         assert (plan.channel, plan.state) == ("web", "executed")
         assert session.scalar(select(LeadHistory.channel)) == "web"
         assert not session.scalars(select(Message)).all()
+
+
+def test_an_action_on_the_lead_the_same_plan_creates_lands_on_that_lead(db, book) -> None:
+    due = (NOW + timedelta(days=1)).isoformat()
+    new_lead = plan_schema.new_lead_ref(0)
+    plan_id = confirm(db, book["alex"], [
+        {"type": "create_lead", "name": "Marcus Bell", "phone": "+17735550199", "email": None},
+        {"type": "log_interaction", "lead_id": new_lead, "interaction_type": "meeting",
+         "note": "at the open house"},
+        {"type": "schedule_follow_up", "lead_id": new_lead, "due_at": due, "title": "call"},
+    ])
+    assert run_confirmed_plan(db, plan_id, NOW).state == "executed"
+    with db.session() as session:
+        marcus = session.scalar(select(Lead).where(Lead.name == "Marcus Bell"))
+        interaction = session.scalar(select(ClientInteraction))
+        follow_up = session.scalar(select(Appointment))
+        assert interaction.lead_id == marcus.id and follow_up.lead_id == marcus.id
+        assert marcus.last_contacted is not None
+    undo_id = confirm(db, book["alex"], [], undo_of=plan_id)
+    assert run_confirmed_plan(db, undo_id, NOW).state == "executed"
+    with db.session() as session:
+        assert session.scalar(select(Lead).where(Lead.name == "Marcus Bell")) is None
+        assert session.scalar(select(ClientInteraction)) is None
+
+
+def test_a_reference_to_a_lead_the_plan_does_not_create_rejects_the_plan(db, book) -> None:
+    plan_id = confirm(db, book["alex"], [
+        {"type": "update_status", "lead_id": book["dana"], "status": "negotiating"},
+        {"type": "log_interaction", "lead_id": plan_schema.new_lead_ref(0),
+         "interaction_type": "call", "note": ""},
+    ])
+    assert run_confirmed_plan(db, plan_id, NOW).state == "failed"
+    with db.session() as session:
+        assert session.get(Lead, book["dana"]).status == "qualified"

@@ -100,6 +100,10 @@ def test_results_are_said_from_the_workers_effects() -> None:
      "Agenda today: 2 PM John Doe: send the contract. 4:30 PM Dana Cole: call"),
     ("3 lead(s) 'closed_won': A, B, C.", "3 leads closed won: A, B, C."),
     ("👍 Confirmed — working on it.", "Confirmed, working on it."),
+    ("Dana Cole — negotiating · +1 773-555-0127 · dana@example.com · last contact Thu Mar 5.",
+     "Dana Cole, negotiating, 7 7 3, 5 5 5, 0 1 2 7, dana at example dot com, last contact "
+     "Thursday March 5."),
+    ("Call Mar 3: asked about …", "Call March 3: asked about"),
     ('No lead named "Karen". Closest: Karen Green. Resend with the right name.',
      "No lead named Karen. Closest: Karen Green. Say it again with the right name."),
 ])

@@ -207,7 +207,7 @@ def test_no_confidence_at_all_is_not_low_confidence(app, call) -> None:
 def test_a_query_is_answered_then_anything_else(app, call) -> None:
     call.call()
     root = call.say("whats dana coles status")
-    assert said(root) == "Dana Cole is negotiating. Anything else?"
+    assert said(root) == "Dana Cole is negotiating. No contact logged yet. Anything else?"
 
 
 def test_help_by_voice(app, call) -> None:

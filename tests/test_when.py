@@ -431,3 +431,26 @@ def test_a_new_clause_does_not_lend_its_time() -> None:
     # "she" starts something else: 4 is not when the call is
     assert due("call Dana tomorrow she said 4 works") == local(2026, 3, 6)
     assert find_when("lunch with Hannah Becker", NOW) is None
+
+
+# ---- "tonight" said once the evening has begun (issue 20, item 10) -------------------------
+
+
+@pytest.mark.parametrize(("now", "expected"), [
+    (local(2026, 3, 5, 20, 15), local(2026, 3, 5, 21)),
+    (local(2026, 3, 5, 19, 0), local(2026, 3, 5, 20)),
+    (local(2026, 3, 5, 22, 59), local(2026, 3, 5, 23)),
+])
+def test_tonight_after_seven_is_the_next_full_hour_tonight(now, expected) -> None:
+    found = find_when("tonight", now)
+    assert found is not None and not found.in_past
+    assert found.due_at == expected
+
+
+def test_tonight_after_eleven_is_asked_again() -> None:
+    found = find_when("tonight", local(2026, 3, 5, 23, 10))
+    assert found is not None and found.in_past
+
+
+def test_tonight_before_seven_is_still_seven() -> None:
+    assert find_when("tonight", local(2026, 3, 5, 18, 59)).due_at == local(2026, 3, 5, 19)

@@ -32,6 +32,8 @@ from webapp.execution.task_queue import TaskQueue
 from webapp.ops import health, logs, metrics
 from webapp.ops.counters import timed_parser
 from webapp.understanding.parser_choice import make_parser, parser_mode
+from webapp.web import lead_forms, pages, sign_in_views
+from webapp.web.login_links import base_url, link_maker
 from workers.flask_celery import celery_init_app
 from workers.tasks import enqueue_run_plan, enqueue_send
 
@@ -59,6 +61,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(voice_bp)
     app.register_blueprint(calendar_bp)
     app.register_blueprint(simulator_bp)  # answers 404 unless SIMULATOR_ENABLED in dev/testing
+    for web_bp in (sign_in_views.bp, pages.bp, lead_forms.bp):  # the agents' web app
+        app.register_blueprint(web_bp)
 
     logs.init_app(app)  # JSON logs, request id across Flask and Celery, masking
     health.init_app(app)  # GET /healthz, GET /readyz
@@ -84,6 +88,7 @@ def _init_conversation(app: Flask) -> None:
         enqueue_plan=app.extensions["task_queue"].run_plan,
         parse=timed_parser(make_parser(config), parser_mode(config)),  # PARSER=rules|llm|auto
         default_country=config["DEFAULT_COUNTRY"],
+        login_link=link_maker(app.extensions["db"], redis, base_url(config)),
     )
     app.extensions["redis"] = redis
     app.extensions["conversation"] = conversation

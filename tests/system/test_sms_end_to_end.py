@@ -156,6 +156,7 @@ def test_a_failing_action_mid_plan_writes_nothing_and_says_so(
 def test_an_expired_plan_cannot_be_confirmed(app, agent, phone) -> None:
     phone.text("Update Sarah Smith's status to qualified")
     app.extensions["redis"].delete(f"fl:pending:{agent.phone}")  # what the TTL does
+    assert phone.text("YES").startswith("Your change for Sarah Smith expired after 15 minutes;")
     assert phone.text("YES") == "Nothing is waiting for confirmation."
 
 
@@ -163,7 +164,8 @@ def test_an_expired_plan_cannot_be_confirmed(app, agent, phone) -> None:
 def test_the_pending_plan_expires_after_its_ttl(app, agent, phone, settings) -> None:
     phone.text("Update Sarah Smith's status to qualified")
     wait_for(lambda: app.extensions["redis"].get(f"fl:pending:{agent.phone}") is None, 5)
-    assert phone.text("YES") == "Nothing is waiting for confirmation."
+    reply = phone.text("YES")
+    assert reply.startswith("Your change for Sarah Smith expired") and "nothing was saved" in reply
 
 
 def test_undo_reverts_the_last_plan_after_its_own_yes(

@@ -186,9 +186,9 @@ def test_the_specs_examples_work_by_voice(app, agent, call, spoken, expected) ->
 
 
 @pytest.mark.parametrize(("spoken", "expected"), [
-    ("whats john doe's status", "John Doe is contacted."),
+    ("whats john doe's status", "John Doe is contacted. No contact logged yet."),
     ("what's on my agenda", "Nothing on your agenda today."),
-    ("who's negotiating", "1 lead negotiating: Dana Cole."),
+    ("who's negotiating", "1 lead is negotiating: Dana Cole."),
 ])
 def test_the_specs_queries_work_by_voice(app, agent, call, spoken, expected) -> None:
     call.call()

@@ -1,4 +1,4 @@
-"""`flask --app wsgi agents add|list`."""
+"""`flask --app wsgi agents add|list|calendar-token|login-link`."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from db.models import User
+from db.models import User, utcnow
 from webapp.channels.calendar_feed import issue_calendar_token
 from webapp.cli.agent_option import agent_from_option
 from webapp.crm.agents import AgentError, add_agent
 from webapp.database import get_db
+from webapp.web.login_links import base_url, issue_link, login_url
 
 agents_cli = AppGroup("agents", help="Manage agents (the people who text the assistant).")
 
@@ -52,3 +53,20 @@ def calendar_token(agent_phone: str, rotate: bool) -> None:
         session.commit()
     base = current_app.config["PUBLIC_BASE_URL"] or "http://127.0.0.1:5000"
     click.echo(f"{base}/calendar/{token}.ics")
+
+
+@agents_cli.command("login-link")
+@click.option("--agent", "agent_phone", required=True, help="The agent's phone.")
+def login_link(agent_phone: str) -> None:
+    """Print a one-time link that signs the agent in to the web app (for support and tests).
+
+    The link is the last line printed. It works once, for 15 minutes, and retires the agent's
+    older unused links; it is not rate limited (texting "login" is).
+    """
+    with get_db().session() as session:
+        agent = agent_from_option(session, agent_phone)
+        token = issue_link(session, agent.id, utcnow())
+        session.commit()
+        name = agent.name
+    click.echo(f"Sign-in link for {name} (works once, for 15 minutes):")
+    click.echo(login_url(base_url(current_app.config), token))

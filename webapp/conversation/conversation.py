@@ -11,32 +11,53 @@ import functools
 import logging
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from redis.exceptions import RedisError
+from sqlalchemy import false, func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
-from db.models import ExecutedPlan, User
+from db.models import ExecutedPlan, Lead, User
 from db.session import Database
 from webapp.conversation.lead_directories import directory_for
 from webapp.conversation.pending_plans import PendingPlan, PendingPlans
 from webapp.conversation.recent_leads import RecentLeads
-from webapp.conversation.reminder_answers import mark_done, snooze
+from webapp.conversation.reminder_answers import (
+    Reminder,
+    complete,
+    find_reminder,
+    latest_reminder,
+    move,
+)
 from webapp.conversation.undo import describe_undo, last_undoable_plan
-from webapp.crm.answers import answer_query
+from webapp.crm.answers import Answer, answer
 from webapp.crm.book_lookup import SqlBook
 from webapp.ops import counters
-from webapp.phones import region_of
+from webapp.phones import display_phone, region_of
+from webapp.understanding.corrections import match_correction
+from webapp.understanding.normalize import normalize, safe_lower
 from webapp.understanding.parser import (
+    MONTH_FIRST_COUNTRIES,
     AgentContext,
     Parser,
     continue_clarify,
     parse_message,
 )
-from webapp.understanding.plan import Plan, action_to_dict
+from webapp.understanding.plan import (
+    CreateLead,
+    LogInteraction,
+    Plan,
+    ScheduleFollowUp,
+    UpdateStatus,
+    action_from_dict,
+    action_to_dict,
+)
+from webapp.understanding.reminder_replies import match_reminder_reply
+from webapp.understanding.replies import past_time, plan_reply
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +67,10 @@ TRY_AGAIN = (
 )
 NOTHING_PENDING = "Nothing is waiting for confirmation."
 CONFIRMED = "👍 Confirmed and saved — working on it. I'll text you when it's done."
+LOGIN_LINK = "Sign in to the Fieldline web app (the link works once, for 15 minutes): {url}"
+LOGIN_LIMITED = ("You asked for several sign-in links just now. Use the latest one, or ask again "
+                 "in a few minutes.")
+LOGIN_OFF = "The web app is not available on this number."
 CONFIRMED_SLOW = ("👍 Confirmed and saved. I'm running slow right now; it will be done within a "
                   "few minutes and I'll text you.")
 
@@ -60,7 +85,10 @@ class Turn:
     plan_id: str | None = None
     queued: bool | None = None  # for confirm: the task reached the broker
     plan: Plan | None = None  # what the parser understood (voice words its reply from it)
+    answer: Answer | None = None  # for a query: the answer's parts (voice reads a few aloud)
     dispatch: Callable[[], bool] | None = None  # queue the confirmed plan (see handle())
+    link: str | None = None  # kind login: the one-time sign-in link the reply carries
+    nothing_pending: bool = False  # a YES found no plan waiting (none, or it expired)
 
 
 @dataclass
@@ -72,6 +100,9 @@ class Conversation:
     default_country: str  # DEFAULT_COUNTRY: only for an agent's number with no known region
     parse: Parser = parse_message
     confirm_prompt: str = CONFIRM_PROMPT
+    # Makes a one-time sign-in link for the agent (None when they asked too often); given by
+    # the app, which knows the web app. None: no web app here.
+    login_link: Callable[[User, datetime], str | None] | None = None
 
     def queue_context(self, pipe: Any, phone: str) -> None:
         """Queue the Redis reads a turn starts with (the recent leads, and whether a clarify
@@ -106,37 +137,55 @@ class Conversation:
     def _handle(self, agent: User, text: str, channel: str, now: datetime,
                 context: Sequence[Any] | None) -> Turn:
         zone = ZoneInfo(agent.timezone)
-        with self.db.session() as session:
-            leads = directory_for(session, agent.id)
         if context is None:  # the caller (voice) did not prefetch: one round trip here
             pipe = self.pending.redis.pipeline(transaction=False)
             self.queue_context(pipe, agent.phone)
             context = pipe.execute()
         raw_recent, clarify_waiting = context
+        recent = self.recent.read(raw_recent)
+        with self.db.session() as session:
+            # the previous message added a lead: once its plan ran, "her" is the new lead
+            created = (created_leads(session, agent.id, recent.created_by_plan)
+                       if recent.created_by_plan else [])
+            reminded = latest_reminder(session, agent.id)
+            leads = directory_for(session, agent.id, recheck=bool(created))
+            if reminded is not None and leads.get(reminded[0]) is None:
+                leads = directory_for(session, agent.id, recheck=True)  # a lead just added
+        recent_ids = [i for i in recent.lead_ids if i not in created] + created
+        if reminded is not None and (recent.at is None or reminded[1].timestamp() > recent.at):
+            # a reminder text came after the agent's last message: its lead is "him" now
+            recent_ids = [i for i in recent_ids if i != reminded[0]] + [reminded[0]]
         # Only a look was read: taking stays atomic (of two messages, one continues).
         clarify = self.pending.take_clarify(agent.phone) if clarify_waiting else None
         ctx = AgentContext(
             leads=leads,
             timezone=zone,
             country=_region_of(agent.phone, self.default_country),
-            recent_lead_ids=self.recent.decode(raw_recent),
+            recent_lead_ids=recent_ids,
             book=SqlBook(self.db.session, agent.id),  # read only if the message needs it
         )
         local_now = now.astimezone(zone)
+        if clarify is None:
+            corrected = self._correction(agent, text, ctx, local_now)
+            if corrected is not None:
+                return corrected
         if clarify is not None:
             plan = continue_clarify(text, clarify, ctx, local_now)
         else:
             plan = self.parse(text, ctx, local_now)
         if plan.kind != "plan":  # a plan's leads are remembered with it, in one round trip
-            self.recent.remember(agent.phone, plan.mentioned_lead_ids)
-        turn = self._act(agent, plan, channel, zone, now)
-        turn.plan = plan
+            self.recent.remember(agent.phone, plan.mentioned_lead_ids, at=now.timestamp())
+        if plan.kind in ("done", "snooze"):
+            turn = self._answer_reminder(agent, plan, text, ctx, channel, now)
+        else:
+            turn = self._act(agent, plan, channel, zone, now)
+        turn.plan = turn.plan or plan
         return turn
 
     def _act(self, agent: User, plan: Plan, channel: str, zone: ZoneInfo, now: datetime) -> Turn:
         kind = plan.kind
         if kind == "plan":
-            return self._offer(agent, plan, channel)
+            return self._offer(agent, plan, channel, now)
         if kind == "confirm":
             return self._confirm(agent, channel)
         if kind == "cancel":
@@ -147,23 +196,137 @@ class Conversation:
             return self._offer_undo(agent, channel)
         if kind == "query":
             with self.db.session() as session:
-                reply = answer_query(session, agent.id, plan.query or {}, zone, now)
-            return Turn(reply, kind)
-        if kind in ("done", "snooze"):
-            return Turn(self._answer_reminder(agent, plan, channel, now), kind)
+                found = answer(session, agent.id, plan.query or {}, zone, now)
+            return Turn(found.text, kind, answer=found)
+        if kind == "noop":
+            # Every action would change nothing (already in that status, no such open
+            # follow-up, nobody picked): the parser's reply says so; nothing is stored and a
+            # plan still waiting for YES keeps waiting.
+            return Turn(plan.reply, kind)
+        if kind == "login":
+            url = self.login_link(agent, now) if self.login_link is not None else None
+            if url is None:
+                return Turn(LOGIN_OFF if self.login_link is None else LOGIN_LIMITED, kind)
+            return Turn(LOGIN_LINK.format(url=url), kind, link=url)
         if kind == "clarify" and plan.clarify is not None:
             self.pending.put_clarify(agent.phone, plan.clarify)
         return Turn(plan.reply, kind)
 
-    def _answer_reminder(self, agent: User, plan: Plan, channel: str, now: datetime) -> str:
+    # ---- replies to a reminder text ----------------------------------------------------------
+
+    def _answer_reminder(self, agent: User, plan: Plan, text: str, ctx: AgentContext,
+                         channel: str, now: datetime) -> Turn:
+        """DONE / SNOOZE, with whatever the agent added ("done, talked to him, all good"): the
+        reminder is closed or moved and the rest logged on its lead, at once; a change the
+        rest asks for waits for YES as usual."""
         details = plan.reminder or {}
         number = details.get("number")
+        found = find_reminder(self.db, agent, number)
+        if isinstance(found, str):
+            if plan.kind == "snooze" and number is None and not _said_snooze(text):
+                return self._remind_me_later(agent, plan, ctx, channel, now)
+            return Turn(found, plan.kind)
+        self.recent.remember(agent.phone, [found.lead_id], at=now.timestamp())
+        logs, rest = self._rest_of_answer(agent, details.get("rest") or "", found, ctx, now)
         if plan.kind == "done":
-            return mark_done(self.db, agent, number, channel, now)
-        due_at = datetime.fromisoformat(details["due_at"])
-        return snooze(self.db, agent, number, due_at, channel, now)
+            reply = complete(self.db, agent, found, channel, now, logs)
+        else:
+            due_at = datetime.fromisoformat(details["due_at"])
+            reply = move(self.db, agent, found, due_at, channel, now, logs)
+        if rest is not None:  # more than logs: that part is asked or offered as any message
+            turn = self._act(agent, rest, channel, ZoneInfo(agent.timezone), now)
+            turn.reply = f"{reply}\n{turn.reply}"
+            turn.plan = rest
+            return turn
+        waiting = self.pending.peek(agent.phone)
+        if waiting is not None:  # a plan shown before the reminder still waits: say so
+            reply += (f"\nStill waiting for your YES: {waiting.summary.splitlines()[0]} "
+                      f"{self.confirm_prompt}")
+        return Turn(reply, plan.kind)
 
-    def _offer(self, agent: User, plan: Plan, channel: str) -> Turn:
+    def _rest_of_answer(self, agent: User, rest: str, reminder: Reminder, ctx: AgentContext,
+                        now: datetime) -> tuple[list[dict], Plan | None]:
+        """What the agent said after DONE/SNOOZE, read with the reminder's lead as "him": the
+        logs to run with it, and anything else (a plan to offer, a question to ask)."""
+        if not rest:
+            return [], None
+        leads = ctx.leads
+        if leads.get(reminder.lead_id) is None:  # added within the directory's recheck time
+            with self.db.session() as session:
+                leads = directory_for(session, agent.id, recheck=True)
+        about = AgentContext(leads, ctx.timezone, ctx.country, [reminder.lead_id], book=ctx.book)
+        plan = self.parse(rest, about, now.astimezone(ctx.timezone))
+        if plan.kind == "plan":
+            logs = [a for a in plan.actions if isinstance(a, LogInteraction)]
+            others = [a for a in plan.actions if not isinstance(a, LogInteraction)]
+            offer = None
+            if others:
+                offer = Plan(kind="plan", reply=plan_reply(others), actions=others,
+                             mentioned_lead_ids=plan.mentioned_lead_ids)
+            return [action_to_dict(a) for a in logs], offer
+        if plan.kind in ("unknown", "confirm", "cancel", "help"):  # words only: a note
+            return [{"type": "log_interaction", "lead_id": reminder.lead_id,
+                     "lead": reminder.lead, "interaction_type": "note",
+                     "note": rest.strip(" ,.;:!-")}], None
+        return [], plan
+
+    def _remind_me_later(self, agent: User, plan: Plan, ctx: AgentContext, channel: str,
+                         now: datetime) -> Turn:
+        """"remind me in 2 hours" with no reminder waiting: about the last lead, else ask."""
+        lead = next((lead for i in reversed(list(ctx.recent_lead_ids))
+                     if (lead := ctx.leads.get(i)) is not None), None)
+        if lead is None:
+            return Turn('What should I remind you about? e.g. "Remind me to call Dana Cole in '
+                        '2 hours".', "clarify")
+        due_at = datetime.fromisoformat((plan.reminder or {})["due_at"])
+        action = ScheduleFollowUp(lead.id, lead.name, due_at, f"Follow up with {lead.name}")
+        offer = Plan(kind="plan", reply=plan_reply([action]), actions=[action],
+                     mentioned_lead_ids=[lead.id])
+        turn = self._offer(agent, offer, channel, now)
+        turn.plan = offer
+        return turn
+
+    # ---- a correction to the plan waiting for YES -------------------------------------------
+
+    def _correction(self, agent: User, text: str, ctx: AgentContext,
+                    now: datetime) -> Turn | None:
+        """"no I meant Friday at 11", "make it 4pm instead": the waiting plan, changed and
+        shown again; None when the message is not a correction of it."""
+        said = match_correction(text, now, ctx.country.upper() in MONTH_FIRST_COUNTRIES)
+        if said is None:
+            return None
+        waiting = self.pending.peek(agent.phone)
+        if waiting is None or waiting.undo_of:
+            return None
+        actions = [action_from_dict(a) for a in waiting.actions]
+        changed = []
+        for action in actions:
+            if said.when is not None and isinstance(action, ScheduleFollowUp):
+                if said.when.due_at is None:
+                    return Turn(past_time(said.when.text, None), "clarify")
+                due = said.due_for(action.due_at, now)
+                if due <= now:
+                    return Turn(past_time(said.when.text, due), "clarify")
+                action = replace(action, due_at=due)
+            elif said.status is not None and isinstance(action, UpdateStatus):
+                action = replace(action, status=said.status)
+            changed.append(action)
+        if changed == actions:
+            return None
+        plan = Plan(kind="plan", reply="Changed: " + plan_reply(changed), actions=changed,
+                    mentioned_lead_ids=[i for a in changed
+                                        if (i := getattr(a, "lead_id", 0) or 0) > 0])
+        turn = self._offer(agent, plan, waiting.channel, now, replacing=False)
+        turn.plan = plan
+        return turn
+
+    def _offer(self, agent: User, plan: Plan, channel: str, now: datetime | None = None,
+               replacing: bool = True) -> Turn:
+        warnings = self._already_there(agent, plan)
+        if warnings and warnings[0].startswith("!"):
+            return Turn(warnings[0][1:], "plan")  # nothing to offer: execution would refuse it
+        if warnings:
+            plan.reply = "\n".join(warnings) + "\n" + plan.reply
         pending = PendingPlan(
             plan_id=uuid.uuid4().hex,
             actions=[action_to_dict(a) for a in plan.actions],
@@ -172,14 +335,44 @@ class Conversation:
         )
         # What `remember` then `put` do, in one round trip (same order).
         pipe = self.pending.redis.pipeline(transaction=False)
-        self.recent.remember(agent.phone, plan.mentioned_lead_ids, pipe)
+        creates = any(isinstance(a, CreateLead) for a in plan.actions)
+        self.recent.remember(agent.phone, plan.mentioned_lead_ids, pipe,
+                             created_by_plan=pending.plan_id if creates else None,
+                             at=(now or datetime.now(UTC)).timestamp())
         self.pending.queue_put(pipe, agent.phone, pending)
         replaced = pipe.execute()[-1] is not None
         reply = plan.reply
-        if replaced:
+        if replaced and replacing:
             reply = "(This replaces your earlier unconfirmed request.) " + reply
         counters.count_plan("planned")
         return Turn(reply, "plan", pending.plan_id)
+
+    def _already_there(self, agent: User, plan: Plan) -> list[str]:
+        """For each new lead: a lead with its phone already there (then "!" + why nothing is
+        offered: a number belongs to one lead), or one with its name or email (a heads-up)."""
+        out: list[str] = []
+        news = [a for a in plan.actions if isinstance(a, CreateLead)]
+        if not news:
+            return out
+        with self.db.session() as session:
+            for new in news:
+                same = session.execute(select(Lead.name, Lead.phone, Lead.email).where(
+                    Lead.agent_id == agent.id,
+                    or_(Lead.phone == new.phone if new.phone else false(),
+                        func.lower(Lead.email) == new.email.lower() if new.email else false(),
+                        func.lower(Lead.name) == new.name.lower()))).all()
+                for name, phone, email in same:
+                    shown = f" ({display_phone(phone)})" if phone else ""
+                    if new.phone and phone == new.phone:
+                        return [f"!You already have {name} with the number "
+                                f"{display_phone(phone)}, so I didn't add {new.name}. "
+                                f'To change {name}, text e.g. "Mark {name} as qualified".']
+                    if new.email and email and email.lower() == new.email.lower():
+                        out.append(f"Heads up: {new.email} is already {name}'s email{shown}.")
+                    elif name.lower() == new.name.lower():
+                        out.append(f"Heads up: you already have a lead named {name}{shown}. "
+                                   "YES adds another.")
+        return out
 
     def _offer_undo(self, agent: User, channel: str) -> Turn:
         with self.db.session() as session:
@@ -202,7 +395,10 @@ class Conversation:
         pending = self.pending.take(agent.phone)
         if pending is None:
             counters.count_plan("expired")
-            return Turn(NOTHING_PENDING, "confirm")
+            expired = self.pending.take_expired(agent.phone)
+            if expired is not None:
+                return Turn(_expired(expired), "confirm", nothing_pending=True)
+            return Turn(NOTHING_PENDING, "confirm", nothing_pending=True)
         try:
             with self.db.session() as session:
                 session.add(
@@ -227,3 +423,28 @@ class Conversation:
         plan_id = pending.plan_id
         counters.count_plan("confirmed")
         return Turn(CONFIRMED, "confirm", plan_id, dispatch=lambda: self.enqueue_plan(plan_id))
+
+
+def created_leads(session: Session, agent_id: int, plan_id: str) -> list[int]:
+    """The ids of the leads plan `plan_id` created, once it ran (none before)."""
+    result = session.scalar(select(ExecutedPlan.result).where(
+        ExecutedPlan.plan_id == plan_id, ExecutedPlan.agent_id == agent_id,
+        ExecutedPlan.state == "executed"))
+    return [int(e["lead_id"]) for e in (result or {}).get("effects", [])
+            if e.get("type") == "create_lead" and e.get("lead_id")]
+
+
+def _expired(offered: dict) -> str:
+    """"Your change for Tom Reyes expired after 15 minutes; nothing was saved." """
+    names = offered.get("leads") or []
+    minutes = max(1, round(int(offered.get("ttl") or 0) / 60))
+    what = ("Your undo" if offered.get("undo") else
+            "Your change for " + " and ".join(names[:3]) if names else "Your change")
+    return (f"{what} expired after {minutes} minute{'s' if minutes != 1 else ''}; nothing was "
+            "saved. Send it again to redo it.")
+
+
+def _said_snooze(text: str) -> bool:
+    """Did the agent say SNOOZE outright (not "remind me in 2 hours")?"""
+    said = match_reminder_reply(safe_lower(normalize(text)).strip())
+    return said is None or said.explicit

@@ -30,12 +30,13 @@ freeze_after_build = False
 _lock = threading.Lock()
 
 
-def directory_for(session: Session, agent_id: int) -> LeadDirectory:
-    """The directory of `agent_id`'s own leads (and only theirs)."""
+def directory_for(session: Session, agent_id: int, recheck: bool = False) -> LeadDirectory:
+    """The directory of `agent_id`'s own leads (and only theirs); `recheck`: look at the
+    database now, even within RECHECK_SECONDS (a lead was just added and is needed)."""
     now = time.monotonic()
     with _lock:
         cached = _cache.get(agent_id)
-        if cached and now - cached[2] < RECHECK_SECONDS:
+        if cached and now - cached[2] < RECHECK_SECONDS and not recheck:
             return cached[1]
     fingerprint = tuple(
         session.execute(

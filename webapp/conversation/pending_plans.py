@@ -14,6 +14,10 @@ from redis import Redis
 
 PENDING_KEY = "fl:pending:{phone}"
 CLARIFY_KEY = "fl:clarify:{phone}"
+# What the last plan shown was about, kept well past the plan itself, so that a YES that comes
+# too late is told what expired ("Your change for Tom Reyes expired ...") rather than nothing.
+OFFERED_KEY = "fl:offered:{phone}"
+OFFERED_TTL = 24 * 3600
 
 
 @dataclass
@@ -45,19 +49,30 @@ class PendingPlans:
 
     def put(self, phone: str, plan: PendingPlan) -> bool:
         """Store `plan`, replacing any older one; True when an older plan was replaced."""
-        previous = self.redis.set(
-            PENDING_KEY.format(phone=phone), plan.to_json(), ex=self.plan_ttl, get=True
-        )
-        return previous is not None
+        pipe = self.redis.pipeline(transaction=False)
+        self.queue_put(pipe, phone, plan)
+        return pipe.execute()[-1] is not None
 
     def queue_put(self, pipe: Any, phone: str, plan: PendingPlan) -> None:
-        """Queue `put` on a pipeline of this client; its result is truthy when it replaced."""
+        """Queue `put` on a pipeline of this client; its last result is truthy when it
+        replaced a plan."""
+        pipe.set(OFFERED_KEY.format(phone=phone), json.dumps(
+            {"plan_id": plan.plan_id, "leads": _leads_of(plan), "undo": bool(plan.undo_of),
+             "ttl": self.plan_ttl}), ex=max(OFFERED_TTL, self.plan_ttl))
         pipe.set(PENDING_KEY.format(phone=phone), plan.to_json(), ex=self.plan_ttl, get=True)
 
     def take(self, phone: str) -> PendingPlan | None:
         """Remove and return the pending plan atomically: of many concurrent YES, one wins."""
         raw = self.redis.getdel(PENDING_KEY.format(phone=phone))
-        return PendingPlan.from_json(raw) if raw else None
+        if not raw:
+            return None
+        self.redis.delete(OFFERED_KEY.format(phone=phone))  # answered: it did not expire
+        return PendingPlan.from_json(raw)
+
+    def take_expired(self, phone: str) -> dict[str, Any] | None:
+        """What the last plan shown was about, if it expired unanswered (once)."""
+        raw = self.redis.getdel(OFFERED_KEY.format(phone=phone))
+        return json.loads(raw) if raw else None
 
     def peek(self, phone: str) -> PendingPlan | None:
         raw = self.redis.get(PENDING_KEY.format(phone=phone))
@@ -65,7 +80,11 @@ class PendingPlans:
 
     def put_back(self, phone: str, plan: PendingPlan) -> None:
         """Return a taken plan whose confirmation failed to save, unless a newer one exists."""
-        self.redis.set(PENDING_KEY.format(phone=phone), plan.to_json(), ex=self.plan_ttl, nx=True)
+        if self.redis.set(PENDING_KEY.format(phone=phone), plan.to_json(), ex=self.plan_ttl,
+                          nx=True):
+            self.redis.set(OFFERED_KEY.format(phone=phone), json.dumps(
+                {"plan_id": plan.plan_id, "leads": _leads_of(plan), "undo": bool(plan.undo_of),
+                 "ttl": self.plan_ttl}), ex=max(OFFERED_TTL, self.plan_ttl))
 
     def put_clarify(self, phone: str, question: dict[str, Any]) -> None:
         self.redis.set(CLARIFY_KEY.format(phone=phone), json.dumps(question), ex=self.clarify_ttl)
@@ -80,3 +99,13 @@ class PendingPlans:
 
     def drop_clarify(self, phone: str) -> None:
         self.redis.delete(CLARIFY_KEY.format(phone=phone))
+
+
+def _leads_of(plan: PendingPlan) -> list[str]:
+    """The names a plan is about, in order: its actions' leads and new leads' names."""
+    names: list[str] = []
+    for action in plan.actions:
+        name = action.get("lead") or action.get("name")
+        if name and name not in names:
+            names.append(name)
+    return names

@@ -2,16 +2,17 @@
 
 The parser asks only when a message needs it (a follow-up named, leads picked "I called this
 week", a lead's email changed), so each lookup is one small indexed query on its own short
-session; most messages cost nothing here. Indexes that serve them (migration 0009):
+session; most messages cost nothing here. Indexes that serve them (migrations 0008 and 0009):
 
 - open follow-ups by lead: `ix_appointments_open_lead_due` (lead_id, due_at) WHERE state =
   'scheduled'; by due time (a day, "my 2pm" as a list of instants), and title words among the
-  open ones: `ix_appointments_open_due` (agent_id, due_at) WHERE state = 'scheduled', so done
+  open ones: `ix_appointments_open` (agent_id, due_at) WHERE state = 'scheduled', so done
   and cancelled follow-ups are never read (a title search reads every open one: the one lookup
   that grows with the book, and only for a follow-up named by title words alone);
 - "it" right after a change or a reminder: `ix_appointments_agent_id_updated_at`, and the
   outstanding-reminder partial index for reminded ones;
-- leads with an interaction of a type in a period: `ix_client_interactions_agent_id_occurred_at`;
+- leads with an interaction of a type in a period:
+  `ix_client_interactions_agent_id_occurred_at_type`;
 - leads not contacted since: the agent's leads (`ix_leads_agent_id_name`), one pass.
 
 Every query is scoped to the agent: another agent's rows do not exist here.

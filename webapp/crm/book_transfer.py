@@ -340,8 +340,11 @@ def _read_interaction(record: dict, place: str, check: _Checked) -> dict:
 
 def _read_follow_up(record: dict, place: str, check: _Checked) -> dict:
     state = check.word(record, "state", place, STATES_IN, required=False) or "open"
-    return {"title": check.text(record, "title", place, limit=MAX_TITLE),
-            "due_at": check.instant(record, "due_at", place), "state": STATES_IN[state]}
+    due_at = check.instant(record, "due_at", place)
+    # The book does not say when a done follow-up was done: its due time is the best guess
+    # (reports count it done on time), better than the moment of the import.
+    return {"title": check.text(record, "title", place, limit=MAX_TITLE), "due_at": due_at,
+            "state": STATES_IN[state], "completed_at": due_at if state == "done" else None}
 
 
 def _read_history(record: dict, place: str, check: _Checked) -> dict:
@@ -413,7 +416,8 @@ def _write(session: Session, agent: User, report: ImportReport, section: str,
                 session.execute(model.__table__.update().where(
                     model.agent_id == agent.id, model.lead_id == row["lead_id"],
                     model.title == row["title"], model.due_at == row["due_at"],
-                ).values(state=row["state"]))
+                    model.state != row["state"],
+                ).values(state=row["state"], completed_at=row["completed_at"]))
             report.already_there[section] += 1
             continue
         there.add(signature)

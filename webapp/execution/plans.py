@@ -32,6 +32,7 @@ from webapp.execution.handlers import (
 )
 from webapp.ops import counters
 from webapp.outbound.messages import queue_text
+from webapp.understanding.plan import created_by
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +157,14 @@ def _record_failure(db: Database, plan_id: str, reason: str, now: datetime) -> O
 
 
 def _apply(run: PlanRun, actions: list[dict]) -> list[Effect]:
-    effects = [handler_for(action["type"]).apply(run, action) for action in actions]
+    effects: list[Effect] = []
+    for action in actions:
+        index = created_by(action.get("lead_id"))
+        if index is not None:  # about the lead an earlier action of this plan created
+            if index >= len(effects) or effects[index].get("type") != "create_lead":
+                raise PlanRejected("that lead no longer exists")
+            action = {**action, "lead_id": effects[index]["lead_id"]}
+        effects.append(handler_for(action["type"]).apply(run, action))
     run.session.flush()
     return effects
 

@@ -133,7 +133,11 @@ def _claim(session: Session, appointment: Appointment, now: datetime) -> bool:
     claimed = session.execute(
         update(Appointment)
         .where(Appointment.id == appointment.id, Appointment.reminded_at.is_(None),
-               Appointment.state == "scheduled")
+               Appointment.state == "scheduled",
+               # unchanged since it was read: a follow-up moved, retitled or closed in between
+               # (by a plan committed after the dispatcher's SELECT) is not reminded of as it was
+               Appointment.sequence == appointment.sequence,
+               Appointment.due_at <= now)
         .values(reminded_at=now)
     ).rowcount
     return claimed == 1
@@ -267,7 +271,9 @@ def _agenda_for(session: Session, agent: User, day: date, zone: ZoneInfo,
         )
     )
     if has_items:
-        body = "☀️ Good morning! " + agenda_text(session, agent.id, zone, now, day.isoformat())
+        # Plain words: an emoji would make the whole text UCS-2, halving what two segments hold.
+        body = agenda_text(session, agent.id, zone, now, day.isoformat(),
+                           lead_in="Good morning! ")
         message = queue_text(session, agent_id=agent.id, phone=agent.phone, body=body)
         claim.message_id = message.id
     session.commit()

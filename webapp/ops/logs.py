@@ -66,8 +66,9 @@ def set_request_id(value: str | None) -> None:
 _PHONE = re.compile(
     r"(?<![\w+])(?:\+\d{7,15}|(?:\+?1[\s.-]?)?\(?\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4})(?!\w)"
 )
-# Secrets that appear in URL paths (the calendar feed's token) must not reach access logs.
-_PATH_SECRETS = re.compile(r"(/calendar/)[^/\s\"?]+(\.ics)")
+# Secrets that appear in URL paths (the calendar feed's token, a web sign-in link's token) must
+# not reach access logs.
+_PATH_SECRETS = re.compile(r"(/calendar/)[^/\s\"?]+(\.ics)|(/login/)[^/\s\"?]+")
 
 # Fields (from `extra=`) that hold a phone number or a message body.
 PHONE_FIELDS = frozenset({"phone", "from_phone", "to", "from", "From", "To", "agent_phone",
@@ -85,7 +86,13 @@ def mask_phone(value: str) -> str:
 def mask_text(text: str) -> str:
     """Mask every phone number and path secret inside free text."""
     text = _PHONE.sub(lambda m: mask_phone(m.group(0)), text)
-    return _PATH_SECRETS.sub(r"\1***\2", text)
+    return _PATH_SECRETS.sub(_mask_path_secret, text)
+
+
+def _mask_path_secret(match: re.Match[str]) -> str:
+    if match.group(1):
+        return f"{match.group(1)}***{match.group(2)}"
+    return f"{match.group(3)}***"
 
 
 def _mask_value(key: str, value: Any) -> Any:

@@ -62,6 +62,8 @@ from webapp.understanding.plan import (
     RescheduleFollowUp,
     UpdateLead,
     UpdateStatus,
+    created_by,
+    new_lead_ref,
 )
 from webapp.understanding.statuses import canonical_status, find_status
 from webapp.understanding.when import WhenMatch, find_when, resolve_when
@@ -568,7 +570,7 @@ def _pick(p: Any, c: Any, s: int, e: int,
     if not fitting:
         if not named.leads:
             _no_stranger_words(p, named)
-        return NoopAction(replies.no_such_follow_up(_describe(p, named)),
+        return NoopAction(_no_such(p, named),
                           named.leads[0].id if named.leads else None)
     if len(fitting) == 1:
         return fitting[0]
@@ -673,17 +675,21 @@ def _soft_fits(title: str, soft: Sequence[str]) -> bool:
     return any(stem in low for w in soft for stem in _SOFT[w])
 
 
-def _describe(p: Any, named: _Named) -> str:
-    parts = []
-    if named.leads:
-        parts.append("with " + " or ".join(lead.name for lead in named.leads))
-    if named.time_said:
-        parts.append(f'"{named.time_said}"' if not named.leads else f'at "{named.time_said}"')
-    if named.hard:
-        parts.append(f'about "{" ".join(named.hard)}"')
-    elif named.soft and not named.leads:
-        parts.append(f'for a {named.soft[0]}')
-    return " ".join(parts)
+def _no_such(p: Any, named: _Named) -> str:
+    """'No open follow-up with John Doe at 2:00 PM, so nothing to change.': what was looked
+    for, said back."""
+    lead = " or ".join(lead.name for lead in named.leads) or None
+    words = " ".join(named.hard or named.soft) or None
+    if named.clock is not None:
+        due = datetime.combine(p.now.date(), time(*named.clock), tzinfo=p.ctx.timezone)
+        return replies.no_open_follow_up(lead, due, time_only=True, words=words)
+    if named.instant is not None:
+        return replies.no_open_follow_up(lead, named.instant, words=words)
+    said = replies.no_open_follow_up(lead, words=words)
+    if named.day is not None:  # a day without a time: "... on Sat Mar 7, so nothing ..."
+        head, _, tail = said.partition(", so ")
+        said = f"{head} on {named.day:%a %b} {named.day.day}, so {tail}"
+    return said
 
 
 def _which(p: Any, c: Any, key: str, fitting: Sequence[FollowUpRef]) -> Plan:
@@ -989,33 +995,52 @@ def _lead_changes(p: Any, lead: LeadRef, changes: dict[str, str]) -> UpdateLead 
 # --------------------------------------------------------------------------------------------
 
 
-def finish(p: Any, actions: Sequence[Action | NoopAction], mentioned: list[int]) -> Plan:
-    """The plan for `actions`: no-op actions left out (and said why), or kind noop."""
-    return plan_of(actions, mentioned, (p._ext.get("selections") or {}).values())
+def finish(p: Any, actions: Sequence[Action | NoopAction], mentioned: list[int],
+           not_understood: Sequence[str] = ()) -> Plan:
+    """The plan for `actions`: no-op actions left out (and said why), or kind noop;
+    `not_understood`, what was said but made no action (named in the reply)."""
+    return plan_of(actions, mentioned, (p._ext.get("selections") or {}).values(),
+                   not_understood)
 
 
 def plan_of(actions: Sequence[Action | NoopAction], mentioned: list[int],
-            selections: Any = ()) -> Plan:
+            selections: Any = (), not_understood: Sequence[str] = ()) -> Plan:
     """`finish` for any parser (the model path too): `selections` are the selectors whose
-    leads' actions the reply counts and names in one line."""
-    kept: list[Action] = []
+    leads' actions the reply counts and names in one line.
+
+    Leaving actions out, or merging one lead's detail changes, moves the actions after them:
+    an action about a lead the plan itself creates names it by its create_lead's place
+    (`plan.new_lead_ref`), so those references are renumbered to the places that remain."""
+    kept: list[tuple[int, Action]] = []
     reasons: list[str] = []
-    for action in actions:
+    for index, action in enumerate(actions):
         if isinstance(action, NoopAction):
             reason = action.reason
         elif isinstance(action, UpdateStatus) and action.old_status == action.status:
-            reason = replies.already_status(action.lead, action.status)
+            reason = replies.already_in_status(action.lead, action.status)
         else:
-            kept.append(action)
+            kept.append((index, action))
             continue
         if reason not in reasons:
             reasons.append(reason)
-    kept = _merge_lead_updates(kept)
-    bulk = _picked_runs(kept, selections)
-    if not kept:
+    merged = _merge_lead_updates(kept)
+    final = _renumber_new_leads(merged)
+    bulk = _picked_runs(final, selections)
+    if not final:
         return Plan(kind="noop", reply=" ".join(reasons), mentioned_lead_ids=mentioned)
-    return Plan(kind="plan", reply=replies.plan_reply_with(kept, reasons, bulk), actions=kept,
-                mentioned_lead_ids=mentioned)
+    reply = replies.with_left_out(replies.plan_reply_with(final, bulk, not_understood), reasons)
+    return Plan(kind="plan", reply=reply, actions=final, mentioned_lead_ids=mentioned)
+
+
+def _renumber_new_leads(kept: list[tuple[int, Action]]) -> list[Action]:
+    place = {old: new for new, (old, _) in enumerate(kept)}
+    out: list[Action] = []
+    for _, action in kept:
+        made_by = created_by(getattr(action, "lead_id", None))
+        if made_by is not None and made_by in place and place[made_by] != made_by:
+            action = dataclasses.replace(action, lead_id=new_lead_ref(place[made_by]))
+        out.append(action)
+    return out
 
 
 def _picked_runs(actions: Sequence[Action], selections: Any) -> dict[int, str]:
@@ -1044,26 +1069,24 @@ def _picked_runs(actions: Sequence[Action], selections: Any) -> dict[int, str]:
     return out
 
 
-def _merge_lead_updates(actions: list[Action]) -> list[Action]:
+def _merge_lead_updates(kept: list[tuple[int, Action]]) -> list[tuple[int, Action]]:
     """All changes to one lead's details in one message are one update_lead action."""
-    out: list[Action] = []
-    for action in actions:
+    out: list[tuple[int, Action]] = []
+    for index, action in kept:
         if isinstance(action, UpdateLead):
-            same = next((i for i, a in enumerate(out)
+            same = next((i for i, (_, a) in enumerate(out)
                          if isinstance(a, UpdateLead) and a.lead_id == action.lead_id), None)
             if same is not None:
-                prev = out[same]
+                first, prev = out[same]
                 assert isinstance(prev, UpdateLead)
                 old = dict(prev.old)
                 old.update(dict(action.old))
-                out[same] = UpdateLead(prev.lead_id, prev.lead,
-                                       name=action.name or prev.name,
-                                       phone=action.phone or prev.phone,
-                                       email=action.email or prev.email,
-                                       old=tuple((f, old[f]) for f in ("name", "phone", "email")
-                                                 if f in old))
+                out[same] = (first, UpdateLead(
+                    prev.lead_id, prev.lead, name=action.name or prev.name,
+                    phone=action.phone or prev.phone, email=action.email or prev.email,
+                    old=tuple((f, old[f]) for f in ("name", "phone", "email") if f in old)))
                 continue
-        out.append(action)
+        out.append((index, action))
     return out
 
 

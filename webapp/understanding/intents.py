@@ -1,4 +1,4 @@
-"""Whole-message intents: yes, no, help, undo, and the carrier keywords.
+"""Whole-message intents: yes, no, help, undo, a sign-in link, and the carrier keywords.
 
 These are decided on the message as a whole, before any clause parsing, because "no" inside
 "Called Dana, no answer" is a note, while "no" alone (or "no thanks", "nope 👎") is a cancel.
@@ -16,7 +16,7 @@ from typing import Literal
 
 from webapp.understanding.normalize import fold
 
-Intent = Literal["confirm", "cancel", "help", "undo", "carrier"]
+Intent = Literal["confirm", "cancel", "help", "undo", "login", "carrier"]
 
 CARRIER_KEYWORDS = frozenset(
     {"stop", "stopall", "stop all", "unsubscribe", "end", "quit", "optout", "opt out", "revoke",
@@ -89,6 +89,14 @@ _UNDO_SHAPE = re.compile(
     r"(?:\s+what\s+(?:you|i)\s+(?:just\s+)?(?:did|changed|made|saved|logged|entered|set))?"
     r"(?:\s+(?:please|pls|thanks))*$"
 )
+# why the agent says undo: "oops wrong person. undo", "undo that, wrong lead"
+_UNDO_REASON = (r"(?:oops|whoops|oh no|ugh|sorry|my bad|my mistake|mistake|"
+                r"wrong (?:person|lead|one|guy|girl|client|name|contact|number|status|time)|"
+                r"that was (?:the )?wrong(?: one| person| lead)?|"
+                r"that'?s (?:the )?wrong(?: one| person| lead)?|"
+                r"not (?:that|the right) (?:one|person|lead))")
+_UNDO_REASON_HEAD = re.compile(rf"^(?:{_UNDO_REASON}\s+)+")
+_UNDO_REASON_TAIL = re.compile(rf"(?:\s+{_UNDO_REASON})+$")
 _HELP_SHAPE = re.compile(
     r"^(?:(?:please|pls|hey|hi|hello|um|so|tell me|show me|i need|i'd like|i would like|"
     r"i could use|can i get|could i get|some|a little)\s+)*(?:help|"
@@ -101,6 +109,17 @@ _HELP_SHAPE = re.compile(
     r"|what (?:can|does) (?:this|it|this thing|the bot|the app) (?:do|understand))"
     r"(?:\s+(?:me|please|pls|thanks|here|out|with this|now|"
     r"(?:using|with)\s+(?:this|the|you)(?:\s+(?:service|app|tool|bot|thing|number))?))*$"
+)
+# "web", "dashboard", "login", "link" and their everyday shapes ("send me the login link",
+# "web app please", "can I get a link to the dashboard"): a one-time link to the web app.
+_LOGIN_SHAPE = re.compile(
+    r"^(?:(?:please|pls|hey|hi|ok|okay|so|can i (?:get|have)|could i (?:get|have)|"
+    r"(?:can|could) you (?:send|text|give)(?: me)?|send(?: me)?|text(?: me)?|give me|get me|"
+    r"i need|need|i want|i'd like|open|a|an|the|my|new|fresh|one time|one-time)\s+)*"
+    r"(?:web(?:\s?app|site)?|dashboard|log\s?in|sign\s?in|link|"
+    r"(?:web(?:\s?app)?|dashboard|log\s?in|sign\s?in|magic)\s+link|"
+    r"link\s+(?:to|for)\s+(?:the\s+|my\s+)?(?:web(?:\s?app|site)?|dashboard|app))"
+    r"(?:\s+(?:please|pls|thanks|thx|now|link))*$"
 )
 _PUNCT = re.compile(r"[^\w\s'?]")
 _SPACES = re.compile(r"\s+")
@@ -167,6 +186,11 @@ def detect_intent(text: str) -> Intent | None:
         return "help"
     if joined in _UNDO or _UNDO_SHAPE.match(joined):
         return "undo"
+    bare = _UNDO_REASON_TAIL.sub("", _UNDO_REASON_HEAD.sub("", joined))
+    if bare != joined and bare and (bare in _UNDO or _UNDO_SHAPE.match(bare)):
+        return "undo"  # "oops wrong person. undo", "undo, wrong lead"
+    if _LOGIN_SHAPE.match(joined):
+        return "login"
     words = joined.split()
     if len(words) > 6 or (len(words) > 1 and words[-1] == "so"):
         return None  # "okay so ...": a lead-in that trails off, not an answer

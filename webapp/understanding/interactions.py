@@ -40,8 +40,8 @@ _CUES: tuple[tuple[str, str, Form], ...] = (
      r"(call|phone call|meeting|viewing|showing|email|text)\b",
      "_group", "explicit"),
     # calls
-    (r"\bleft\s+(?:" + LEAD + r"\s+)?(?:a\s+)?(?:voicemail|voice mail|voice message|message)\b",
-     "call", "past"),
+    (r"\bleft\s+(?:" + LEAD + r"\s+|(?:[a-z][\w'-]*\s+){1,2}?)?(?:a\s+)?"
+     r"(?:voicemail|voice mail|voice message|message)\b", "call", "past"),
     (r"\bgot off the phone\b|\bon the phone\b|\bover the phone\b|\bby phone\b", "call", "past"),
     (r"\b(?:called|phoned|rang|dialed|dialled|buzzed|ringed)\b", "call", "past"),
     (r"\b(?:tried|attempted)\s+(?:calling|to call|to reach|reaching)\b", "call", "past"),

@@ -54,6 +54,7 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import jellyfish
 from rapidfuzz import fuzz, process
@@ -61,7 +62,7 @@ from rapidfuzz.distance import OSA
 
 from webapp.understanding.plan import LeadRef
 
-__all__ = ["LeadDirectory", "Mention", "fold_name"]
+__all__ = ["COMMON_WORDS", "NAME_LIKE_WORDS", "LeadDirectory", "Mention", "fold_name"]
 
 
 @dataclass(frozen=True)
@@ -297,6 +298,7 @@ COMMON_WORDS: frozenset[str] = (
     | _DETAIL_WORDS
     | _NAME_LIKE_WORDS
 )
+NAME_LIKE_WORDS = _NAME_LIKE_WORDS  # for `names_said`: which everyday words may end a name
 
 # Words after which the next word is probably a person.
 _INTRODUCERS = frozenset(
@@ -357,6 +359,7 @@ _MULTI_ALL_FUZZY_MIN_QUALITY = 85.0
 _PHONETIC_MIN_RATIO = 50.0
 _TIE = 1e-6
 _CACHE_LIMIT = 20_000
+_SUGGEST_SCAN = 400  # above this many leads, `suggest` scores a short list with WRatio
 
 
 @dataclass(frozen=True)
@@ -446,6 +449,10 @@ class LeadDirectory:
         self._by_length = dict(by_length)
         self._cache: dict[str, dict[str, float]] = {}
         self._suggest_choices = [name for name, _ in self._names]
+        self._names_by_atom: dict[str, list[int]] = defaultdict(list)
+        for index, (name, _) in enumerate(self._names):
+            for atom in set(name.split()):
+                self._names_by_atom[atom].append(index)
 
     def __len__(self) -> int:
         return len(self._leads)
@@ -512,6 +519,13 @@ class LeadDirectory:
                 return j
         return None
 
+    def _bare_possessive(self, word: str) -> bool:
+        """"sarahs", "danas": a name word and an "s", neither of them an everyday word
+        ("marks", "hopes" are verbs) and not itself a name."""
+        return (len(word) > 3 and word.endswith("s") and word[:-1] in self._atoms
+                and word not in self._atoms and word not in COMMON_WORDS
+                and word[:-1] not in COMMON_WORDS)
+
     def resolve(self, name: str) -> list[LeadRef]:
         """The best equally good leads for `name`, which the caller knows is only a name.
 
@@ -532,9 +546,20 @@ class LeadDirectory:
         query = " ".join(t.word for t in _tokenize(name))
         if not query or limit <= 0 or not self._suggest_choices:
             return []
+        choices: Any = self._suggest_choices
+        if len(choices) > _SUGGEST_SCAN:
+            # WRatio over 5,000 names costs ~8 ms, the slowest step of any parse: score with it
+            # only the names sharing a word (or a close one) with the query, and the names
+            # closest by the cheap QRatio
+            pool = {i for _, _, i in process.extract(query, choices, scorer=fuzz.QRatio,
+                                                       limit=_SUGGEST_SCAN // 4)}
+            for word in query.split():
+                for atom in self._candidates(word):
+                    pool.update(self._names_by_atom.get(atom, ()))
+            choices = {i: self._suggest_choices[i] for i in pool}
         results = process.extract(
             query,
-            self._suggest_choices,
+            choices,
             scorer=fuzz.WRatio,  # C scorer: spelling, word order and partial names
             limit=limit * 4,
         )
@@ -561,6 +586,8 @@ class LeadDirectory:
         found: dict[str, float] = {}
         if atom in self._atoms:
             found[atom] = 100.0
+        elif self._bare_possessive(atom):
+            found[atom[:-1]] = 99.0  # "sarahs status": a possessive typed without its "'"
         if atom not in COMMON_WORDS and atom.isalpha():
             key = _metaphone(atom)
             for other in self._phonetic.get(key, ()) if key else ():
@@ -802,7 +829,7 @@ def _name_evidence(
     """Rule 3 of the module docstring: is the single word at i used as a person's name?"""
     tok = tokens[i]
     word = tok.word
-    if tok.possessive:
+    if tok.possessive or directory._bare_possessive(word):
         return True
     prev = tokens[i - 1].word if i > 0 and tok.joined_to_prev else None
     nxt = tokens[i + 1] if i + 1 < len(tokens) and tok.joined_to_next else None

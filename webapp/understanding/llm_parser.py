@@ -60,7 +60,12 @@ from webapp.understanding import replies
 from webapp.understanding.changes import NoopAction, plan_of
 from webapp.understanding.lead_names import COMMON_WORDS
 from webapp.understanding.normalize import fold, normalize
-from webapp.understanding.parser import MONTH_FIRST_COUNTRIES, AgentContext, parse_message
+from webapp.understanding.parser import (
+    MONTH_FIRST_COUNTRIES,
+    AgentContext,
+    name_no_lead_has,
+    parse_message,
+)
 from webapp.understanding.plan import (
     Action,
     CancelFollowUp,
@@ -73,6 +78,7 @@ from webapp.understanding.plan import (
     ScheduleFollowUp,
     UpdateLead,
     UpdateStatus,
+    new_lead_ref,
 )
 from webapp.understanding.questions import FOLLOW_UP_PERIODS, STATS_PERIODS, QueryType
 from webapp.understanding.reading import question_day
@@ -405,6 +411,8 @@ class _Validator:
         self.recent_ids = set(ctx.recent_lead_ids)
         self.mentioned: list[int] = []
         self._allowed: set[int] = set()  # leads a selector picked
+        self._stranger: str | None = None
+        self.created: dict[str, LeadRef] = {}  # leads this plan adds, by folded name
 
     # ---- shape ------------------------------------------------------------------------------
 
@@ -431,6 +439,9 @@ class _Validator:
             for action in made:
                 if action not in actions:
                     actions.append(action)
+                    if isinstance(action, CreateLead):  # "..., met him there": the new lead
+                        self.created[fold(action.name)] = LeadRef(
+                            new_lead_ref(len(actions) - 1), action.name, "new", action.phone)
         plan = plan_of(actions, self.mentioned, [selection] if selection else ())
         return Proposal(plan, plan.kind)
 
@@ -618,6 +629,8 @@ class _Validator:
         if not isinstance(name, str) or not name.strip():
             raise _Reject("no_lead")
         name = name.strip()[:MAX_NAME]
+        if fold(name) in self.created:
+            return self.created[fold(name)]
         found = self.ctx.leads.resolve(normalize(name))
         allowed = [lead for lead in found
                    if lead.id in self.named_ids or lead.id in self.recent_ids or self._said(
@@ -629,6 +642,13 @@ class _Validator:
                                reply=replies.unknown_lead(name, self.ctx.leads.suggest(name))))
         if not allowed:
             raise _Reject("lead_not_in_message")
+        named = [lead for lead in allowed if lead.id in self.named_ids or self._said(lead.name)]
+        if not named and self.stranger():
+            # the spec's rule, as for the rules: a name that matches no lead is never swapped
+            # for a recent lead ("Zed Zimmerman ..." right after a message about Dana Cole)
+            said = self.stranger()
+            raise _Answer(Plan(kind="unknown_lead",
+                               reply=replies.unknown_lead(said, self.ctx.leads.suggest(said))))
         if len(allowed) > 1:
             names = " or ".join(lead.name for lead in allowed)
             raise _Answer(Plan(kind="clarify",
@@ -637,6 +657,12 @@ class _Validator:
         if lead.id not in self.mentioned:
             self.mentioned.append(lead.id)
         return lead
+
+    def stranger(self) -> str:
+        """A person's name in the message that is none of the leads ("" if none), read once."""
+        if self._stranger is None:
+            self._stranger = name_no_lead_has(self.text, self.ctx, self.now)
+        return self._stranger
 
     def _status(self, said: Any) -> str:
         status = canonical_status(said) if isinstance(said, str) else None

@@ -42,7 +42,8 @@ _SHORTHAND: tuple[tuple[str, str, str], ...] = (
     (r"\bwht'?s\b", "what's", "wht"),
     (r"\b(email|text|phon|messag)d\b", r"\1ed", "emaild|textd|phond|messagd"),
     (r"\bcalld\b", "called", "calld"),
-    (r"\beve\b", "evening", "eve"),
+    # "tmrw eve" is the evening; "Eve Adams" is a person
+    (r"(?-i:\b(?:eve|EVE)\b|\bEve\b(?![ \t]+[A-Z]))", "evening", "eve"),
     (r"\bchg\b", "change", "chg"),
     (r"\bmv\b", "move", "mv"),
     (r"\bcxl\b|\bcanx\b|\bcncl\b", "cancel", "cxl|canx|cncl"),
@@ -255,7 +256,17 @@ def normalize(text: str) -> str:
     lines = [_sub_if(_POLITE, "", _sub_if(_LEAD_IN, "", _drop_courtesy(line), _LEAD_IN_NEEDS),
                      _POLITE_NEEDS)
              for line in lines]
-    return "\n".join(line for line in lines if line)
+    out: list[str] = []
+    for line in lines:
+        if out and _CONTINUES.match(line):
+            out[-1] += " " + line  # "Mark John Doe\nas qualified": one command, wrapped
+        elif line:
+            out.append(line)
+    return "\n".join(out)
+
+
+# A line that starts with one of these goes on with the line before ("...\nas qualified").
+_CONTINUES = re.compile(r"(?:as|to|into|is|was|are|status|'s)\b")
 
 
 def safe_lower(text: str) -> str:

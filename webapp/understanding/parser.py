@@ -30,15 +30,24 @@ Choices where the spec is silent:
 - A follow-up's title keeps the imperative verb ("Call Dana tomorrow" -> "Call Dana Cole") and
   drops "remind me to", "schedule/book/set up" and a leading article ("viewing with Dana Cole").
 - A command without a lead of its own uses the last lead of the message, else the previous
-  message's (recent_lead_ids), else asks "Which lead is this for?".
+  message's (recent_lead_ids), else asks "Which lead is this for?" - but only when no name was
+  said where its lead belongs: a name that matches no lead is unknown_lead, never another lead
+  (`_said_name`, with `names_said.py`; `name_no_lead_has` gives the same answer to the model path).
 - A month/day a few weeks behind us ("March 2" on March 5) is the past (clarify), not next year.
 - A message that only names a lead ("Dana Cole?") is a lead_status query.
 - Agenda and leads_by_status replies are placeholders that the conversation layer replaces with
   rows from the database; leads_by_status with status None means all leads ("list my leads").
 - Input over MAX_CHARS is "unknown" without being read.
-- Replies to a reminder text (`reminders.py`) are whole messages: "done", "done 2", "snooze",
-  "snooze 2 until 3pm", "remind me again in an hour", "later". A snooze with no time is one hour
-  from now (to the minute); a bare "remind me <time>" with no lead and no task is a snooze too.
+- Replies to a reminder text (`reminder_replies.py`) are whole messages: "done", "done 2",
+  "snooze", "snooze 2 until 3pm", "remind me again in an hour", "later" - or an outright DONE /
+  SNOOZE followed by more ("done, talked to him, all good"), which rides along as
+  reminder["rest"] for the conversation to log on the reminder's lead. A snooze with no time is
+  one hour from now (to the minute); a bare "remind me <time>" with no lead and no task is a
+  snooze too.
+- A lead created in the message ("New lead Marcus Bell ..., met him there") is the last lead
+  named from then on, with the placeholder id `plan.new_lead_ref(i)`.
+- What no action keeps (a first clause with no command, words after a status) is named in the
+  plan's reply ("Not understood, so not saved: ..."), unless it is a greeting or a comment.
   "Mark the Smith deal as done" is not one: "done" is not a status, so it asks which status.
 """
 
@@ -59,7 +68,21 @@ from webapp.understanding.book import EMPTY_BOOK, Book
 from webapp.understanding.clauses import split_clauses
 from webapp.understanding.intents import detect_intent
 from webapp.understanding.interactions import LEAD_MASK, Cue, find_cue
-from webapp.understanding.lead_names import COMMON_WORDS, LeadDirectory, Mention
+from webapp.understanding.lead_names import (
+    COMMON_WORDS,
+    NAME_LIKE_WORDS,
+    LeadDirectory,
+    Mention,
+)
+from webapp.understanding.names_said import (
+    LOWER_SURNAMES,
+    PERSON_BEFORE,
+    address_at,
+    after_person_word,
+    name_at,
+    name_word,
+    pronoun_at,
+)
 from webapp.understanding.normalize import fold, normalize, safe_lower
 from webapp.understanding.plan import (
     Action,
@@ -69,9 +92,14 @@ from webapp.understanding.plan import (
     Plan,
     ScheduleFollowUp,
     UpdateStatus,
+    new_lead_ref,
 )
 from webapp.understanding.questions import QueryShape, match_query
-from webapp.understanding.reminder_replies import match_reminder_reply
+from webapp.understanding.reminder_replies import (
+    ReminderReply,
+    match_reminder_reply,
+    split_reminder_reply,
+)
 from webapp.understanding.statuses import StatusMatch, canonical_status, find_status
 from webapp.understanding.when import WhenMatch, default_due, find_when, resolve_when
 
@@ -103,6 +131,21 @@ def parse_message(text: str, ctx: AgentContext, now: datetime) -> Plan:
     return _Parse(text, ctx, _local(now, ctx), {}).run()
 
 
+def name_no_lead_has(text: str, ctx: AgentContext, now: datetime) -> str:
+    """A person's name said in `text` that is none of the agent's leads, or "".
+
+    For a reading of the message made elsewhere (the model's): by the spec's rule, a lead the
+    message does not name may stand for a pronoun, never for a name that matches no lead.
+    """
+    p = _Parse(text, ctx, _local(now, ctx), {})
+    if len(text or "") > MAX_CHARS or not p._read():
+        return ""
+    for m in p.mentions:
+        if not m.leads:
+            return p._said((m.start, m.end))
+    return p._said_name(_Clause(0, len(p.norm), None))
+
+
 def continue_clarify(answer: str, clarify: dict, ctx: AgentContext, now: datetime) -> Plan:
     """Continue the request a clarify question was about, with the agent's answer.
 
@@ -120,17 +163,54 @@ def continue_clarify(answer: str, clarify: dict, ctx: AgentContext, now: datetim
     key = clarify.get("key", "")
     ctx2 = dataclasses.replace(ctx, recent_lead_ids=tuple(clarify.get("recent",
                                                                      ctx.recent_lead_ids)))
+    if intent == "confirm":  # a yes is never a name or a choice: the question stands
+        return _ask_again(message, ctx2, now, overrides, clarify, "Please answer the question.")
     picked = _answer_value(answer, clarify, ctx, now)
-    if picked is None:
-        fresh = parse_message(answer, ctx, now)
-        if fresh.kind in ("plan", "query", "help", "undo", "confirm", "cancel", "unknown_lead",
-                          "done", "snooze"):
-            return fresh
-        again = _Parse(message, ctx2, now, overrides).run()
-        again.reply = "Sorry, I didn't get that. " + again.reply
-        return again
+    fresh: Plan | None = None
+    if picked is not None and clarify.get("type") == "name":
+        fresh = parse_message(answer, ctx, now)  # "What's on tomorrow?" is no lead's name
+        if fresh.kind not in _NEW_REQUEST:
+            fresh = None
+    if picked is None or fresh is not None:
+        fresh = fresh or parse_message(answer, ctx, now)
+        # An attempt at an answer is asked again (once); anything else is a message of its
+        # own, and the question is dropped: it never hangs on over unrelated texts.
+        if fresh.kind in _NEW_REQUEST or clarify.get("attempts", 0) >= 1 or \
+                not _attempted_answer(answer, clarify, ctx, now):
+            return fresh  # a request of its own (or a question of its own: "Update Dana...")
+        return _ask_again(message, ctx2, now, overrides, clarify, "Sorry, I didn't get that.")
     overrides.setdefault(clarify["type"], {})[key] = picked
     return _Parse(message, ctx2, now, overrides).run()
+
+
+# What a message that is no answer can be instead of one; a clarify or unknown_lead of its own
+# counts only when the message is not a try at the answer ("Jhon" to "Which John?").
+_NEW_REQUEST = frozenset({"plan", "query", "help", "undo", "cancel", "done", "snooze", "login"})
+
+
+def _ask_again(message: str, ctx: AgentContext, now: datetime, overrides: dict, clarify: dict,
+               lead_in: str) -> Plan:
+    again = _Parse(message, ctx, now, overrides).run()
+    again.reply = f"{lead_in} {again.reply}"
+    if again.clarify is not None:
+        again.clarify["attempts"] = clarify.get("attempts", 0) + 1
+    return again
+
+
+def _attempted_answer(answer: str, clarify: dict, ctx: AgentContext, now: datetime) -> bool:
+    """Does `answer` look like a try at this question (a name, a status word, a time, a
+    number) that did not resolve, rather than something else altogether?"""
+    text = normalize(answer).strip()
+    words = re.findall(r"[^\W\d_]+", text)
+    timed = find_when(text, now, month_first=_month_first(ctx)) is not None
+    kind = clarify.get("type")
+    if kind == "due":
+        return timed
+    if kind == "phone":
+        return len(re.findall(r"\d", text)) >= 3
+    if kind in ("lead", "status"):
+        return 0 < len(words) <= 3 and not timed
+    return False
 
 
 def _answer_value(answer: str, clarify: dict, ctx: AgentContext, now: datetime):
@@ -209,7 +289,7 @@ _LOG_EXPLICIT = re.compile(
 _SCHEDULE = re.compile(
     r"^(?:please\s+|can you\s+|could you\s+|pls\s+|hey\s+|ok\s+|also\s+|let's\s+|lets\s+|"
     r"let us\s+|i want to\s+|i'd like to\s+|we need to\s+|go ahead and\s+)?"
-    r"(?:remind me(?:\s+(?:to|about|that|of|for))?|"
+    r"(?:(?:remind|ping|buzz|nudge) me(?:\s+(?:to|about|that|of|for|re))?|"
     r"(?:set|add|create|make|put in)\s+(?:a\s+|me\s+a\s+)?"
     r"(?:reminder|task|to-?do|follow up|follow-up)(?:\s+(?:to|for|about|with))?|"
     r"reminder(?:\s+(?:to|for|"
@@ -222,7 +302,7 @@ _REMIND_ANYWHERE = re.compile(r"\bremind me(?:\s+(?:to|about|that|of|for))?\b\s*
 _FOLLOW_UP = re.compile(r"^(?:please\s+)?(?:follow up|check in|touch base|circle back|ping)\b")
 _PAST_START = re.compile(
     r"^(?:(?:i|we|just|i just|we just|finally|already|also|earlier|today|this morning|had|have|"
-    r"she|he|they|" + _L + r"+(?:'s)?)\s+)*$"
+    r"she|he|they|" + _L + r"+(?:'s)?|" + _L + r"+:|[:\u2013\u2014-])\s+)*$"
 )
 _NOUN_START = re.compile(
     r"^(?:(?:had|have|did|just|quick|great|good|nice|long|short|a|an|the|my|our|first|second|"
@@ -250,10 +330,19 @@ _LEAD_COPULA = re.compile(
 _PRONOUN_COPULA = re.compile(
     r"(?<=\s)(?:she's|he's|they're|she is|he is|they are|she's now|he's now)\s+(?:now\s+)?"
 )
+# what the agent feels about a status ("Dana is closed won yay", "lost, sadly"): a comment, not
+# something else to do
+_COMMENT = (r"(?:ya+y|yey|wo+(?:ho+)?|woot|hoo+ray|hurray|yes+|finally|at last|sadly|"
+            r"unfortunately|fortunately|luckily|thankfully|hopefully|ugh+|boo+|meh|oh well|"
+            r"damn|dang|darn|shoot|bummer|great|awesome|nice|sweet|excellent|cool|amazing|"
+            r"fantastic|wonderful|perfect|brilliant|lol|ha(?:ha)+|whew|phew|fingers crossed|"
+            r"for now|so far|too bad|what a shame|good news|bad news|oh no|nooo+|"
+            r"[a-z]{3,}ly)")
 _TRAILING_STATUS_FILLER = re.compile(
     r"^\s*(?:now|lead|status|too|as well|officially|again|today|!+|\.)?"
     r"\s*(?:(?:from|on|with|of)\s+(?:the|this|that|his|her|their|our)\s+(?:deal|offer|house|home|"
     r"property|sale|listing|contract))?"
+    r"(?:[\s,;:.!-]*\b" + _COMMENT + r"\b){0,3}"
     r"\s*(?:please|pls|thanks|thank you|thx)?[\s.!]*$"
 )
 _STATUS_THEN_LEAD = re.compile(
@@ -280,6 +369,45 @@ _LEAD_SIGNED = re.compile(
     r"(?:\s+(?:the\s+)?(?:contract|papers|paperwork|deal|offer|purchase agreement|p&s))?"
     r"(?=\s*(?:today|now)?[\s.!]*$)"
 )
+# "Disclosures sent to Dana Cole today", "the counter went out to Priya": done, so logged
+_PASSIVE_TO_LEAD = re.compile(
+    r"^(?!(?:i|we|he|she|they|you|please|pls|remind|can|could)\b)(?:[a-z0-9][\w'&/-]*\s+){1,5}?"
+    r"(?:(?:was|were|got|has been|have been|just|already|finally|all|were all)\s+)*"
+    r"(?P<verb>sent|went out|emailed|e-mailed|mailed|texted|delivered|dropped off|handed|"
+    r"forwarded|given|shared|faxed|submitted|passed along)"
+    r"(?:\s+(?:over|out|off|back|along))?\s+(?:to|for)\s+\x01")
+_PASSIVE_TYPES = {"emailed": "email", "e-mailed": "email", "texted": "text"}
+# "Dana Cole: loves the backyard", "Priya Patel - toured 3 condos": the lead, then what happened
+_LEAD_COLON = re.compile(r"^\x01+(?:'s)?\s*(?::|[\u2013\u2014-]+)\s*")
+# "thanks!", "thank you so much": nothing to do, but not "I didn't get that" either
+_THANKS = re.compile(
+    r"(?:(?:thanks?|thank (?:you|u)|tysm|cheers|much appreciated|appreciate (?:it|that)|"
+    r"so much|a lot|a bunch|very much|again|you're the best|youre the best|"
+    r"great|awesome|perfect|cool|nice|ok|okay)[\s!.,]*)+")
+# a request for something ("delete Dana", "can you export my leads"), when none of ours matched
+_ASK = re.compile(
+    r"^(?:(?:please|pls|kindly|hey|hi|ok|okay|so|also|and)\s+)*"
+    r"(?:(?:can|could|would|will) (?:you|u)|i (?:want|need) you to|i'?d like you to|"
+    r"is there a way to|how (?:do|can) i|help me|go ahead and|"
+    r"delete|remove|erase|merge|combine|export|import|download|upload|sync|connect|link|"
+    r"integrate|share|forward|print|archive|assign|transfer|reassign|tag|rename|edit|change|"
+    r"update|move|cancel|reschedule|send|email|text|call|find|search|look up|show|list|give|"
+    r"get|pull|make|create|add|set|put|mark|book|schedule|track|post|publish|invite|generate|"
+    r"draft|write|calculate|estimate|translate|summarize|back up|backup|restore|clear|reset)\b")
+# what is said around commands without being one ("okay so", "hi!", "thanks", "yay")
+_FILLER_WORDS = re.compile(
+    r"\b(?:" + _COMMENT + r"|ok|okay|so|um+|uh+|hm+|hey|hi|hello|yo|quick|update|fyi|btw|"
+    r"please|pls|thanks|thank you|thx|ty|and|also|then|well|alright|all right|right|anyway|oh|"
+    r"yes|yeah|yep|sure|just|re|about|on|for|with|the|a|an|this|that|is|it|its|it's|here|later|"
+    r"good (?:morning|afternoon|evening)|listen|note|ps|p\.s|one more thing|real quick|"
+    r"when you (?:get a chance|can|have a (?:sec|second|minute|moment))|if you (?:could|can)|"
+    r"i'?d appreciate it|(?:i )?(?:just )?wanted to let you know|heads up|quick note|"
+    r"s|'s)\b|[^\w\s]")
+# how an interaction went, said after it ("Showing with Dana today, she loved it")
+_OUTCOME = re.compile(
+    r"\b(?:went|was|were|loved|liked|hated|said|had|did|came|seemed|looked|felt|turned out|"
+    r"no answer|no show|no-show|didn't|did not|wasn't|isn't|great|good|well|fine|positive|"
+    r"interested|ready|keen|happy|pleased|[a-z]{3,}ed)\b")
 # "Karen Lopez is closed won": a name nobody has, then a status (unknown_lead, not unknown)
 _STRANGER_COPULA = re.compile(
     r"^(?P<name>[^\W\d_][\w'.-]*(?:\s+[^\W\d_][\w'.-]*){0,2})\s+"
@@ -411,6 +539,7 @@ class _Clause:
     span_end: int = 0  # own text plus the command-less clauses glued after it
     stranger: bool = False  # the clause names someone who is not a lead ("Karen Lopez is won")
     note_before: tuple[int, int] | None = None  # "Jose wants a 3 bed, add a note": the note
+    passive: bool = False  # "Disclosures sent to Dana": the whole clause is the note
 
     @property
     def span(self) -> tuple[int, int]:
@@ -438,6 +567,7 @@ class _Parse:
     _whens: dict = field(default_factory=dict)
     _weak: list = field(default_factory=list)
     _group: list = field(default_factory=list)  # the leads a log is about ("Dana and Priya")
+    _created: list = field(default_factory=list)  # new leads of this message, as LeadRefs
     _ext: dict = field(default_factory=dict)  # changes.py / selectors.py scratch space
 
     # ---- entry ---------------------------------------------------------------------------------
@@ -456,23 +586,16 @@ class _Parse:
                 intent = spelled if spelled in ("help", "undo") else None
             if intent is not None:
                 return self._intent_plan(intent)
-        if normalized is None:
-            normalized = normalize(raw)
-        self.norm = self._family_names(normalized)
-        if not self.norm or not re.search(r"[^\W_]", self.norm):
+        if not self._read(normalized):
             return Plan(kind="unknown", reply=replies.unknown())
-        self.low = safe_lower(self.norm)
         answer = self._reminder_reply()
         if answer is not None:
             return answer
-        # A weak fuzzy match of one word ("Karen" ~ Green) is more likely someone else.
-        found = self.ctx.leads.find_mentions(self.norm)
-        self.mentions = [m for m in found if m.exact or m.score >= MIN_FUZZY_SCORE]
-        self._weak = [(m.start, m.end) for m in found if m not in self.mentions]
-        self.mentions = self._join_strangers(self.mentions)
         try:
-            self.mentions = selectors.find_selectors(self, self.mentions)  # "all my new leads"
-            self.masked = self._mask(self.low)
+            picked = selectors.find_selectors(self, self.mentions)  # "all my new leads"
+            if picked is not self.mentions:
+                self.mentions = picked
+                self.masked = self._mask(self.low)
             query = self._query()
             if query is not None:
                 return query
@@ -482,6 +605,22 @@ class _Parse:
             return issue.plan
         except changes.ChangeAnswer as answer:  # issue 16: a question before a change
             return answer.plan
+
+    def _read(self, normalized: str | None = None) -> bool:
+        """Normalize, then find the lead mentions once; False when there is nothing to read."""
+        if normalized is None:
+            normalized = normalize(self.raw or "")
+        self.norm = self._family_names(normalized)
+        if not self.norm or not re.search(r"[^\W_]", self.norm):
+            return False
+        self.low = safe_lower(self.norm)
+        # A weak fuzzy match of one word ("Karen" ~ Green) is more likely someone else.
+        found = self.ctx.leads.find_mentions(self.norm)
+        self.mentions = [m for m in found if m.exact or m.score >= MIN_FUZZY_SCORE]
+        self._weak = [(m.start, m.end) for m in found if m not in self.mentions]
+        self.mentions = self._join_strangers(self.mentions)
+        self.masked = self._mask(self.low)
+        return True
 
     def _family_names(self, text: str) -> str:
         """"the Smiths" (a family, or a couple) is a mention of the lead(s) named Smith."""
@@ -502,16 +641,26 @@ class _Parse:
             return Plan(kind="help", reply=replies.HELP)
         if intent == "undo":
             return Plan(kind="undo", reply=replies.undo())
+        if intent == "login":  # the conversation makes the link; parsing alone makes none
+            return Plan(kind="login", reply=replies.login())
         return Plan(kind="unknown", reply=replies.carrier_keyword())
 
     def _reminder_reply(self) -> Plan | None:
         """DONE / SNOOZE answering a reminder text; None when the message is something else."""
         said = match_reminder_reply(self.low)
-        if said is None:
-            return None
+        answer = self._reminder_answer(said, "") if said is not None else None
+        if answer is None or (answer.kind == "clarify" and said.type == "snooze"):
+            # "done, talked to him, all good": the reply, then what to log on its lead
+            split = split_reminder_reply(self.low)
+            if split is not None:
+                return self._reminder_answer(split[0], self.norm[split[1]:].strip()) or answer
+        return answer
+
+    def _reminder_answer(self, said: ReminderReply, rest: str) -> Plan | None:
+        extra = {"rest": rest} if rest else {}
         if said.type == "done":
             return Plan(kind="done", reply=replies.reminder_done(said.number),
-                        reminder={"number": said.number})
+                        reminder={"number": said.number, **extra})
         pinned = (self.overrides.get("due") or {}).get("snooze")
         if pinned:
             due = datetime.fromisoformat(pinned).astimezone(self.ctx.timezone)
@@ -531,7 +680,7 @@ class _Parse:
                             clarify=self._clarify("due", "snooze"))
             due = when.due_at.astimezone(self.ctx.timezone)
         return Plan(kind="snooze", reply=replies.reminder_snoozed(said.number, due),
-                    reminder={"number": said.number, "due_at": due.isoformat()})
+                    reminder={"number": said.number, "due_at": due.isoformat(), **extra})
 
     def _join_strangers(self, mentions: list[Mention]) -> list[Mention]:
         """"Kevin Smith" is nobody when Kevin is Kevin O'Neil and Smith is Sarah Smith.
@@ -572,13 +721,35 @@ class _Parse:
             ws, we = (word.start(1), word.end(1)) if span == "before" else (
                 m.end + word.start(1), m.end + word.end(1))
             text = self.norm[ws:we]
-            weak = (ws, we) in self._weak
-            unknown_cap = (text[0].isupper() and fold(text) not in COMMON_WORDS
-                           and not self.norm[ws:we].isupper())
-            # after a first name only a dropped fuzzy word counts ("Dana Maple St" is Dana)
-            if weak or (span == "before" and unknown_cap and self.norm[:ws].strip() != ""):
+            if (ws, we) in self._weak:
                 return (min(ws, m.start), max(we, m.end))
+            capitalized = text[0].isupper() and not text.isupper()
+            if span == "before":
+                if self._first_name_said(m):
+                    continue
+                # "Zed Chen", "zed chen": a first name nobody has before a lead's surname
+                # (in lowercase only where a person is named: "called zed cole", "zed cole is")
+                prev = self.norm[:ws].split()[-1:] or [""]
+                placed = not prev[0] or prev[0][-1] in ",;:.!?" or fold(prev[0]) in (
+                    PERSON_BEFORE | {"and", "or", "&", "to"})
+                if name_word(text, first=True) and fold(text) not in PERSON_BEFORE and (
+                        capitalized or placed):
+                    return (ws, m.end)
+            # "Karen White", "karen white" when Karen is Karen Lopez: another person's surname
+            # ("Dana Maple St" is Dana at an address; "sent dana comps" is Dana)
+            elif not address_at(self.norm, ws):
+                plain = fold(text).removesuffix("'s")
+                # "mark karen zimmerman as lost": the status's lead, said in full
+                owned = text.endswith("'s") or re.match(r"\s+(?:as|to)\s", self.low[we:])
+                if (capitalized and name_word(text, first=False)) or plain in LOWER_SURNAMES or (
+                        owned and (plain in NAME_LIKE_WORDS or name_word(text, first=True))):
+                    return (m.start, we)
         return None
+
+    def _first_name_said(self, m: Mention) -> bool:
+        """Is the one word of mention `m` a first name of its leads ("John" of John Doe)?"""
+        said = fold(re.sub(r"(?:'s|')$", "", self.norm[m.start:m.end]))
+        return any(fold(lead.name.split()[0]) == said for lead in m.leads)
 
     def _mask(self, low: str) -> str:
         chars = list(low)
@@ -708,8 +879,10 @@ class _Parse:
     # ---- commands ------------------------------------------------------------------------------
 
     def _plan(self) -> Plan:
-        spans = split_clauses(self.low, [(m.start, m.end) for m in self.mentions])
+        spans = split_clauses(self.low, [(m.start, m.end) for m in self.mentions]
+                              + self._listed_names())
         spans = [part for s, e in spans for part in self._split_pronoun_status(s, e)]
+        spans = [part for s, e in spans for part in self._split_after_details(s, e)]
         clauses: list[_Clause] = []
         lead_in: int | None = None  # a command-less first clause: "next tuesday, remind me ..."
         orphan: tuple[int, int] | None = None  # a command-less first clause of content
@@ -723,23 +896,30 @@ class _Parse:
                 clause = _Clause(s, e, None)  # "new lead Jane Roe, phone 312-..., email j@x.com"
             if clause.family is None and not clauses and orphan is not None:
                 clause = self._lead_then_status(orphan, s, e) or clause
+                if clause.family is not None:
+                    orphan = None
             if clause.family is None:
                 if clauses:
                     clauses[-1].span_end = e
                 elif lead_in is None and self._leads_with_when(s, e):
                     lead_in = s
-                elif orphan is None:
-                    orphan = (s, e)
+                else:
+                    orphan = (orphan[0] if orphan else s, e)
                 continue
             if lead_in is not None and not clauses:
                 clause.start = lead_in
             elif orphan is not None and not clauses and self._bare_note(clause):
                 clause.note_before = orphan
                 clause.start = orphan[0]
+                orphan = None
             clause.span_end = e
             clauses.append(clause)
         if not clauses:
             return self._no_command()
+        # Nothing said disappears: what no action keeps is named in the reply.
+        left_out = [orphan] if orphan is not None else []
+        left_out += [(c.end, c.span_end) for c in clauses if c.family == "status"
+                     and c.span_end > c.end]
         actions: list[Action] = []
         last_leads: list[LeadRef] = []
         for clause in clauses:
@@ -751,9 +931,34 @@ class _Parse:
         mentioned = self._mentioned_ids()
         for a in actions:
             lead_id = getattr(a, "lead_id", None)
-            if lead_id is not None and lead_id not in mentioned:
+            if lead_id is not None and lead_id > 0 and lead_id not in mentioned:
                 mentioned.append(lead_id)
-        return changes.finish(self, actions, mentioned)  # issue 16: no-ops left out, or noop
+        statuses = {a.status for a in actions if isinstance(a, UpdateStatus)}
+        said = [self.norm[a:b].strip(" ,;:.!?-") for a, b in left_out
+                if self._has_content(a, b) and not self._same_status(a, b, statuses)]
+        # issue 16: actions that would change nothing are left out (said why), or kind noop
+        return changes.finish(self, actions, mentioned, not_understood=said)
+
+    def _same_status(self, s: int, e: int, statuses: set[str]) -> bool:
+        """Does norm[s:e] say a status the plan sets anyway ("..., closed won")?"""
+        found = find_status(self.masked, s, e)
+        return found is not None and found.status in statuses
+
+    def _has_content(self, s: int, e: int) -> bool:
+        """Does norm[s:e] say something, beyond lead names, greetings and comments?"""
+        rest = _FILLER_WORDS.sub(" ", self.masked[s:e].replace(LEAD_MASK, " "))
+        return re.search(r"[^\W\d_]{2,}", rest) is not None
+
+    def _listed_names(self) -> list[tuple[int, int]]:
+        """Names that go on a list of leads ("Dana Cole and Zed Zimmerman"): kept in the list's
+        clause like a lead's name, so the list is read whole (and is unknown_lead)."""
+        out = []
+        for m in self.mentions:
+            gap = re.match(r"\s*(?:,\s*and|and|&)\s+", self.low[m.end:])
+            named = name_at(self.norm, m.end + gap.end(), len(self.norm)) if gap else None
+            if named is not None and not self._is_mentioned(*named):
+                out.append(named)
+        return out
 
     def _lead_then_status(self, lead: tuple[int, int], s: int, e: int) -> _Clause | None:
         """"John Smith, qualified": a clause that is only a lead, then one that is only a status."""
@@ -785,6 +990,23 @@ class _Parse:
             return [(s, e)]
         return [(s, m.start()), (m.start(), e)]
 
+    def _split_after_details(self, s: int, e: int) -> list[tuple[int, int]]:
+        """Speech: "new lead nina park 312 555 0142 met her at the open house" is a new lead,
+        then a meeting: a command after the new lead's phone or email is a clause of its own."""
+        ts, te = self._trim(s, e)
+        if ts >= te or not (_CREATE.match(self.masked, ts, te) or
+                            _CREATE_AS.match(self.masked, ts, te)):
+            return [(s, e)]
+        ends = [m.end() for m in (*_PHONE.finditer(self.norm, ts, te),
+                                  *_EMAIL.finditer(self.norm, ts, te))]
+        if not ends:
+            return [(s, e)]
+        cut = max(ends)
+        rest = self._trim(cut, e)
+        if rest[0] >= rest[1] or self._classify(*rest, first=False).family is None:
+            return [(s, e)]
+        return [(s, cut), (cut, e)]
+
     def _trim(self, s: int, e: int) -> tuple[int, int]:
         while s < e and not self.low[s].isalnum() and self.low[s] not in "\x01+(":
             s += 1
@@ -796,6 +1018,13 @@ class _Parse:
         return s, e
 
     def _no_command(self) -> Plan:
+        start = len(self.norm) - len(self.norm.lstrip())
+        named = name_at(self.norm, start, len(self.norm)) if not self.mentions else None
+        words = self.norm[named[0]:named[1]].split() if named is not None else []
+        if len(words) > 1 and not self.norm[named[1]:].strip(" ?.!") and (
+                self.norm[named[0]].isupper() or ("?" in self.norm[named[1]:] and not any(
+                    fold(w) in COMMON_WORDS for w in words))):
+            raise _Issue(self._unknown_lead(self._said(named)))  # "Zed Zimmerman?"
         if self.mentions and len(self.mentions) == 1:
             m = self.mentions[0]
             rest = self.masked.replace(LEAD_MASK, "").replace("'s", "")
@@ -804,6 +1033,11 @@ class _Parse:
                 query = {"type": "lead_status", "lead_id": lead.id, "lead": lead.name}
                 return Plan(kind="query", reply=replies.lead_status(lead), query=query,
                             mentioned_lead_ids=[lead.id])
+        if _THANKS.fullmatch(self.low.strip()):
+            return Plan(kind="unknown", reply=replies.welcome())
+        if _ASK.match(self.low):  # a request, just not one we can carry out
+            return Plan(kind="unknown", reply=replies.cannot_yet(),
+                        mentioned_lead_ids=self._mentioned_ids())
         return Plan(kind="unknown", reply=replies.unknown(),
                     mentioned_lead_ids=self._mentioned_ids())
 
@@ -868,11 +1102,18 @@ class _Parse:
         status_clause = self._status_clause(s, e, text)
         if status_clause is not None:
             return status_clause
+        passive = _PASSIVE_TO_LEAD.match(text)
+        if passive:
+            itype = _PASSIVE_TYPES.get(passive.group("verb"), "note")
+            return _Clause(s, e, "log", cmd_end=s, cue=Cue(s, s, itype, "past"), passive=True)
         cue = self._cue(s, e)
         if cue is not None:
             prefix = self.masked[s:cue.start]
             if cue.form == "past" and _PAST_START.match(prefix):
                 return _Clause(s, e, "log", cmd_end=cue.end, cue=cue)
+            if cue.form == "past" and self._stranger_subject(s, cue.start):
+                # "Zed Zimmerman called back": told about someone who is no lead
+                return _Clause(s, e, "log", cmd_end=cue.end, cue=cue, stranger=True)
             if cue.form == "imperative" and not re.match(r"\s+(?:me|us)\b", self.masked[cue.end:e]):
                 return _Clause(s, e, "interaction", cmd_end=s, cue=cue)
             if cue.form == "noun" and _NOUN_START.match(prefix):
@@ -896,7 +1137,26 @@ class _Parse:
                 rest = "".join(self.masked[a:b] for a, b in _gaps(begin, e, _when_spans(when)))
                 if not re.sub(r"[\x01\s,:'-]|\b(?:s|on|at)\b", "", rest):
                     return _Clause(s, e, "schedule", cmd_end=s)
+        colon = _LEAD_COLON.match(text) if first else None
+        if colon is not None:
+            # "Dana Cole: loves the backyard, ...": what happened (a command said there is that
+            # command: "Dana Cole: call her tomorrow")
+            rs, re_ = self._trim(s + colon.end(), e)
+            if rs < re_:
+                inner = self._classify_at(rs, re_, first=True)
+                if inner.family is not None:
+                    inner.start = s
+                    return inner
+                cue = self._cue(rs, re_) or Cue(rs, rs, "note", "explicit")
+                return _Clause(s, e, "log", cmd_end=rs, cue=cue)
         return _Clause(s, e, None)
+
+    def _stranger_subject(self, s: int, e: int) -> bool:
+        """Is norm[s:e] a name nobody has, as the subject ("Zed Zimmerman", "Zed:")?"""
+        named = name_at(self.norm, s, e)
+        return named is not None and named[0] == s and not self._is_mentioned(*named) and \
+            re.fullmatch(r"(?:'s)?[\s:,\u2013\u2014-]*(?:(?:just|also|finally)\s+)?",
+                         self.norm[named[1]:e]) is not None
 
     def _ahead(self, when: WhenMatch) -> bool:
         return not when.in_past and when.due_at is not None and when.due_at > self.now
@@ -967,7 +1227,11 @@ class _Parse:
 
     def _actions(self, c: _Clause, done: list[Action], last: list[LeadRef]) -> list[Action]:
         if c.family == "create":
-            return [self._create(c)]
+            created = self._create(c)
+            # "New lead Marcus Bell ..., met him at the open house": he is the new lead
+            last[:] = [LeadRef(new_lead_ref(len(done)), created.name, "new", created.phone)]
+            self._created.append(last[0])
+            return [created]
         if c.family in changes.FAMILIES:  # issue 16: changing what is there
             return changes.actions(self, c, last)
         picked = selectors.selection_in(self, c.start, c.end)  # "all my new leads"
@@ -1006,6 +1270,10 @@ class _Parse:
         if when is not None:
             if when.in_past and c.cue is not None and c.cue.form == "imperative":
                 return "schedule"  # "call Dana this morning" at 3 pm: a to-do in the past
+            if (not when.in_past and not when.has_time and when.due_at is not None
+                    and when.due_at.date() == self.now.date() and c.cue is not None
+                    and c.cue.form == "noun" and _OUTCOME.search(self.low, c.end, c.span_end)):
+                return "log"  # "Showing with Dana today, she loved it": how it went
             return "log" if when.in_past else "schedule"
         if c.cue is not None and c.cue.form == "imperative":
             return "schedule"
@@ -1069,8 +1337,14 @@ class _Parse:
         pinned = self._override_lead(-1, c.start)
         if pinned is not None:
             return [pinned]
-        if c.stranger:
-            raise _Issue(self._unknown_lead(self._name_slot(c)))
+        # A name said that is none of the leads is never swapped for a lead named earlier or
+        # in the previous message: only a pronoun, or no name at all, means those.
+        said = self._said_name(c)
+        for lead in self._created if said else ():
+            if set(fold(said).split()) <= set(fold(lead.name).split()):
+                return [lead]  # the name just given to a new lead ("..., met Nina there")
+        if said or c.stranger:
+            raise _Issue(self._unknown_lead(said or self._name_slot(c)))
         before = [m for m in self.mentions if m.end <= c.start]
         if last:
             # "met Jane and John Doe, mark them negotiating": they / them / their is the couple
@@ -1097,12 +1371,55 @@ class _Parse:
         at = after + gap.end()
         weak = next(((ws, we) for ws, we in self._weak if ws == at), None)
         if weak is None:
+            named = name_at(self.norm, at, end)
+            # after a comma only a capitalized name goes on with the list ("called dana, busy")
+            if named is not None and not self._is_mentioned(*named) and (
+                    gap.group().strip() != "," or self.norm[named[0]].isupper()):
+                raise _Issue(self._unknown_lead(self.norm[named[0]:named[1]]))
             return
         said = self.norm[weak[0]:weak[1]]
         more = re.match(r" ([^\W\d_][\w'-]*)", self.norm[weak[1]:end])
         if more and (more.group(1)[0].isupper() or fold(more.group(1)) not in COMMON_WORDS):
             said += more.group()
         raise _Issue(self._unknown_lead(said))
+
+    def _said_name(self, c: _Clause) -> str:
+        """A person's name said where this command's lead belongs, matching no lead ("" when
+        the place holds a pronoun, or nothing that looks like a name): see `names_said`."""
+        s, e = c.start, c.end
+        if c.family == "status" and c.cmd_end > s:
+            # "mark ___ as lost", "update ___'s status to lost": all of it names the lead
+            stop = c.status.start if c.status is not None else (
+                c.status_unknown[0] if c.status_unknown is not None else e)
+            for m in re.finditer(r"[^\W\d_][\w'.-]*", self.norm[:stop]):
+                if m.start() < c.cmd_end:
+                    continue
+                if pronoun_at(self.norm, m.start()):
+                    return ""
+                named = name_at(self.norm, m.start(), stop)
+                if named is not None:
+                    return self._said(named)
+            return ""
+        subject = name_at(self.norm, s, e)
+        if subject is not None and subject[0] == s and (re.match(
+                r"(?:'s)?\s*(?:[:\-\u2013\u2014]|\s[a-z]+(?:ed|s)\b)", self.norm[subject[1]:e])
+                or (re.fullmatch(r"[A-Z]\S*(?: [A-Z]\S*)+", self.norm[subject[0]:subject[1]])
+                    and re.match(r" [a-z]", self.norm[subject[1]:e]))):
+            # "Zed Zimmerman: called", "Zed called back", "Zed Zimmerman gave us the nod"
+            return self._said(subject)
+        for at in after_person_word(self.norm, s, e):
+            if pronoun_at(self.norm, at):
+                return ""
+            named = name_at(self.norm, at, e)
+            if named is not None and not self._is_mentioned(*named):
+                return self._said(named)
+        return ""
+
+    def _said(self, span: tuple[int, int]) -> str:
+        return re.sub(r"(?:'s|s')$", "", self.norm[span[0]:span[1]])
+
+    def _is_mentioned(self, s: int, e: int) -> bool:
+        return any(m.start < e and s < m.end for m in self.mentions)
 
     def _name_slot(self, c: _Clause) -> str:
         """Words that look like a name nobody matched ("Karen White"), for unknown_lead."""
@@ -1151,6 +1468,11 @@ class _Parse:
 
     def _log_action(self, c: _Clause, lead: LeadRef) -> LogInteraction:
         itype = c.cue.type if c.cue is not None else "note"
+        if c.passive:  # "Disclosures sent to Dana Cole today": all but the lead and the time
+            when = self._when(c.start, c.end)
+            note = self._note_pieces(c.start, c.span_end, _when_spans(when) if when else None,
+                                     lead)
+            return LogInteraction(lead.id, lead.name, itype, self._clean_note(note))
         if c.note_before is not None:
             bs, be = c.note_before
             return LogInteraction(lead.id, lead.name, itype,
@@ -1180,6 +1502,13 @@ class _Parse:
         pron = re.match(r"\s*(?:with\s+|to\s+)?(?:him|her|them)\b", self.low[start:e])
         if pron:
             start += pron.end()
+        elif lead is not None and lead.id < 0:  # the name just given: "..., met Nina there"
+            words = [re.escape(w) for w in safe_lower(lead.name).split()]
+            said = re.match(r"[\s,:-]*(?:(?:with|to|w)\s+)?(?:" + r"(?:\s+".join(words)
+                            + ")?" * (len(words) - 1) + r"|" + words[-1] + r")\b",
+                            self.low[start:e]) if words else None
+            if said:
+                start += said.end()
         cut = self._when_cut(s, own_clause_end, start)
         note = self._note_pieces(start, e, cut, lead)
         prefix = ""
@@ -1397,6 +1726,9 @@ def _pronoun_as(m: re.Match, name: str, text: str) -> str:
         return f"{name}'s"
     if word == "her":
         nxt = text[m.end():].split()
+        before = text[:m.start()].split()[-1:]
+        if before and before[0].lower() in _GIVING_VERBS:
+            return name  # "send her listings": she gets them
         if nxt and nxt[0].lower() not in _AFTER_OBJECT_HER:
             return f"{name}'s"
     return name
@@ -1407,7 +1739,12 @@ _NOT_A_NAME = frozenset(
     "home listing offer file contract last next new current".split()
 )
 _COMMAND_WORDS = frozenset("to as status update mark set change move with and".split())
-# "email her the disclosures" (object) vs "send her contract" (possessive)
+# "send her listings", "show her comps": after these "her" is who gets something
+_GIVING_VERBS = frozenset(
+    "send sent give gave show showed bring brought mail email text forward hand offer get "
+    "buy find pay lend tell ask remind".split()
+)
+# "email her the disclosures" (object) vs "check her contract" (possessive)
 _AFTER_OBJECT_HER = frozenset(
     "the a an this that these those some back about on at in for to with and or if when "
     "tomorrow today tonight monday tuesday wednesday thursday friday saturday sunday next "

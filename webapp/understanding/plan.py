@@ -6,9 +6,9 @@ and printed by `assistant parse`. Keep it JSON-serializable (see `to_dict`).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
-from typing import Literal
+from typing import Literal, get_args, get_type_hints
 
 KINDS: tuple[str, ...] = (
     "plan",
@@ -22,12 +22,13 @@ KINDS: tuple[str, ...] = (
     "unknown",
     "done",
     "snooze",
+    "login",
     "noop",
 )
 
 Kind = Literal[
     "plan", "confirm", "cancel", "help", "undo", "query", "clarify", "unknown_lead", "unknown",
-    "done", "snooze", "noop",
+    "done", "snooze", "login", "noop",
 ]
 
 
@@ -132,9 +133,38 @@ class UpdateLead:
         return {f: v for f in ("name", "phone", "email") if (v := getattr(self, f)) is not None}
 
 
+def new_lead_ref(index: int) -> int:
+    """The `lead_id` of an action about the lead that action `index` of the same plan creates
+    ("New lead Marcus Bell ..., met him at the open house"): negative, since no row exists yet.
+    Execution puts the new row's id in its place (`created_by`)."""
+    return -(index + 1)
+
+
+def created_by(lead_id: int | None) -> int | None:
+    """The index of the create_lead action a `new_lead_ref` points at; None for a real id."""
+    return -lead_id - 1 if isinstance(lead_id, int) and lead_id < 0 else None
+
+
 Action = (UpdateStatus | LogInteraction | ScheduleFollowUp | CreateLead | RescheduleFollowUp
           | CancelFollowUp | CompleteFollowUp | UpdateLead)
 FOLLOW_UP_CHANGES = (RescheduleFollowUp, CancelFollowUp, CompleteFollowUp)
+
+
+def action_from_dict(data: dict) -> Action:
+    """The action `action_to_dict` made (a plan waiting in Redis, to change and show again)."""
+    cls = {c.__dataclass_fields__["type"].default: c for c in get_args(Action)}[data["type"]]
+    hints = get_type_hints(cls)
+    kwargs = {}
+    for f in fields(cls):
+        if f.name not in data or f.name == "type":
+            continue
+        value = data[f.name]
+        if hints[f.name] in (datetime, datetime | None) and isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        elif f.name == "old" and isinstance(value, dict):
+            value = tuple(value.items())
+        kwargs[f.name] = value
+    return cls(**kwargs)
 
 
 @dataclass

@@ -76,6 +76,26 @@ def match_reminder_reply(low: str) -> ReminderReply | None:
     return ReminderReply("snooze", _int(m.group("n")), _time_words(rest), explicit)
 
 
+# Where a reply to a reminder may stop and the agent go on: "done, talked to him, all good".
+_GOES_ON = re.compile(r"\s*(?:[,;:.!\n]+|\s[-\u2013\u2014]+)\s*|\s+(?:and|then|but)\s+")
+
+
+def split_reminder_reply(low: str) -> tuple[ReminderReply, int] | None:
+    """A reply to a reminder followed by more ("done, talked to him, all good", "snooze 1h -
+    left her a voicemail"): the reply, and the offset in `low` where the rest starts. Only an
+    outright DONE or SNOOZE leads ("later, remind me to call Dana" is a command)."""
+    for m in _GOES_ON.finditer(low):
+        if m.start() == 0:
+            continue
+        said = match_reminder_reply(low[:m.start()])
+        if said is None or (said.type == "snooze" and not said.explicit):
+            continue
+        if not re.search(r"[^\W\d_]", low[m.end():]):
+            return None
+        return said, m.end()
+    return None
+
+
 def _time_words(rest: str) -> str:
     """'1h' -> 'in 1 hours', 'for 30 min' -> 'in 30 minutes', 'until 3pm' -> '3pm'."""
     rest = _FILLER_TAIL.sub("", rest).strip()

@@ -105,8 +105,12 @@ def _detail(field: str, value: str | None) -> str:
     return display_phone(value) if field == "phone" else value
 
 
-def plan_reply(actions: Sequence[Action]) -> str:
-    return "\n".join(describe(a) for a in actions) + "\n" + CONFIRM_TAIL
+def plan_reply(actions: Sequence[Action], left_out: Sequence[str] = ()) -> str:
+    """The plan, one line per action; then what was said but is in no action (nothing said
+    disappears silently); then how to confirm."""
+    lines = [describe(a) for a in actions]
+    lines += [f'Not understood, so not saved: "{said}"' for said in left_out if said]
+    return "\n".join(lines) + "\n" + CONFIRM_TAIL
 
 
 def numbered(names: Sequence[str]) -> str:
@@ -183,6 +187,18 @@ def unknown(too_long: bool = False) -> str:
     return f"{head} {EXAMPLES}"
 
 
+def welcome() -> str:
+    return "You're welcome! Text HELP any time for examples."
+
+
+def cannot_yet() -> str:
+    """For a request none of the commands carries out. It names only what is possible, so it
+    stays true as commands are added."""
+    return ("I can't do that yet. I can log calls, meetings, viewings, emails, texts and notes, "
+            "change a lead's status, set follow-ups, add leads, and answer questions about your "
+            "leads and agenda. Text HELP for examples.")
+
+
 def carrier_keyword() -> str:
     return (
         "Messages are paused or resumed by your carrier keywords. "
@@ -198,8 +214,54 @@ def cancel() -> str:
     return "Cancelled. Nothing was changed."
 
 
+def login() -> str:
+    return "I'll text you a one-time link to sign in to the web app."
+
+
 def undo() -> str:
     return "Undo the last change? Reply YES to confirm or NO to cancel."
+
+
+# --- kind `noop`: every action would change nothing -----------------------------------------------
+
+def already_in_status(lead: str, status: str) -> str:
+    """'Dana Cole is already negotiating.' (the spec's words)."""
+    return f"{lead} is already {status.replace('_', ' ')}."
+
+
+def no_open_follow_up(lead: str | None = None, due: datetime | None = None,
+                      time_only: bool = False, words: str | None = None) -> str:
+    """No open follow-up fits what was said: 'No open follow-up with John Doe at 2:00 PM, so
+    nothing to change.' `due` is the time said (`time_only`: only its clock time was said),
+    `words` the title words said."""
+    parts = ["No open follow-up"]
+    if words:
+        parts.append(f'about "{words}"')
+    if lead:
+        parts.append(f"with {lead}")
+    if due is not None:
+        meridiem = "AM" if due.hour < 12 else "PM"
+        clock = f"{due.hour % 12 or 12}:{due:%M} {meridiem}"
+        parts.append(f"at {clock}" if time_only else f"on {format_due(due)}")
+    return " ".join(parts) + ", so nothing to change."
+
+
+def nobody_picked(said: str) -> str:
+    """A selector that picks no lead: 'No leads match "all my contacted leads", so nothing to
+    change.'"""
+    return f'No leads match "{said.strip()}", so nothing to change.'
+
+
+def with_left_out(reply: str, reasons: Sequence[str]) -> str:
+    """A plan's reply with the no-op actions it leaves out and why, before the YES prompt:
+    'Update John Doe: contacted -> qualified.\\nLeft out: Dana Cole is already negotiating.\\n
+    Reply YES ...'."""
+    if not reasons:
+        return reply
+    note = "Left out: " + " ".join(reasons)
+    if reply.endswith(CONFIRM_TAIL):
+        return reply[: -len(CONFIRM_TAIL)] + note + "\n" + CONFIRM_TAIL
+    return f"{reply}\n{note}"
 
 
 # --- Reading and changing what is there (issue 16) ----------------------------------------------
@@ -231,11 +293,6 @@ def which_follow_up_said() -> str:
             'or "cancel the follow-up with Dana Cole".')
 
 
-def no_such_follow_up(described: str) -> str:
-    said = f" {described}" if described else ""
-    return f"There is no open follow-up{said}, so nothing would change."
-
-
 def move_when(lead: str, title: str) -> str:
     return (f"Move '{title}' with {lead} to when? e.g. \"Friday at 3\", \"tomorrow\" or "
             "\"an hour later\".")
@@ -248,10 +305,6 @@ def move_forward(said: str) -> str:
 
 def already_due(lead: str, title: str, due: datetime) -> str:
     return f"'{title}' with {lead} is already due {format_due(due)}."
-
-
-def already_status(lead: str, status: str) -> str:
-    return f"{lead} is already {status}."
 
 
 def already_detail(lead: str, field: str, value: str) -> str:
@@ -274,10 +327,10 @@ def what_detail(name: str) -> str:
             f"\"change {name}'s email to name@example.com\".")
 
 
-def plan_reply_with(actions: Sequence[Action], left_out: Sequence[str],
-                    bulk: dict[int, str]) -> str:
-    """The plan's lines (a run of actions picked by one selector counted and named in one
-    line), then what was left out because it would change nothing, then how to confirm."""
+def plan_reply_with(actions: Sequence[Action], bulk: dict[int, str],
+                    not_understood: Sequence[str] = ()) -> str:
+    """`plan_reply`, with a run of actions picked by one selector ("all my new leads")
+    counted and named in one line."""
     lines: list[str] = []
     i = 0
     while i < len(actions):
@@ -289,8 +342,7 @@ def plan_reply_with(actions: Sequence[Action], left_out: Sequence[str],
         run = list(actions[i:j])
         lines.append(describe_many(run) if len(run) > 1 else describe(run[0]))
         i = j
-    if left_out:
-        lines.append("(Left out: " + " ".join(left_out) + ")")
+    lines += [f'Not understood, so not saved: "{said}"' for said in not_understood if said]
     return "\n".join(lines) + "\n" + CONFIRM_TAIL
 
 

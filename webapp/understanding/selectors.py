@@ -28,6 +28,7 @@ from typing import Any
 
 from dateutil.relativedelta import relativedelta
 
+from webapp.understanding import replies
 from webapp.understanding.lead_names import Mention
 from webapp.understanding.normalize import fold
 from webapp.understanding.plan import Action, LeadRef, Plan, ScheduleFollowUp
@@ -261,7 +262,7 @@ def too_many(selection: Selection) -> Plan:
 
 
 def nobody(selection: Selection) -> str:
-    return f'No leads match "{selection.said}", so nothing would change.'
+    return replies.nobody_picked(selection.said)
 
 
 def retitle(p: Any, selection: Selection, actions: Sequence[Action]) -> list[Action]:

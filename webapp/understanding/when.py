@@ -1453,6 +1453,8 @@ def _resolve(group: list[_Piece], ctx: _Ctx) -> _Resolved | None:
     if day is None:
         if merged.pod_today and merged.time is None:
             due = build(ctx.today)
+            if due <= now and merged.pod == "tonight":
+                due = _later_tonight(now) or due  # "tonight" at 20:15: 21:00, not the past
         else:
             due = build(ctx.today)
             if due <= now and not (merged.pod_today and extra_days == 0):
@@ -1487,6 +1489,12 @@ def _later_today(now: datetime) -> datetime:
     t = t.replace(second=0, microsecond=0)
     t += timedelta(minutes=(-t.minute) % 30)
     return t.astimezone(now.tzinfo)
+
+
+def _later_tonight(now: datetime) -> datetime | None:
+    """"tonight" once 19:00 has passed: the next full hour, if it is still before midnight."""
+    t = (now + timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)  # wall clock
+    return t if t.date() == now.date() else None
 
 
 def _may_hold_time(text: str) -> bool:

@@ -21,14 +21,24 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+)
 from sqlalchemy import select
 
-from db.models import Message, User
+from db.models import Message, User, utcnow
 from webapp.channels.sms.inbound import Inbound
 from webapp.crm.agents import find_agent
 from webapp.crm.demo import DEMO_AGENT
 from webapp.database import get_db
+from webapp.web.login_links import issue_link
 
 ALLOWED_ENVIRONMENTS = ("development", "testing")
 FEED_LIMIT = 200  # rows per poll; the page asks again at once when it got a full page
@@ -175,6 +185,20 @@ def messages() -> Response:
             "messages": [_row(m) for m in rows],
             "more": after is not None and len(rows) == FEED_LIMIT,
         })
+
+
+@bp.get("/web-sign-in")
+def web_sign_in() -> Response:
+    """Development's shortcut to the web app: a fresh one-time link for the agent chosen on the
+    page (else the demo agent), opened at once. The link's page still asks for its button."""
+    phone = request.args.get("agent") or DEMO_AGENT["phone"]
+    with get_db().session() as session:
+        agent = find_agent(session, phone, current_app.config["DEFAULT_COUNTRY"])
+        if agent is None:
+            abort(404)
+        token = issue_link(session, agent.id, utcnow())
+        session.commit()
+    return redirect(f"/login/{token}", code=303)
 
 
 def _row(message: Message) -> dict[str, Any]:

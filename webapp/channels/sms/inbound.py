@@ -25,6 +25,7 @@ from webapp.channels.sms.idempotency import IdempotencyTokens
 from webapp.channels.sms.rate_limit import RateLimiter
 from webapp.conversation.conversation import TRY_AGAIN, Conversation
 from webapp.ops import counters
+from webapp.ops.logs import mask_text
 from webapp.phones import normalize_phone
 
 log = logging.getLogger(__name__)
@@ -120,7 +121,10 @@ class SmsInbound:
 
         turn = self.conversation.handle(agent, message.body, message.channel,
                                         defer_dispatch=True, context=context)
-        reply = self._reply(agent, message, turn.reply, turn.plan_id)
+        # A sign-in link goes out in the reply but is kept in `messages` masked: the link is a
+        # credential for 15 minutes, and only its hash is stored anywhere.
+        stored = turn.reply.replace(turn.link, mask_text(turn.link)) if turn.link else None
+        reply = self._reply(agent, message, turn.reply, turn.plan_id, stored)
         if turn.dispatch is not None:
             turn.dispatch()  # after the reply row, so "Confirmed" is stored before the result
         return reply
@@ -174,13 +178,14 @@ class SmsInbound:
         agent.opted_out = value
 
     def _reply(self, agent: User | None, message: Inbound, text: str,
-               plan_id: str | None = None) -> str:
-        """Record the reply we are about to give in the webhook response."""
+               plan_id: str | None = None, stored: str | None = None) -> str:
+        """Record the reply we are about to give in the webhook response (as `stored`, when
+        the record must differ from what is sent)."""
         params = {
             "channel": message.channel,
             "agent_id": agent.id if agent else None,
             "phone": agent.phone if agent else None,
-            "body": text,
+            "body": stored if stored is not None else text,
             "plan_id": plan_id,
             "now": utcnow(),
         }

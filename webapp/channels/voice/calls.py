@@ -38,7 +38,7 @@ from db.models import ExecutedPlan, Lead, Message, User
 from db.session import Database
 from db.vocabulary import STATUSES
 from webapp.channels.voice import speech
-from webapp.conversation.conversation import NOTHING_PENDING, TRY_AGAIN, Conversation, Turn
+from webapp.conversation.conversation import TRY_AGAIN, Conversation, Turn
 from webapp.crm.agents import find_agent
 from webapp.understanding.intents import detect_intent
 
@@ -61,7 +61,7 @@ COMMAND_HINTS: tuple[str, ...] = (
     "status", "mark", "update", "remind me", "follow up", "schedule", "new lead",
     "called", "met", "meeting", "viewing", "showing", "emailed", "texted", "add a note",
     "went well", "no answer", "tomorrow", "morning", "afternoon", "evening", "tonight",
-    "that's all",
+    "that's all", "login", "dashboard", "web app",
 )
 
 # What "Anything else?" may be answered with to end the call (a plain no is not a cancel here:
@@ -75,6 +75,8 @@ _CLOSING = frozenset({
 })
 
 Expect = str  # "command" | "confirm" | "choice" | "heard"
+
+LOGIN_TEXTED = "I've texted you a link to sign in to the web app. It works once, for 15 minutes."
 
 
 @dataclass
@@ -393,15 +395,38 @@ class VoiceCalls:
             state.expect, state.prompt = "choice", said
             state.numbered = bool(clarify.get("options")) or clarify.get("type") == "status"
             return VoiceReply([said])
-        if kind == "help":
+        if kind == "login":
+            said = [self._text_login_link(agent, turn, now)]
+        elif kind == "help":
             said = [speech.HELP]
         elif kind == "unknown":
             said = [speech.UNKNOWN]
         elif kind == "query":
-            said = [speech.speakable(turn.reply, now)]
+            said = [self._say_answer(agent, turn, now)]
         else:  # unknown_lead and anything new: the conversation's own words, spoken
             said = [speech.speakable(turn.reply, now)]
         return VoiceReply(said + self._still_waiting_or_more(agent, state))
+
+    def _text_login_link(self, agent: User, turn: Turn, now: datetime) -> str:
+        """A sign-in link is texted, never spoken: say that it was sent."""
+        if turn.link is None:  # none made (asked too often): the conversation's own words
+            return speech.speakable(turn.reply, now)
+        if agent.opted_out or self.send_text is None:
+            return ("I can't text you the link while texts from me are stopped. Text START, "
+                    "then ask again.")
+        self.send_text(agent, turn.reply, None)
+        return LOGIN_TEXTED
+
+    def _say_answer(self, agent: User, turn: Turn, now: datetime) -> str:
+        """Read a briefing or a list back briefly, and text the whole answer when some of it
+        went unsaid (an agent who opted out of texts hears how many more there are)."""
+        if turn.answer is None:
+            return speech.speakable(turn.reply, now)
+        can_text = self.send_text is not None and not agent.opted_out
+        said, left_out = speech.say_answer(turn.answer, now, texted=can_text)
+        if left_out and can_text and self.send_text is not None:
+            self.send_text(agent, turn.answer.text, None)
+        return said
 
     def _still_waiting_or_more(self, agent: User, state: CallState) -> list[str]:
         """After an answer that changed nothing: remind of a plan still waiting, else ask on."""
@@ -415,7 +440,7 @@ class VoiceCalls:
 
     def _confirmed(self, agent: User, state: CallState, turn: Turn, zone: ZoneInfo) -> VoiceReply:
         if turn.plan_id is None:
-            if turn.reply != NOTHING_PENDING:  # not saved: the plan was put back for a retry
+            if not turn.nothing_pending:  # not saved: the plan was put back for a retry
                 state.expect, state.prompt = "confirm", speech.CONFIRM_PROMPT
                 return VoiceReply([speech.speakable(turn.reply)])
             state.expect, state.plan_id, state.prompt = "command", None, speech.WHAT_TO_DO

@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo
 
 import phonenumbers
 
+from webapp.crm.answers import Answer
+from webapp.crm.sms_budget import CUT
 from webapp.understanding.plan import (
     Action,
     CancelFollowUp,
@@ -31,6 +33,8 @@ CONFIRM_PROMPT = "Say yes to confirm or no to cancel, or press 1 for yes, 2 for 
 IS_THAT_RIGHT = "Is that right? Say yes or no, or press 1 for yes, 2 for no."
 CHOICE_PROMPT = "Say the number, or press it on your keypad."
 ANYTHING_ELSE = "Anything else?"
+TEXTED_THE_REST = "I've texted you the rest."
+FIRST_FEW = 3  # items of a list or briefing read aloud before the rest is texted
 WHAT_TO_DO = "What would you like to do?"
 GOODBYE = "Goodbye."
 UNKNOWN_CALLER = (
@@ -311,7 +315,11 @@ _SMS_DAY = re.compile(
     r"\b(Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
     r"(\d{1,2})\b"
 )
+# 'Mar 5' (a day without its weekday); May is left alone: the word and the month are one
+_MONTH_DAY = re.compile(r"\b(Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (\d{1,2})\b")
 _ISO = re.compile(r"\b\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:?\d\d)?")
+_PHONE = re.compile(r"\+\d[\d ().-]{6,}\d")  # '+1 773-555-0127' (display_phone's form)
+_EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 _PLURAL = re.compile(r"\b(\d+) (\w+)\(s\)")  # "1 lead(s)" -> "1 lead", "3 leads"
 _CLOCK = re.compile(r"\b(\d{1,2}):00 ?([AP]M)\b")
 _NUMBERED = re.compile(r"(?:(?<=\s)|^)(\d{1,2})\) ")
@@ -327,15 +335,18 @@ def speakable(text: str, now: datetime | None = None) -> str:
         text = pattern.sub(spoken, text)
     text = _SMS_DATE.sub(_spoken_sms_date, text)
     text = _SMS_DAY.sub(lambda m: f"{_DAYS[m[1]]} {_MONTHS[m[2]]} {m[3]}", text)
+    text = _MONTH_DAY.sub(lambda m: f"{_MONTHS[m[1]]} {m[2]}", text)
     if now is not None:
         text = _ISO.sub(lambda m: say_when(datetime.fromisoformat(m[0]), now), text)
+    text = _PHONE.sub(lambda m: say_phone("+" + re.sub(r"\D", "", m[0])), text)
+    text = _EMAIL.sub(lambda m: say_email(m[0]), text)
     text = _CLOCK.sub(r"\1 \2", text)
     text = _PLURAL.sub(lambda m: f"{m[1]} {m[2]}" + ("" if m[1] == "1" else "s"), text)
     text = _NUMBERED_NEXT.sub(r". \1, ", text)
     text = _NUMBERED.sub(r"\1, ", text)
     text = _QUOTED_WORD.sub(lambda m: m[1], text)
     text = _SNAKE.sub(r"\1 \2", text)
-    text = text.replace("->", " to ").replace("—", ",").replace("–", ",")
+    text = text.replace("->", " to ").replace("—", ",").replace("–", ",").replace("·", ",")
     text = text.replace("•", "\n").replace('"', "")
     text = _NOT_SPOKEN.sub(" ", text)
     lines = [line.strip() for line in text.splitlines() if line.strip()]
@@ -343,6 +354,28 @@ def speakable(text: str, now: datetime | None = None) -> str:
     text = f"{text} {lines[-1]}" if lines else ""
     text = re.sub(r"\s+([.,;:!?])", r"\1", text)
     return re.sub(r"\s{2,}", " ", text).strip()
+
+
+def say_answer(answer: Answer, now: datetime, texted: bool = True) -> tuple[str, bool]:
+    """A query's answer for the ear, and whether some of it was left unsaid.
+
+    A short answer is said whole. A list or a briefing is said briefly: its gist and the first
+    FIRST_FEW items, then "I've texted you the rest" (the caller texts `answer.text`) — or,
+    when no text can be sent (`texted` False), how many more there are."""
+    left = answer.total - FIRST_FEW
+    if not answer.head or (left <= 0 and CUT not in answer.text):
+        return _sentence_end(speakable(answer.text, now)), False  # short and whole: as texted
+    said = _sentence_end(speakable("\n".join([answer.head, *answer.items[:FIRST_FEW]]), now))
+    if left <= 0:
+        return said, False
+    if texted:
+        return f"{said} {TEXTED_THE_REST}", True
+    return f"{said} And {left} more.", True
+
+
+def _sentence_end(text: str) -> str:
+    """A full stop where a list's last line had none, so what follows is a new sentence."""
+    return text if not text or text.endswith((".", "!", "?", ":")) else text + "."
 
 
 def _spoken_sms_date(m: re.Match[str]) -> str:

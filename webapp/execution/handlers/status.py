@@ -1,4 +1,8 @@
-"""`update_status`: a lead's pipeline status, with a `lead_history` row for every change."""
+"""`update_status`: a lead's pipeline status, with a `lead_history` row for every change.
+
+The status the agent saw (`old_status`, when the plan carries it) must still be the lead's: a
+status changed meanwhile by another channel fails the plan rather than being overwritten.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +25,9 @@ class UpdateStatus(ActionHandler):
             raise PlanRejected(f"{new!r} is not a status")
         lead = run.own_lead(action["lead_id"])
         old = lead.status
+        seen = action.get("old_status")
+        if seen and old not in (seen, new):
+            raise PlanRejected(f"{lead.name} was changed to '{old}' meanwhile")
         effect = {"type": self.type, "lead_id": lead.id, "lead": lead.name,
                   "old_status": old, "new_status": new, "history_id": None}
         if old == new:
