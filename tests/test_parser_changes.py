@@ -396,3 +396,11 @@ def test_naming_a_follow_up_reads_the_book_once() -> None:
     book = CountingBook(FOLLOW_UPS)
     parse_message("cancel my 2pm with John Doe", context(book=book), NOW)
     assert book.calls == 1
+
+
+def test_a_noop_left_out_before_a_new_lead_keeps_the_reference_to_that_lead() -> None:
+    got = parse("Mark Dana Cole as negotiating, new lead Marcus Bell 773-555-0199, met him at "
+                "the open house")
+    assert [(a["type"], a.get("lead_id")) for a in got["actions"]] == [
+        ("create_lead", None), ("log_interaction", -1)]  # -1: the plan's first action's lead
+    assert "Left out: Dana Cole is already negotiating." in got["reply"]

@@ -113,7 +113,8 @@ def test_a_new_number_and_many_leads_at_once_by_sms(app, agent, phone, book, cel
 
 def test_a_noop_offers_nothing_to_confirm(app, agent, phone, book) -> None:
     assert phone.text("Mark Dana Cole as negotiating") == "Dana Cole is already negotiating."
-    assert phone.text("cancel my 9am with Dana").startswith("There is no open follow-up")
+    assert phone.text("cancel my 9am with Dana") == (
+        "No open follow-up with Dana Cole at 9:00 AM, so nothing to change.")
     assert phone.text("YES") == "Nothing is waiting for confirmation."
     assert rows(app, ExecutedPlan) == []
 
