@@ -2,13 +2,15 @@
 
 For debugging and evaluation: prints the spec's output shape (kind, actions, reply) for one
 message, or for every JSON line on stdin with --jsonl (each line parsed on its own, as the first
-message of a conversation). Reads the agent and leads from the database; writes nothing.
+message of a conversation). Reads the agent and their book (leads, open follow-ups, interactions)
+from the database; writes nothing.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -20,6 +22,7 @@ from webapp.cli.agent_option import agent_from_option
 from webapp.config import ConfigError
 from webapp.conversation.lead_directories import directory_for
 from webapp.crm.answers import answer_query
+from webapp.crm.book_lookup import SqlBook
 from webapp.database import get_db
 from webapp.phones import region_of
 from webapp.understanding.parser import AgentContext
@@ -63,7 +66,8 @@ def parse(agent_phone: str, now_raw: str | None, parser_name: str, jsonl: bool,
         agent = agent_from_option(session, agent_phone)
         zone = ZoneInfo(agent.timezone)
         ctx = AgentContext(leads=directory_for(session, agent.id), timezone=zone,
-                           country=region_of(agent.phone, current_app.config["DEFAULT_COUNTRY"]))
+                           country=region_of(agent.phone, current_app.config["DEFAULT_COUNTRY"]),
+                           book=SqlBook(lambda: nullcontext(session), agent.id))
 
         def one(text: str, now: datetime) -> dict:
             plan = parse_message(text, ctx, now)

@@ -35,6 +35,7 @@ from webapp.conversation.reminder_answers import (
 )
 from webapp.conversation.undo import describe_undo, last_undoable_plan
 from webapp.crm.answers import Answer, answer
+from webapp.crm.book_lookup import SqlBook
 from webapp.ops import counters
 from webapp.phones import display_phone, region_of
 from webapp.understanding.corrections import match_correction
@@ -161,6 +162,7 @@ class Conversation:
             timezone=zone,
             country=_region_of(agent.phone, self.default_country),
             recent_lead_ids=recent_ids,
+            book=SqlBook(self.db.session, agent.id),  # read only if the message needs it
         )
         local_now = now.astimezone(zone)
         if clarify is None:
@@ -252,7 +254,7 @@ class Conversation:
         if leads.get(reminder.lead_id) is None:  # added within the directory's recheck time
             with self.db.session() as session:
                 leads = directory_for(session, agent.id, recheck=True)
-        about = AgentContext(leads, ctx.timezone, ctx.country, [reminder.lead_id])
+        about = AgentContext(leads, ctx.timezone, ctx.country, [reminder.lead_id], book=ctx.book)
         plan = self.parse(rest, about, now.astimezone(ctx.timezone))
         if plan.kind == "plan":
             logs = [a for a in plan.actions if isinstance(a, LogInteraction)]

@@ -23,11 +23,12 @@ KINDS: tuple[str, ...] = (
     "done",
     "snooze",
     "login",
+    "noop",
 )
 
 Kind = Literal[
     "plan", "confirm", "cancel", "help", "undo", "query", "clarify", "unknown_lead", "unknown",
-    "done", "snooze", "login",
+    "done", "snooze", "login", "noop",
 ]
 
 
