@@ -163,7 +163,8 @@ class ClientInteraction(Base):
         CheckConstraint(_in("channel", CHANNELS), name="channel_valid"),
         Index("ix_client_interactions_agent_id_id", "agent_id", "id"),
         # One agent's interactions in a time range, counted by week and type from the index
-        # alone (reports, stats); a lead's first contact, and its timeline, in time order.
+        # alone (reports, stats; the parser's "everyone I called this week"); a lead's first
+        # contact, and its timeline, in time order.
         Index("ix_client_interactions_agent_id_occurred_at_type", "agent_id", "occurred_at",
               "type"),
         Index("ix_client_interactions_lead_id_occurred_at", "lead_id", "occurred_at"),
@@ -218,11 +219,17 @@ class Appointment(Base):
               postgresql_where=text(_OUTSTANDING), sqlite_where=text(_OUTSTANDING)),
         Index("ix_appointments_agent_id_due_at", "agent_id", "due_at"),
         # Answers read an agent's open follow-ups by due time (agenda, lists, suggestions,
-        # missed ones in stats) and done ones by completion (stats), counted from the index.
+        # missed ones in stats) and done ones by completion (stats), counted from the index;
+        # so does the parser naming one ("my 2pm", "the contract reminder").
         Index("ix_appointments_open", "agent_id", "due_at",
               postgresql_where=text(_OPEN), sqlite_where=text(_OPEN)),
         Index("ix_appointments_done", "agent_id", "completed_at",
               postgresql_where=text(_DONE), sqlite_where=text(_DONE)),
+        # The parser: a lead's open follow-ups, earliest first ("cancel the follow-up with
+        # Dana"), and the one changed last ("push it back an hour" right after a change).
+        Index("ix_appointments_open_lead_due", "lead_id", "due_at",
+              postgresql_where=text(_OPEN), sqlite_where=text(_OPEN)),
+        Index("ix_appointments_agent_id_updated_at", "agent_id", "updated_at"),
     )
 
 

@@ -235,7 +235,7 @@ def test_a_new_command_replaces_the_question(app, phone) -> None:
     phone.text("Update John to qualified")
     reply = phone.text("Update Dana Cole to hot")
     assert '"hot" is not a status' in reply
-    assert "Update Dana Cole" in phone.text("4")
+    assert "Update Dana Cole" in phone.text("3")  # qualified (4, negotiating, she already is)
 
 
 # ---- corrections to a pending plan (issue 20, item 6) --------------------------------------

@@ -130,10 +130,10 @@ def test_an_interaction_today_at_a_time_ahead_is_still_a_follow_up() -> None:
 @pytest.mark.parametrize(("text", "lead", "status"), [
     ("Dana is closed won yay", "Dana Cole", "closed_won"),
     ("Priya Patel is lost sadly", "Priya Patel", "closed_lost"),
-    ("mark grace lee negotiating fingers crossed", "Grace Lee", "negotiating"),
+    ("mark grace lee qualified fingers crossed", "Grace Lee", "qualified"),
     ("David Kim qualified, finally", "David Kim", "qualified"),
-    ("Tom Nguyen is dead unfortunately", "Tom Nguyen", "closed_lost"),
-    ("hannah becker is qualified woohoo", "Hannah Becker", "qualified"),
+    ("Will Turner is dead unfortunately", "Will Turner", "closed_lost"),
+    ("hannah becker is negotiating woohoo", "Hannah Becker", "negotiating"),
 ])
 def test_a_status_with_a_comment_word_is_still_a_status(text, lead, status) -> None:
     assert shape(parse(text)) == [("update_status", lead, status)]

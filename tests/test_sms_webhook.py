@@ -114,7 +114,7 @@ def test_yes_records_the_confirmed_plan_before_anything_runs(app, phone) -> None
 
 
 def test_clarify_then_a_number_continues_the_same_request(app, phone) -> None:
-    question = phone.text("Update John to qualified")
+    question = phone.text("Update John to negotiating")  # John Smith is qualified: a no-op
     assert "1" in question and "John Doe" in question and "John Smith" in question
     reply = phone.text("2")
     assert "Reply YES" in reply
@@ -124,7 +124,7 @@ def test_clarify_then_a_number_continues_the_same_request(app, phone) -> None:
 def test_a_text_that_is_never_read_leaves_the_clarify_question_waiting(app, phone) -> None:
     # The webhook's first Redis round trip only looks for a waiting question; taking it is
     # the conversation's, so an unreadable text in between does not lose it.
-    question = phone.text("Update John to qualified")
+    question = phone.text("Update John to negotiating")  # John Smith is qualified: a no-op
     assert "John Doe" in question and "John Smith" in question
     assert "emoji" in phone.text("👍👍")
     reply = phone.text("2")
@@ -133,7 +133,7 @@ def test_a_text_that_is_never_read_leaves_the_clarify_question_waiting(app, phon
 
 
 def test_a_clarify_answer_continues_once(app, phone) -> None:
-    phone.text("Update John to qualified")
+    phone.text("Update John to negotiating")  # John Smith is qualified: a no-op
     assert "Reply YES" in phone.text("2")
     assert "Reply YES" not in (phone.text("1") or "")  # the question was taken by the first
 

@@ -148,7 +148,7 @@ def test_keypad_one_confirms_without_a_worker_and_says_it_will_text(app, call, s
 
 def test_a_numbered_choice_by_keypad(app, call) -> None:
     call.call()
-    question = said(call.say("update john to qualified"))
+    question = said(call.say("update john to negotiating"))  # John Smith is qualified
     assert "1, John Doe" in question and "2, John Smith" in question
     assert "press it on your keypad" in question
     root = call.press("2")

@@ -2,9 +2,10 @@
 
 For debugging and evaluation: prints the spec's output shape (kind, actions, reply) for one
 message, or for every JSON line on stdin with --jsonl (each line parsed on its own, as the first
-message of a conversation). Reads the agent and leads from the database; writes nothing.
-The agent's note templates expand as they would in a text, and a `draft` is written (by the
-model with --parser llm/auto and a key, else the template) and shown, but not stored.
+message of a conversation). Reads the agent and their book (leads, open follow-ups, interactions)
+from the database; writes nothing. The agent's note templates expand as they would in a
+text, and a `draft` is written (by the model with --parser llm/auto and a key, else the
+template) and shown, but not stored.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -24,6 +26,7 @@ from webapp.cli.agent_option import agent_from_option
 from webapp.config import ConfigError
 from webapp.conversation.lead_directories import directory_for
 from webapp.crm.answers import answer_query
+from webapp.crm.book_lookup import SqlBook
 from webapp.crm.email_drafts import draft_facts, draft_reply, latest_draft
 from webapp.crm.note_templates import templates_of
 from webapp.database import get_db
@@ -73,6 +76,7 @@ def parse(agent_phone: str, now_raw: str | None, parser_name: str, jsonl: bool,
         zone = ZoneInfo(agent.timezone)
         ctx = AgentContext(leads=directory_for(session, agent.id), timezone=zone,
                            country=region_of(agent.phone, current_app.config["DEFAULT_COUNTRY"]),
+                           book=SqlBook(lambda: nullcontext(session), agent.id),
                            templates=functools.cache(lambda: templates_of(session, agent.id)),
                            latest_draft=lambda: latest_draft(session, agent.id))
 

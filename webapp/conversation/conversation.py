@@ -37,6 +37,7 @@ from webapp.conversation.reminder_answers import (
 )
 from webapp.conversation.undo import describe_undo, last_undoable_plan
 from webapp.crm.answers import Answer, answer
+from webapp.crm.book_lookup import SqlBook
 from webapp.crm.email_drafts import latest_draft
 from webapp.crm.note_templates import templates_of
 from webapp.ops import counters
@@ -169,6 +170,7 @@ class Conversation:
             timezone=zone,
             country=_region_of(agent.phone, self.default_country),
             recent_lead_ids=recent_ids,
+            book=SqlBook(self.db.session, agent.id),  # read only if the message needs it
             templates=functools.cache(lambda: self._templates(agent.id)),
             latest_draft=functools.cache(lambda: self._latest_draft(agent.id)),
         )

@@ -52,7 +52,7 @@ import functools
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -273,6 +273,11 @@ _REAL_ESTATE_WORDS = frozenset(
     "interest happy concerns concern questions question details info information financing "
     "approved preapproved cash case page bill bills fee fees check".split()
 )
+# How agents name a lead's details and their own lists ("Priya's cell", "show my pipeline").
+_DETAIL_WORDS = frozenset(
+    "cell cellphone mobile number numbers digits email emails address pipeline stats "
+    "statistics rundown briefing summary callback callbacks comps".split()
+)
 # Everyday English words that are also first or last names: still findable (rules 2 and 3).
 _NAME_LIKE_WORDS = frozenset(
     "mark will may june april august grace hope joy faith rose drew sue chase miles summer "
@@ -290,6 +295,7 @@ COMMON_WORDS: frozenset[str] = (
     | _NUMBER_WORDS
     | _FUNCTION_WORDS
     | _REAL_ESTATE_WORDS
+    | _DETAIL_WORDS
     | _NAME_LIKE_WORDS
 )
 NAME_LIKE_WORDS = _NAME_LIKE_WORDS  # for `names_said`: which everyday words may end a name
@@ -453,6 +459,10 @@ class LeadDirectory:
 
     def get(self, lead_id: int) -> LeadRef | None:
         return self._leads.get(lead_id)
+
+    def __iter__(self) -> Iterator[LeadRef]:
+        """Every lead (for picking leads by status: "all my negotiating leads")."""
+        return iter(self._leads.values())
 
     def is_name_word(self, word: str) -> bool:
         """Whether a normalized word is exactly a word of some lead's name."""

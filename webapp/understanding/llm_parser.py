@@ -21,6 +21,13 @@ is trusted with *reading* (which command, which name, which words are the time),
 - Text in a message cannot widen scope: a lead is accepted only if the message names it (a
   mention the rule-side name finder sees, or its name in the text) or a pronoun can mean it (the
   agent's recent leads). "Mark all leads closed_won" therefore names no lead and changes none.
+  Many leads at once only through a `selector` the message states (a status, an interaction in
+  a period, days since last contact): picked by our own code, at most 25, never "all leads".
+- Changing what is there (reschedule / cancel / complete a follow-up, update a lead): the model
+  only says which words name the follow-up (lead, time, title words) and what is new; those
+  words are said again to the rule parser in a plain sentence ("cancel the contract follow up
+  with John Doe 2pm"), so the follow-up is picked, the new time computed, the values checked and
+  no-ops found by exactly the rules' code (`changes.py`), against the agent's own book.
 
 Clarify answers from this path carry no `clarify` continuation (the rule parser continues a
 clarify by re-reading the message with the answer pinned, which only works for messages the
@@ -34,6 +41,7 @@ phase (connect, write, each read) and a server that trickles bytes could outlast
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import json
 import logging
 import re
@@ -49,20 +57,32 @@ from db.vocabulary import INTERACTION_TYPES, STATUSES
 from webapp.ops import counters
 from webapp.phones import InvalidPhone, normalize_phone
 from webapp.understanding import replies, templates
+from webapp.understanding.changes import NoopAction, plan_of
 from webapp.understanding.lead_names import COMMON_WORDS
 from webapp.understanding.normalize import fold, normalize
-from webapp.understanding.parser import MONTH_FIRST_COUNTRIES, AgentContext, name_no_lead_has
+from webapp.understanding.parser import (
+    MONTH_FIRST_COUNTRIES,
+    AgentContext,
+    name_no_lead_has,
+    parse_message,
+)
 from webapp.understanding.plan import (
     Action,
+    CancelFollowUp,
+    CompleteFollowUp,
     CreateLead,
     LeadRef,
     LogInteraction,
     Plan,
+    RescheduleFollowUp,
     ScheduleFollowUp,
+    UpdateLead,
     UpdateStatus,
     new_lead_ref,
 )
-from webapp.understanding.questions import QueryType
+from webapp.understanding.questions import FOLLOW_UP_PERIODS, STATS_PERIODS, QueryType
+from webapp.understanding.reading import question_day
+from webapp.understanding.selectors import MAX_PICKED, PERIODS, Selection, pick_leads
 from webapp.understanding.statuses import canonical_status
 from webapp.understanding.when import default_due, resolve_when
 
@@ -84,9 +104,13 @@ __all__ = [
 ]
 
 TOOL_NAME = "propose_plan"
-ACTION_TYPES: tuple[type, ...] = (UpdateStatus, LogInteraction, ScheduleFollowUp, CreateLead)
-# Filled by the application from the resolved lead, never taken from the model.
-SERVER_FIELDS = frozenset({"lead_id", "old_status"})
+ACTION_TYPES: tuple[type, ...] = (UpdateStatus, LogInteraction, ScheduleFollowUp, CreateLead,
+                                  RescheduleFollowUp, CancelFollowUp, CompleteFollowUp,
+                                  UpdateLead)
+# Filled by the application from the resolved lead and the book, never taken from the model.
+SERVER_FIELDS = frozenset({"lead_id", "old_status", "appointment_id", "old"})
+CHANGE_TYPES = ("reschedule_follow_up", "cancel_follow_up", "complete_follow_up", "update_lead")
+SELECTED = "*"  # an action's lead when it is for each lead the selector picks
 # Fields whose values are one of the spec's words.
 ENUM_FIELDS: dict[str, tuple[str, ...]] = {
     "status": STATUSES,
@@ -118,6 +142,29 @@ FIELD_DESCRIPTIONS: dict[str, str] = {
     "phone": "The phone number exactly as written, or null.",
     "email": "The email address exactly as written, or null.",
 }
+# Where a field means something else in one action type (keyed by type, then schema field).
+TYPE_FIELD_DESCRIPTIONS: dict[tuple[str, str], str] = {
+    ("reschedule_follow_up", "lead"): "The lead whose follow-up it is, as listed, or '' if the "
+                                      "agent named it only by time or title ('my 2pm').",
+    ("reschedule_follow_up", "due_at_phrase"): "The NEW time as said ('Friday at 3', 'to 4', "
+                                               "'an hour later', 'next week'). Never compute.",
+    ("reschedule_follow_up", "old_due_at_phrase"): "The time words that name the follow-up as "
+                                                   "it is now ('my 2pm', 'tomorrow's 10am'), or "
+                                                   "null.",
+    ("reschedule_follow_up", "old_title"): "Words of its title the agent used to name it ('the "
+                                           "contract reminder' -> 'contract'), or ''.",
+    ("reschedule_follow_up", "title"): "A new purpose only if the agent said one, else ''.",
+    ("cancel_follow_up", "lead"): "The lead whose follow-up it is, or '' if not named.",
+    ("cancel_follow_up", "title"): "Words of its title the agent used to name it, or ''.",
+    ("cancel_follow_up", "due_at_phrase"): "The time words that name it ('my 2pm'), or null.",
+    ("complete_follow_up", "lead"): "The lead whose follow-up it is, or '' if not named.",
+    ("complete_follow_up", "title"): "Words of its title the agent used to name it, or ''.",
+    ("complete_follow_up", "due_at_phrase"): "The time words that name it ('my 2pm'), or null.",
+    ("update_lead", "lead"): "The lead as listed (the name before any change).",
+    ("update_lead", "name"): "The lead's NEW name, only if the agent gives one; else null.",
+    ("update_lead", "phone"): "The NEW phone number exactly as written, or null.",
+    ("update_lead", "email"): "The NEW email address exactly as written, or null.",
+}
 
 
 class ModelError(Exception):
@@ -132,9 +179,10 @@ class ModelError(Exception):
 # --------------------------------------------------------------------------------------------
 
 
-def _field_schema(name: str, hint: Any) -> tuple[str, dict]:
+def _field_schema(name: str, hint: Any, action_type: str = "") -> tuple[str, dict]:
     """(schema property name, schema) for one dataclass field; unknown types fail at import."""
-    described = {"description": FIELD_DESCRIPTIONS[name]} if name in FIELD_DESCRIPTIONS else {}
+    text = TYPE_FIELD_DESCRIPTIONS.get((action_type, name), FIELD_DESCRIPTIONS.get(name))
+    described = {"description": text} if text else {}
     if get_origin(hint) is Literal:
         return name, {"type": "string", "enum": list(get_args(hint))}
     if hint is str:
@@ -147,7 +195,8 @@ def _field_schema(name: str, hint: Any) -> tuple[str, dict]:
         return name, {"type": ["string", "null"], **described}
     if hint is datetime:
         phrase = name + PHRASE_SUFFIX
-        text = FIELD_DESCRIPTIONS.get(phrase, "The time words as said, or null.")
+        text = TYPE_FIELD_DESCRIPTIONS.get((action_type, phrase), FIELD_DESCRIPTIONS.get(
+            phrase, "The time words as said, or null."))
         return phrase, {"type": ["string", "null"], "description": text}
     raise TypeError(f"no schema for field {name!r} of type {hint!r}: teach llm_parser")
 
@@ -155,11 +204,12 @@ def _field_schema(name: str, hint: Any) -> tuple[str, dict]:
 def action_schema(cls: type) -> dict:
     """The JSON schema of one action type, strict-mode shaped (all required, nothing extra)."""
     hints = get_type_hints(cls)
+    action_type = next((f.default for f in fields(cls) if f.name == "type"), "")
     properties: dict[str, dict] = {}
     for f in fields(cls):
         if f.name in SERVER_FIELDS:
             continue
-        key, schema = _field_schema(f.name, hints[f.name])
+        key, schema = _field_schema(f.name, hints[f.name], str(action_type))
         properties[key] = schema
     # "type" first: models fill properties in order, and the type frames the rest.
     properties = {"type": properties.pop("type"), **properties}
@@ -172,14 +222,38 @@ def action_schema(cls: type) -> dict:
 
 
 def _query_schema() -> dict:
+    periods = list(dict.fromkeys([*FOLLOW_UP_PERIODS, *STATS_PERIODS]))
     properties = {
         "type": {"type": "string", "enum": list(QUERY_TYPES)},
         "lead": {"type": ["string", "null"],
-                 "description": "lead_status: the lead's name; else null."},
+                 "description": "lead_status, lead_brief, follow_ups: the lead's name; else "
+                                "null."},
         "day_phrase": {"type": ["string", "null"],
                        "description": "agenda: the day as said ('tomorrow'), null for today."},
         "status": {"type": ["string", "null"], "enum": [*STATUSES, None],
                    "description": "leads_by_status: the status, null for all leads."},
+        "period": {"type": ["string", "null"], "enum": [*periods, None],
+                   "description": "follow_ups: this_week, next_week, overdue or upcoming; "
+                                  "stats: this_week, last_week, this_month, last_month or "
+                                  "this_year; else null."},
+    }
+    return {"type": "object", "properties": properties, "required": list(properties),
+            "additionalProperties": False}
+
+
+def _selector_schema() -> dict:
+    properties = {
+        "status": {"type": ["string", "null"], "enum": [*STATUSES, None],
+                   "description": "The leads in this status ('all my negotiating leads')."},
+        "interaction_type": {"type": ["string", "null"],
+                             "enum": [*(t for t in INTERACTION_TYPES if t != "note"), None],
+                             "description": "The leads with this interaction ('everyone I "
+                                            "showed' -> viewing)."},
+        "period": {"type": ["string", "null"], "enum": [*PERIODS, None],
+                   "description": "When those interactions were ('today', 'this_week')."},
+        "not_contacted_days": {"type": ["integer", "null"],
+                               "description": "The leads not contacted for this many days "
+                                              "('2 weeks' -> 14)."},
     }
     return {"type": "object", "properties": properties, "required": list(properties),
             "additionalProperties": False}
@@ -194,8 +268,12 @@ def plan_tool() -> dict:
             "actions": {"type": "array",
                         "items": {"anyOf": [action_schema(c) for c in ACTION_TYPES]}},
             "query": {"anyOf": [{"type": "null"}, _query_schema()]},
+            "selector": {"anyOf": [{"type": "null"}, _selector_schema()],
+                         "description": "Only when the message picks leads by status, by an "
+                                        "interaction in a period, or by time since last "
+                                        "contact; those actions then have lead '*'."},
         },
-        "required": ["kind", "actions", "query"],
+        "required": ["kind", "actions", "query", "selector"],
         "additionalProperties": False,
     }
     return {
@@ -219,12 +297,16 @@ You read one message a real-estate agent sent to their CRM assistant (SMS, or sp
 transcribed) and call propose_plan with what it asks. Nothing is done until the agent confirms, \
 and the application checks every value.
 - kind "plan": the actions the message asks for, in the order said. What is already done is \
-logged (log_interaction); what is still to do is scheduled (schedule_follow_up). \
-kind "query": a read-only question (a lead's status, the agenda for a day, the leads in a \
-status). kind "unknown": anything else, or anything these actions cannot express.
+logged (log_interaction); what is still to do is scheduled (schedule_follow_up). An existing \
+follow-up is moved, cancelled or marked done (reschedule_follow_up, cancel_follow_up, \
+complete_follow_up: copy the words that name it); a lead's name, phone or email is changed \
+with update_lead. kind "query": a read-only question (a lead's status or briefing, the agenda \
+for a day, follow-ups over a period, the leads in a status, the pipeline, stats, suggestions). \
+kind "unknown": anything else, or anything these actions cannot express.
 - Name only leads the message itself names; a pronoun (he/she/they) means the last lead named, \
 else the recently discussed lead below. Never act on all leads or on leads the message does \
-not name.
+not name; only when the message itself picks leads by status, by an interaction in a period or \
+by time since last contact, give that as the selector and '*' as those actions' lead.
 - Statuses: {statuses}. Interaction types: {types}.
 - Times: copy the time words exactly as said into due_at_phrase (e.g. "tomorrow morning"); \
 null when none. Do not compute dates.
@@ -328,6 +410,7 @@ class _Validator:
                           for lead in m.leads}
         self.recent_ids = set(ctx.recent_lead_ids)
         self.mentioned: list[int] = []
+        self._allowed: set[int] = set()  # leads a selector picked
         self._stranger: str | None = None
         self.created: dict[str, LeadRef] = {}  # leads this plan adds, by folded name
 
@@ -346,18 +429,85 @@ class _Validator:
             raise _Reject("no_actions")
         if len(raw_actions) > MAX_ACTIONS:
             raise _Reject("too_many_actions")
-        actions: list[Action] = []
+        selection = self._selection(args.get("selector"))
+        actions: list[Action | NoopAction] = []
         for raw in raw_actions:
-            action = self._action(raw)
-            if action not in actions:
-                actions.append(action)
-                if isinstance(action, CreateLead):  # "..., met him there": the new lead
-                    self.created[fold(action.name)] = LeadRef(
-                        new_lead_ref(len(actions) - 1), action.name, "new", action.phone)
+            if isinstance(raw, dict) and raw.get("lead") == SELECTED:
+                made = self._for_each(raw, selection)
+            else:
+                made = self._actions(raw)
+            for action in made:
+                if action not in actions:
+                    actions.append(action)
+                    if isinstance(action, CreateLead):  # "..., met him there": the new lead
+                        self.created[fold(action.name)] = LeadRef(
+                            new_lead_ref(len(actions) - 1), action.name, "new", action.phone)
         actions = templates.expand_notes(actions, self.ctx)  # "... lv": the agent's template
-        plan = Plan(kind="plan", reply=replies.plan_reply(actions), actions=actions,
-                    mentioned_lead_ids=self.mentioned)
-        return Proposal(plan, "plan")
+        plan = plan_of(actions, self.mentioned, [selection] if selection else ())
+        return Proposal(plan, plan.kind)
+
+    # ---- many leads at once -----------------------------------------------------------------
+
+    def _selection(self, raw: Any) -> Selection | None:
+        """The leads a selector picks, by our own code; only one the message itself states."""
+        if raw is None:
+            return None
+        if not isinstance(raw, dict):
+            raise _Reject("bad_selector")
+        if not re.search(r"\b(?:all|every|everyone|everybody|each|anyone|anybody|leads|clients|"
+                         r"people|folks)\b", self.folded):
+            raise _Reject("selector_not_in_message")
+        status = raw.get("status")
+        if status is not None and (canonical_status(status) != status
+                                   or not self._status_said(status)):
+            raise _Reject("selector_status_not_in_message")
+        itype = raw.get("interaction_type")
+        if itype is not None and itype not in INTERACTION_TYPES:
+            raise _Reject("bad_selector")
+        period = raw.get("period")
+        if period is not None and period not in PERIODS:
+            raise _Reject("bad_selector")
+        days = raw.get("not_contacted_days")
+        if days is not None and (not isinstance(days, int) or isinstance(days, bool)
+                                 or not 0 < days <= 3660):
+            raise _Reject("bad_selector")
+        leads = pick_leads(self.ctx, self.now, status=status, interaction_type=itype,
+                           period=period, not_contacted_days=days)
+        if leads is None:
+            raise _Reject("selector_without_criterion")  # never "all leads"
+        selection = Selection(0, 0, tuple(leads), "those leads")
+        if len(leads) > MAX_PICKED:
+            raise _Answer(Plan(kind="clarify", reply=(
+                f"That picks {len(leads)} leads; I change at most {MAX_PICKED} at once. "
+                "Narrow it down, e.g. by status or by time.")))
+        return selection
+
+    def _status_said(self, status: str) -> bool:
+        said = status.replace("_", " ")
+        words = {"closed_won": ("won", "closed", "sold"), "closed_lost": ("lost", "dead"),
+                 "negotiating": ("negotiat",), "follow_up": ("follow",)}
+        return said in self.folded or any(w in self.folded for w in words.get(status, ()))
+
+    def _for_each(self, raw: dict, selection: Selection | None) -> list[Action | NoopAction]:
+        if selection is None:
+            raise _Reject("selected_lead_without_selector")
+        if not selection.leads:
+            return [NoopAction("No leads match, so nothing would change.")]
+        out: list[Action | NoopAction] = []
+        for lead in selection.leads:
+            one = dict(raw, lead=lead.name)
+            title = raw.get("title")
+            if isinstance(title, str) and title.strip():
+                one["title"] = re.sub(r"\*|\b(?:them|each of them|each|everyone|everybody)\b",
+                                      lambda _m, name=lead.name: name, title)
+            self._allowed.add(lead.id)
+            out.extend(self._actions(one))
+        return out
+
+    def _actions(self, raw: Any) -> list[Action | NoopAction]:
+        if isinstance(raw, dict) and raw.get("type") in CHANGE_TYPES:
+            return self._change(raw)
+        return [self._action(raw)]
 
     def _action(self, raw: Any) -> Action:
         if not isinstance(raw, dict):
@@ -381,6 +531,92 @@ class _Validator:
             return self._create(raw)
         raise _Reject("bad_action_type")
 
+    # ---- changing what is there: said again to the rules ------------------------------------
+
+    def _change(self, raw: dict) -> list[Action | NoopAction]:
+        """A reschedule / cancel / complete / update_lead, as a plain sentence the rule parser
+        reads: the same follow-up picking, time rules, value checks and no-ops as the rules."""
+        kind = raw["type"]
+        name = raw.get("lead")
+        lead = self._lead(name) if isinstance(name, str) and name.strip() else None
+        if kind == "update_lead":
+            if lead is None:
+                raise _Reject("no_lead")
+            sentence = self._update_sentence(raw, lead)
+            wanted: type = UpdateLead
+        else:
+            sentence = self._follow_up_sentence(kind, raw, lead)
+            wanted = {"reschedule_follow_up": RescheduleFollowUp,
+                      "cancel_follow_up": CancelFollowUp,
+                      "complete_follow_up": CompleteFollowUp}[kind]
+        recent = (lead.id,) if lead is not None else tuple(self.ctx.recent_lead_ids)
+        plan = parse_message(sentence, dataclasses.replace(self.ctx, recent_lead_ids=recent),
+                             self.now)
+        if plan.kind == "noop":
+            return [NoopAction(plan.reply)]
+        if plan.kind in ("clarify", "unknown_lead"):
+            raise _Answer(plan)
+        if plan.kind != "plan" or not plan.actions or not all(
+                isinstance(a, wanted) for a in plan.actions):
+            raise _Reject("change_not_understood")
+        for action in plan.actions:
+            lead_id = getattr(action, "lead_id", None)
+            if lead_id is not None and lead_id not in self.mentioned:
+                self.mentioned.append(lead_id)
+        return list(plan.actions)
+
+    def _follow_up_sentence(self, kind: str, raw: dict, lead: LeadRef | None) -> str:
+        words = self._words(raw.get("old_title") if kind == "reschedule_follow_up"
+                            else raw.get("title"))
+        named_at = raw.get("old_due_at" + PHRASE_SUFFIX) if kind == "reschedule_follow_up" \
+            else raw.get("due_at" + PHRASE_SUFFIX)
+        when = self._words(named_at)
+        who = f" with {lead.name}" if lead is not None else ""
+        naming = " ".join(x for x in (f"the {words}" if words else "the", "follow up") if x)
+        naming = f"{naming}{who}{' ' + when if when else ''}"
+        if kind == "cancel_follow_up":
+            return f"cancel {naming}"
+        if kind == "complete_follow_up":
+            return f"mark {naming} done"
+        new = self._words(raw.get("due_at" + PHRASE_SUFFIX))
+        if not new:
+            return f"reschedule {naming}"
+        shift = re.match(r"^(?:to|until|till)\s+", new) is None and re.search(
+            r"\b(?:later|earlier|back|forward|ahead|up|sooner|out)\b", new)
+        target = re.sub(r"^(?:to|until|till)\s+", "", new)
+        moved = f"reschedule {naming} {new}" if shift else f"reschedule {naming} to {target}"
+        purpose = self._words(raw.get("title"))
+        return f"{moved} to {purpose}" if purpose else moved
+
+    def _update_sentence(self, raw: dict, lead: LeadRef) -> str:
+        parts = []
+        new_name = self._text(raw.get("name"), MAX_NAME)
+        if new_name:
+            if not self._said(new_name):
+                raise _Reject("name_not_in_message")
+            parts.append(f"{lead.name} is now {new_name}")
+        phone = raw.get("phone")
+        if isinstance(phone, str) and phone.strip():
+            digits = re.sub(r"\D", "", phone)
+            if not digits or digits not in re.sub(r"\D", "", self.text):
+                raise _Reject("phone_not_in_message")
+            parts.append(f"change {lead.name}'s phone to {phone.strip()}")
+        email = raw.get("email")
+        if isinstance(email, str) and email.strip():
+            if email.strip().casefold() not in self.text.casefold():
+                raise _Reject("email_not_in_message")
+            parts.append(f"change {lead.name}'s email to {email.strip()}")
+        if not parts:
+            raise _Reject("nothing_to_update")
+        return ", and ".join(parts)
+
+    @staticmethod
+    def _words(value: Any) -> str:
+        """Words the model copied from the message, as plain text for a sentence."""
+        if not isinstance(value, str):
+            return ""
+        return re.sub(r"[\n\r;]+", " ", value).strip()[:80]
+
     # ---- values -----------------------------------------------------------------------------
 
     def _said(self, words: str) -> bool:
@@ -399,7 +635,7 @@ class _Validator:
         found = self.ctx.leads.resolve(normalize(name))
         allowed = [lead for lead in found
                    if lead.id in self.named_ids or lead.id in self.recent_ids or self._said(
-                       lead.name) or self._said(name)]
+                       lead.name) or self._said(name) or lead.id in self._allowed]
         if not found:
             if not self._said(name):
                 raise _Reject("unknown_lead_not_in_message")
@@ -533,6 +769,33 @@ class _Validator:
                         query={"type": "lead_status", "lead_id": lead.id, "lead": lead.name},
                         mentioned_lead_ids=[lead.id])
             return Proposal(plan, "query")
+        if qtype == "lead_brief":
+            lead = self._lead(query.get("lead"))
+            plan = Plan(kind="query", reply=replies.query_placeholder("lead_brief", lead.name),
+                        query={"type": "lead_brief", "lead": lead.name, "lead_id": lead.id},
+                        mentioned_lead_ids=[lead.id])
+            return Proposal(plan, "query")
+        if qtype == "follow_ups":
+            name = query.get("lead")
+            lead = self._lead(name) if isinstance(name, str) and name.strip() else None
+            period = query.get("period") or "upcoming"
+            if period not in FOLLOW_UP_PERIODS:
+                raise _Reject("bad_query_period")
+            plan = Plan(kind="query",
+                        reply=replies.query_placeholder("follow_ups", lead.name if lead else None),
+                        query={"type": "follow_ups", "lead": lead.name if lead else None,
+                               "lead_id": lead.id if lead else None, "period": period},
+                        mentioned_lead_ids=[lead.id] if lead else [])
+            return Proposal(plan, "query")
+        if qtype in ("pipeline", "suggestions"):
+            return Proposal(Plan(kind="query", reply=replies.query_placeholder(qtype),
+                                 query={"type": qtype}), "query")
+        if qtype == "stats":
+            period = query.get("period") or "this_month"
+            if period not in STATS_PERIODS:
+                raise _Reject("bad_query_period")
+            return Proposal(Plan(kind="query", reply=replies.query_placeholder("stats"),
+                                 query={"type": "stats", "period": period}), "query")
         if qtype == "agenda":
             phrase = query.get("day_phrase")
             day = self.now.date()
@@ -540,7 +803,7 @@ class _Validator:
                 found = resolve_when(phrase.strip()[:80], self.now, month_first=self.month_first)
                 if found is None or found.due_at is None:
                     raise _Reject("bad_agenda_day")
-                day = found.due_at.date()
+                day = question_day(found, found.due_at.date(), self.now.date())
             plan = Plan(kind="query", reply=replies.agenda_placeholder(f"{day:%a %b} {day.day}"),
                         query={"type": "agenda", "day": day.isoformat()})
             return Proposal(plan, "query")

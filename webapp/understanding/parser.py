@@ -3,13 +3,17 @@
 Reading order (each step is one method of `_Parse`):
 
 1. whole-message intents (yes / no / help / undo / carrier keywords) - `intents.py`;
-2. normalize (shorthand, emoji, spoken "p m") - `normalize.py`; find lead mentions once;
-3. read-only questions (status of a lead, agenda, leads in a status) - `queries.py`;
+2. normalize (shorthand, emoji, spoken "p m") - `normalize.py`; find lead mentions once, and
+   phrases that pick many leads ("all my new leads") - `selectors.py`;
+3. read-only questions (status of a lead, agenda, leads in a status; the briefings, follow-ups,
+   pipeline, stats and suggestions of `reading.py`) - `questions.py`;
 4. cut into clauses - `clauses.py`; give each clause its command, if it has one; glue a clause
    without a command onto the one before it (so "Called Dana Cole, no answer" is one call);
 5. build one action per command: resolve its lead (mention, pronoun, or the last lead named),
    its time (`when.py`), its note or title; the first thing that cannot be resolved becomes the
-   answer instead (clarify / unknown_lead), since a plan runs all-or-nothing.
+   answer instead (clarify / unknown_lead), since a plan runs all-or-nothing. Changing what is
+   there (reschedule / cancel / complete a follow-up, update a lead) is `changes.py`, which
+   also leaves out actions that would change nothing (kind noop when none is left).
 
 A clarify answer is continued by re-parsing the original message with the answer pinned as an
 "override" (a lead for a name span, a time for a time span, a status, a phone), so the second pass
@@ -59,7 +63,8 @@ from zoneinfo import ZoneInfo
 import phonenumbers
 
 from db.vocabulary import STATUSES
-from webapp.understanding import drafts, replies, templates
+from webapp.understanding import changes, drafts, reading, replies, selectors, templates
+from webapp.understanding.book import EMPTY_BOOK, Book
 from webapp.understanding.clauses import split_clauses
 from webapp.understanding.intents import detect_intent
 from webapp.understanding.interactions import LEAD_MASK, Cue, find_cue
@@ -89,7 +94,7 @@ from webapp.understanding.plan import (
     UpdateStatus,
     new_lead_ref,
 )
-from webapp.understanding.questions import match_query
+from webapp.understanding.questions import QueryShape, match_query
 from webapp.understanding.reminder_replies import (
     ReminderReply,
     match_reminder_reply,
@@ -113,6 +118,8 @@ class AgentContext:
     timezone: ZoneInfo
     country: str  # ISO 3166 code: the default region of phone numbers and the date order
     recent_lead_ids: Sequence[int] = ()
+    # Open follow-ups, interactions, last contacts: read only when a message needs them.
+    book: Book = EMPTY_BOOK
     # Issue 19: the agent's note templates (name -> text) and newest email draft, each read
     # only when a message needs it (see templates.py, drafts.py).
     templates: Callable[[], Mapping[str, str]] = templates.no_templates
@@ -214,6 +221,8 @@ def _answer_value(answer: str, clarify: dict, ctx: AgentContext, now: datetime):
     """What the answer pins for this clarify, in JSON form, or None if it answers nothing."""
     kind = clarify.get("type")
     text = answer.strip()
+    if kind in changes.CLARIFY_KINDS:  # issue 16: which follow-up, a new email
+        return changes.answer_value(kind, text, clarify)
     number = re.fullmatch(r"#?\s*(\d{1,2})[.)]?", text)
     if kind == "lead":
         options = clarify.get("options") or []
@@ -318,7 +327,8 @@ _LEAD_COPULA = re.compile(
     r"(?:^|\s)(?:" + _L + r"+|he|she|they|him|her|them)(?:'s|s')?"
     r"(?:\s+(?:deal|sale|file|offer|listing|purchase|contract|house|home))?"
     r"\s*(?:(?:is|are|was|has been|have been|'s been|is now|went|became|got|now|just|has|have|had|"
-    r"officially|finally|a|an|status|to|->|:|=|-+|"
+    r"officially|finally|a|an|status|to|->|:|=|-+|both|all|each|should be|must be|marked|as|"
+    r"set to|"
     r"back|now\s+a)\s*)*$"
 )
 _PRONOUN_COPULA = re.compile(
@@ -562,6 +572,7 @@ class _Parse:
     _weak: list = field(default_factory=list)
     _group: list = field(default_factory=list)  # the leads a log is about ("Dana and Priya")
     _created: list = field(default_factory=list)  # new leads of this message, as LeadRefs
+    _ext: dict = field(default_factory=dict)  # changes.py / selectors.py scratch space
 
     # ---- entry ---------------------------------------------------------------------------------
 
@@ -595,6 +606,10 @@ class _Parse:
             drafted = drafts.request(self)  # issue 19: "Draft an email to Dana about ..."
             if drafted is not None:
                 return drafted
+            picked = selectors.find_selectors(self, self.mentions)  # "all my new leads"
+            if picked is not self.mentions:
+                self.mentions = picked
+                self.masked = self._mask(self.low)
             query = self._query()
             if query is not None:
                 return query
@@ -602,6 +617,8 @@ class _Parse:
         except _Issue as issue:
             issue.plan.mentioned_lead_ids = self._mentioned_ids()
             return issue.plan
+        except changes.ChangeAnswer as answer:  # issue 16: a question before a change
+            return answer.plan
 
     def _read(self, normalized: str | None = None) -> bool:
         """Normalize, then find the lead mentions once; False when there is nothing to read."""
@@ -811,6 +828,11 @@ class _Parse:
         shape = match_query(self.low)
         if shape is None:
             return None
+        if shape.type not in ("lead_status", "agenda", "leads_by_status"):
+            return reading.query_plan(self, shape)  # issue 16's questions
+        return self._query_for(shape)
+
+    def _query_for(self, shape: QueryShape) -> Plan | None:
         if shape.type == "leads_by_status":
             query = {"type": "leads_by_status", "status": shape.status}
             return Plan(kind="query", reply=replies.leads_by_status_placeholder(shape.status),
@@ -824,11 +846,12 @@ class _Parse:
                 if when is not None:
                     rest = self.low[s:when.start] + " " + self.low[when.end:e]
                 if re.sub(r"\b(?:for|on|of|today|my|the|this|please|pls|me|do i have|is|"
-                          r"are|there|scheduled|planned|have|due|agenda|week)\b|[\s?.!,]", "",
+                          r"are|there|scheduled|planned|have|due|agenda|week|like|look|looks|"
+                          r"looking|going on|got|back)\b|[\s?.!,]", "",
                           rest):
                     return None
                 if when is not None and when.due_at is not None:
-                    day = when.due_at.date()
+                    day = reading.question_day(when, when.due_at.date(), self.now.date())
                 elif when is not None and when.in_past:
                     return None
             query = {"type": "agenda", "day": day.isoformat()}
@@ -882,7 +905,8 @@ class _Parse:
             if s >= e:
                 continue
             clause = self._classify(s, e, first=not clauses)
-            if clauses and clauses[-1].family == "create" and _CONTACT_DETAIL.match(self.low, s, e):
+            if clauses and clauses[-1].family in ("create", "update_lead") and \
+                    _CONTACT_DETAIL.match(self.low, s, e):
                 clause = _Clause(s, e, None)  # "new lead Jane Roe, phone 312-..., email j@x.com"
             if clause.family is None and not clauses and orphan is not None:
                 clause = self._lead_then_status(orphan, s, e) or clause
@@ -927,8 +951,8 @@ class _Parse:
         statuses = {a.status for a in actions if isinstance(a, UpdateStatus)}
         said = [self.norm[a:b].strip(" ,;:.!?-") for a, b in left_out
                 if self._has_content(a, b) and not self._same_status(a, b, statuses)]
-        return Plan(kind="plan", reply=replies.plan_reply(actions, left_out=said),
-                    actions=actions, mentioned_lead_ids=mentioned)
+        # issue 16: actions that would change nothing are left out (said why), or kind noop
+        return changes.finish(self, actions, mentioned, not_understood=said)
 
     def _same_status(self, s: int, e: int, statuses: set[str]) -> bool:
         """Does norm[s:e] say a status the plan sets anyway ("..., closed won")?"""
@@ -1057,6 +1081,9 @@ class _Parse:
 
     def _classify_at(self, s: int, e: int, first: bool) -> _Clause:
         text = self.masked[s:e]
+        change = changes.classify(self, s, e)  # issue 16: reschedule/cancel/complete/update_lead
+        if change is not None:
+            return _Clause(s, e, change[0], cmd_end=change[1])
         m = _CREATE.match(text) or _CREATE_AS.match(text)
         if m:
             return _Clause(s, e, "create", cmd_end=s + m.end())
@@ -1220,6 +1247,13 @@ class _Parse:
             last[:] = [LeadRef(new_lead_ref(len(done)), created.name, "new", created.phone)]
             self._created.append(last[0])
             return [created]
+        if c.family in changes.FAMILIES:  # issue 16: changing what is there
+            return changes.actions(self, c, last)
+        picked = selectors.selection_in(self, c.start, c.end)  # "all my new leads"
+        if picked is not None and picked.total > selectors.MAX_PICKED:
+            raise _Issue(selectors.too_many(picked))
+        if picked is not None and not picked.leads:
+            return [changes.NoopAction(selectors.nobody(picked))]
         family = c.family
         if family == "interaction":
             family = self._log_or_schedule(c)
@@ -1238,7 +1272,8 @@ class _Parse:
             self._group = leads
             return [self._log_action(c, lead) for lead in leads]
         # "f/u w/ Bob White and Will Turner tmrw": one follow-up per lead named in the list
-        return [self._schedule_action(c, lead, leads) for lead in leads]
+        made = [self._schedule_action(c, lead, leads) for lead in leads]
+        return selectors.retitle(self, picked, made) if picked is not None else made
 
     def _log_or_schedule(self, c: _Clause) -> str:
         s, e = c.span
@@ -1297,6 +1332,9 @@ class _Parse:
 
     def _leads_for(self, c: _Clause, last: list[LeadRef]) -> list[LeadRef]:
         """The leads a command is about: named in it, a pronoun, or the last one named."""
+        picked = selectors.selection_in(self, c.start, c.end)  # issue 16: "everyone I called"
+        if picked is not None:
+            return list(picked.leads)
         own = [m for m in self.mentions if c.start <= m.start < c.end]
         if c.family == "status" and c.status is not None:
             own = [m for m in own if m.start < c.status.start] or own

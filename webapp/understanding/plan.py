@@ -23,12 +23,13 @@ KINDS: tuple[str, ...] = (
     "done",
     "snooze",
     "login",
+    "noop",
     "draft",
 )
 
 Kind = Literal[
     "plan", "confirm", "cancel", "help", "undo", "query", "clarify", "unknown_lead", "unknown",
-    "done", "snooze", "login", "draft",
+    "done", "snooze", "login", "noop", "draft",
 ]
 
 

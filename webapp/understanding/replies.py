@@ -35,14 +35,16 @@ EXAMPLES = (
 )
 HELP = (
     "Text me like a colleague:\n"
-    '- "Called John Doe, went well" (log a call, text, email, meeting, viewing or note)\n'
+    '- "Called John Doe, went well" (or texted, met, showed)\n'
     '- "Mark John Doe negotiating" (status)\n'
     '- "Remind me to send the contract Fri 2pm"\n'
-    '- "New lead Jane Roe 312-555-0123 jane@x.com"\n'
-    '- "John Doe\'s status?" / "agenda" / "who\'s negotiating?"\n'
+    '- "Move my 2pm with John Doe to 4" / "Cancel Dana\'s follow-up"\n'
+    '- "Dana\'s new number is 773-555-0199"\n'
+    '- "New lead Jane Roe 312-555-0123"\n'
+    '- "Brief me on Dana" / "agenda" / "pipeline"\n'
     '- "save template lv: left a voicemail", then "Called Dana, lv"\n'
     '- "Draft an email to Dana about the inspection"\n'
-    "YES confirms, NO cancels, UNDO reverts the last change.\n"
+    "YES confirms, NO cancels, UNDO reverts your last change.\n"
     "To a reminder reply DONE, or SNOOZE 1h / SNOOZE tomorrow."
 )
 
@@ -270,3 +272,103 @@ def with_left_out(reply: str, reasons: Sequence[str]) -> str:
     if reply.endswith(CONFIRM_TAIL):
         return reply[: -len(CONFIRM_TAIL)] + note + "\n" + CONFIRM_TAIL
     return f"{reply}\n{note}"
+
+
+# --- Reading and changing what is there (issue 16) ----------------------------------------------
+
+_QUERY_PLACEHOLDERS = {
+    "lead_brief": "Briefing on {lead}:",
+    "follow_ups": "Your follow-ups:",
+    "pipeline": "Your pipeline:",
+    "stats": "Your stats:",
+    "suggestions": "Leads to act on:",
+}
+
+
+def query_placeholder(kind: str, lead: str | None = None) -> str:
+    """Placeholder: the conversation answers the question from the database."""
+    if kind == "follow_ups" and lead:
+        return f"Your follow-ups with {lead}:"
+    return _QUERY_PLACEHOLDERS.get(kind, "").format(lead=lead or "")
+
+
+def which_follow_up(options: Sequence[str], total: int) -> str:
+    more = f" (and {total - len(options)} more: say which more precisely)" if total > len(
+        options) else ""
+    return f"Which follow-up? {numbered(options)}{more}. Reply with the number."
+
+
+def which_follow_up_said() -> str:
+    return ('Which follow-up? Say the lead or the time, e.g. "move my 2pm with Dana Cole to 4" '
+            'or "cancel the follow-up with Dana Cole".')
+
+
+def move_when(lead: str, title: str) -> str:
+    return (f"Move '{title}' with {lead} to when? e.g. \"Friday at 3\", \"tomorrow\" or "
+            "\"an hour later\".")
+
+
+def move_forward(said: str) -> str:
+    return (f'"{said}": earlier or later? Say e.g. "an hour earlier", "a day later" or '
+            '"Friday at 3".')
+
+
+def already_due(lead: str, title: str, due: datetime) -> str:
+    return f"'{title}' with {lead} is already due {format_due(due)}."
+
+
+def already_detail(lead: str, field: str, value: str) -> str:
+    shown = display_phone(value) if field == "phone" else value
+    return f"{lead}'s {field} is already {shown}."
+
+
+def invalid_new_phone(said: str, name: str) -> str:
+    head = f'"{said}" is not a valid phone number.' if said else "Which number?"
+    return f"{head} Reply with {name}'s new number."
+
+
+def invalid_email(said: str, name: str) -> str:
+    head = f'"{said}" is not a valid email address.' if said else "Which email address?"
+    return f"{head} Reply with {name}'s new email."
+
+
+def what_detail(name: str) -> str:
+    return (f"What should change for {name}? e.g. \"{name}'s new number is 312-555-0123\" or "
+            f"\"change {name}'s email to name@example.com\".")
+
+
+def plan_reply_with(actions: Sequence[Action], bulk: dict[int, str],
+                    not_understood: Sequence[str] = ()) -> str:
+    """`plan_reply`, with a run of actions picked by one selector ("all my new leads")
+    counted and named in one line."""
+    lines: list[str] = []
+    i = 0
+    while i < len(actions):
+        group = bulk.get(id(actions[i]))
+        j = i + 1
+        while (group is not None and j < len(actions) and bulk.get(id(actions[j])) == group
+               and type(actions[j]) is type(actions[i])):
+            j += 1
+        run = list(actions[i:j])
+        lines.append(describe_many(run) if len(run) > 1 else describe(run[0]))
+        i = j
+    lines += [f'Not understood, so not saved: "{said}"' for said in not_understood if said]
+    return "\n".join(lines) + "\n" + CONFIRM_TAIL
+
+
+def describe_many(actions: Sequence[Action]) -> str:
+    """One line for the same action on several picked leads, counted and named."""
+    first = actions[0]
+    names = ", ".join(getattr(a, "lead", "") for a in actions)
+    n = len(actions)
+    if isinstance(first, UpdateStatus) and all(isinstance(a, UpdateStatus)
+                                               and a.status == first.status for a in actions):
+        return f"Update {n} leads to {first.status}: {names}."
+    if isinstance(first, ScheduleFollowUp) and all(
+            isinstance(a, ScheduleFollowUp) and a.due_at == first.due_at for a in actions):
+        titles = "; ".join(a.title for a in actions if isinstance(a, ScheduleFollowUp))
+        return f"Follow up with {n} leads - {format_due(first.due_at)}: {titles}."
+    if isinstance(first, LogInteraction):
+        note = f": {first.note}" if first.note else ""
+        return f"Log {first.interaction_type} with {n} leads ({names}){note}."
+    return "\n".join(describe(a) for a in actions)

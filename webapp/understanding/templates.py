@@ -16,6 +16,8 @@ template's text is never expanded again. Only the note: a follow-up's title or a
 never touched. By voice a name may come spelled out ("l v") or in capitals ("LV"): `prepare`
 writes those as the name before the message is read, so "LV" is not taken for a person.
 
+Saving what a template already says, or deleting one that is not there, is kind `noop`.
+
 Names are one word of 2 to 20 letters, digits, "-" or "_", and never shadow what the assistant
 already reads (refused with the reason, kind `clarify`): a word of a lead's name, a command or
 reply word (yes, help, done, snooze, agenda, ...), a status, a time word, an interaction word,
@@ -161,7 +163,7 @@ def _save(rest: str, ctx: AgentContext) -> Plan:
                         f"{len(text)}. Shorten it and send it again.")
     old = templates.get(name)
     if old == text:
-        return _refused(f'"{name}" already says: {text}')
+        return Plan(kind="noop", reply=f'"{name}" already says: {text}')
     if old is None and len(templates) >= MAX_TEMPLATES:
         return _refused(f"You have {MAX_TEMPLATES} templates, the most there can be. Delete one "
                         'first ("delete template <name>").')
@@ -173,7 +175,8 @@ def _delete(name: str, ctx: AgentContext) -> Plan:
     templates = ctx.templates()
     if name not in templates:
         have = ", ".join(sorted(templates)) if templates else "none yet"
-        return _refused(f'You have no template "{name}". Your templates: {have}.')
+        return Plan(kind="noop", reply=f'You have no template "{name}", so nothing to delete. '
+                                       f"Your templates: {have}.")
     action = DeleteTemplate(name, templates[name])
     return Plan(kind="plan", reply=plan_reply([action]), actions=[action])
 

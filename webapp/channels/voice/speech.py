@@ -19,11 +19,15 @@ from webapp.crm.answers import Answer
 from webapp.crm.sms_budget import CUT
 from webapp.understanding.plan import (
     Action,
+    CancelFollowUp,
+    CompleteFollowUp,
     CreateLead,
     DeleteTemplate,
     LogInteraction,
+    RescheduleFollowUp,
     SaveTemplate,
     ScheduleFollowUp,
+    UpdateLead,
     UpdateStatus,
 )
 
@@ -40,8 +44,9 @@ UNKNOWN_CALLER = (
 )
 HELP = (
     "You can say things like: called John Doe, it went well. Mark John Doe as negotiating. "
-    "Remind me to send the contract Friday at 2 PM. New lead Jane Roe, 3 1 2, 5 5 5, 0 1 2 3. "
-    "What's John Doe's status? Or, what's on my agenda? "
+    "Remind me to send the contract Friday at 2 PM. Move my 2 PM with John Doe to 4. "
+    "New lead Jane Roe, 3 1 2, 5 5 5, 0 1 2 3. "
+    "Brief me on John Doe. Or, what's on my agenda? "
     "I always read the change back first; say yes to confirm or no to cancel. "
     "Say undo to revert your last change."
 )
@@ -145,6 +150,26 @@ def say_action(action: Action, now: datetime) -> str:
         if action.email:
             parts.append(f"email {say_email(action.email)}")
         return ", ".join(parts) + "."
+    if isinstance(action, RescheduleFollowUp):
+        retitled = f", now to {action.title}" if action.title != action.old_title else ""
+        return (f"Move {_follow_up(action.old_title, action.lead)}, from "
+                f"{say_when(action.old_due_at, now)} to {say_when(action.due_at, now)}"
+                f"{retitled}.")
+    if isinstance(action, CancelFollowUp):
+        return (f"Cancel {_follow_up(action.title, action.lead)}, "
+                f"{say_when(action.due_at, now)}.")
+    if isinstance(action, CompleteFollowUp):
+        return f"Mark {_follow_up(action.title, action.lead)} as done."
+    if isinstance(action, UpdateLead):
+        said = []
+        for field, value in action.changes().items():
+            if field == "phone":
+                said.append(f"phone to {say_phone(value)}")
+            elif field == "email":
+                said.append(f"email to {say_email(value)}")
+            else:
+                said.append(f"name to {value}")
+        return f"Change {action.lead}'s " + ", and ".join(said) + "."
     if isinstance(action, SaveTemplate):
         verb = "Change" if action.old_text is not None else "Save"
         return f"{verb} the note template {action.template} to say: {_sentence(action.text)}"
@@ -169,10 +194,61 @@ def say_draft(draft: dict, texted: bool) -> str:
     return f"{said} Texts from me are stopped, so open the web app to see it."
 
 
+def _follow_up(title: str, lead: str) -> str:
+    """'the follow-up to send comps, with Dana Cole' (the lead once, even if the title has it)."""
+    named = lead.casefold() in title.casefold()
+    default = title.casefold() == f"follow up with {lead}".casefold()
+    if default:
+        return f"the follow-up with {lead}"
+    return f"the follow-up to {title}" + ("" if named else f", with {lead}")
+
+
+MAX_NAMES_SAID = 5  # a run of actions on picked leads: the first few names, then a count
+
+
+def _say_runs(actions: Sequence[Action], now: datetime) -> list[str]:
+    """One sentence per action, or per run of the same change on several leads ("Set 13
+    leads to follow up: Aaron Fisher, Beth Nolan, ... and 8 more.")."""
+    out: list[str] = []
+    i = 0
+    while i < len(actions):
+        first = actions[i]
+        j = i + 1
+        while j < len(actions) and _same_change(first, actions[j]):
+            j += 1
+        run = actions[i:j]
+        if len(run) < 3:
+            out.extend(say_action(a, now) for a in run)
+        else:
+            names = [getattr(a, "lead", "") for a in run]
+            shown = ", ".join(names[:MAX_NAMES_SAID])
+            more = f", and {len(names) - MAX_NAMES_SAID} more" if len(names) > MAX_NAMES_SAID \
+                else ""
+            if isinstance(first, UpdateStatus):
+                out.append(f"Set {len(run)} leads to {say_status(first.status)}: {shown}{more}.")
+            else:
+                assert isinstance(first, ScheduleFollowUp)
+                titles = [a.title for a in run if isinstance(a, ScheduleFollowUp)]
+                more = f", and {len(titles) - MAX_NAMES_SAID} more" if len(
+                    titles) > MAX_NAMES_SAID else ""
+                out.append(f"Remind you {say_when(first.due_at, now)}, for {len(run)} leads: "
+                           f"{', '.join(titles[:MAX_NAMES_SAID])}{more}.")
+        i = j
+    return out
+
+
+def _same_change(a: Action, b: Action) -> bool:
+    if isinstance(a, UpdateStatus) and isinstance(b, UpdateStatus):
+        return a.status == b.status
+    if isinstance(a, ScheduleFollowUp) and isinstance(b, ScheduleFollowUp):
+        return a.due_at == b.due_at
+    return False
+
+
 def say_plan(actions: Sequence[Action], now: datetime, replaced: bool = False) -> str:
     """The plan read back before anything is written, ending with how to confirm."""
     head = "This replaces your earlier request. " if replaced else ""
-    lines = " ".join(say_action(a, now) for a in actions)
+    lines = " ".join(_say_runs(actions, now))
     intro = "Here's what I'll do. " if len(actions) > 1 else "I'll "
     if len(actions) == 1:
         first = lines[:1].lower() + lines[1:]
@@ -187,7 +263,7 @@ def say_result(effects: Sequence[dict], zone: ZoneInfo, now: datetime) -> str:
     for effect in effects:
         kind = effect.get("type")
         if effect.get("reverted"):
-            parts.append(_say_reverted(effect))
+            parts.append(_say_reverted(effect, local_now))
         elif kind == "update_status":
             if effect.get("history_id") is None:
                 parts.append(f"{effect['lead']} was already {say_status(effect['new_status'])}.")
@@ -204,6 +280,18 @@ def say_result(effects: Sequence[dict], zone: ZoneInfo, now: datetime) -> str:
             parts.append(f"I'll remind you {when}: {effect['title']}.")
         elif kind == "create_lead":
             parts.append(f"Added {effect['lead']} as a new lead.")
+        elif kind == "reschedule_follow_up":
+            when = say_when(datetime.fromisoformat(effect["due_at"]), local_now)
+            parts.append(f"Moved {effect['title']} to {when}.")
+        elif kind == "cancel_follow_up":
+            parts.append(f"Cancelled {effect['title']}, with {effect['lead']}.")
+        elif kind == "complete_follow_up":
+            parts.append(f"Marked {effect['title']} as done.")
+        elif kind == "update_lead":
+            if not effect.get("changes"):
+                parts.append(f"{effect['lead']}'s details were already as you said.")
+            else:
+                parts.append(f"Updated {effect['lead']}'s {effect['fields']}.")
         elif kind == "save_template":
             parts.append(f"Saved the note template {effect['template']}.")
         elif kind == "delete_template":
@@ -213,7 +301,7 @@ def say_result(effects: Sequence[dict], zone: ZoneInfo, now: datetime) -> str:
     return "Done. " + " ".join(parts)
 
 
-def _say_reverted(effect: dict) -> str:
+def _say_reverted(effect: dict, now: datetime) -> str:
     """An effect an undo reverted (`webapp.execution.plans` marks it `reverted`)."""
     kind = effect["type"]
     if kind == "update_status":
@@ -224,6 +312,13 @@ def _say_reverted(effect: dict) -> str:
         return f"Undone: cancelled the follow-up, {effect['title']}."
     if kind == "create_lead":
         return f"Undone: removed the new lead {effect['lead']}."
+    if kind == "reschedule_follow_up":
+        when = say_when(datetime.fromisoformat(effect["old_due_at"]), now)
+        return f"Undone: {effect['old_title']} is back to {when}."
+    if kind in ("cancel_follow_up", "complete_follow_up"):
+        return f"Undone: reopened the follow-up, {effect['title']}."
+    if kind == "update_lead":
+        return f"Undone: {effect['lead']}'s {effect['fields']} put back."
     if kind == "save_template":
         return f"Undone: {effect['undo_done']}."
     if kind == "delete_template":
