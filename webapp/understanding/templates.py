@@ -69,13 +69,15 @@ EXAMPLE = '"save template lv: left a voicemail, will try again tomorrow"'
 COMMAND_WORDS = frozenset(
     "template templates save delete remove add new create update change edit mark set move "
     "cancel undo redo help yes no ok okay done snooze later remind reminder schedule book "
-    "follow followup log note notes call called email emailed text texted meeting met viewing "
-    "showing lead leads client status agenda pipeline stats brief draft write login link web "
-    "dashboard stop start unsubscribe quit end all everyone today tomorrow tonight morning "
-    "afternoon evening noon eod week month next this last it that them him her his hers she he "
+    "follow followup log note notes lead leads client status agenda pipeline stats brief draft "
+    "write login link web dashboard stop start unsubscribe quit end all everyone week month "
+    "next this last it that them him her his hers she he "
     "they their me my you your we our us i a an the and or but to of for with on in at by from "
     "about as is was are be".split()
 )
+# Parts of the day the time words lean on ("tomorrow morning"), beyond what `find_when` reads.
+TIME_WORDS = frozenset("morning mornings afternoon evening night weekend later soon asap eow "
+                       "midnight".split())
 _SAVE = re.compile(
     r"^\s*(?:(?:please|pls|can you|could you|hey)\s+)?"
     r"(?:(?:save|add|create|make|store|set up|set|new|update|change|edit|replace)\s+"
@@ -101,7 +103,7 @@ _LIST = re.compile(
 _SEPARATOR = re.compile(r"^\s*(?:[:=\u2013\u2014-]+|\bcolon\b|\bas\b|\bto\b|\bsays?\b|"
                         r"\bis\b|\bmeans\b)?\s*", re.IGNORECASE)
 _SPELLED = re.compile(r"(?<![\w'])[a-zA-Z](?: [a-zA-Z]){1,9}(?![\w'])")
-_CAPITALS = re.compile(r"(?<![\w'])[A-Z0-9][A-Z0-9_-]{1,19}(?![\w'])")
+_CAPITALS = re.compile(r"(?<![\w'])(?=[A-Z0-9_-]*[A-Z])[A-Z0-9][A-Z0-9_-]{1,19}(?![\w'])")
 _PIECES = re.compile(r"(\s*[,;]\s*)")
 _QUOTES = "\"'\u201c\u201d\u2018\u2019`"
 _ANY_DAY = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)  # any "now": only words are checked
@@ -243,7 +245,7 @@ def command_clash(name: str) -> str | None:
         return "is a word I read as a call, meeting, email or note"
     if match_query(name) is not None or match_reminder_reply(name) is not None:
         return "is a word I read as a command"
-    if find_when(name, _ANY_DAY) is not None:
+    if name in TIME_WORDS or find_when(name, _ANY_DAY) is not None:
         return "is a time word"
     spelled = normalize(name).strip().casefold()
     if spelled != name:
