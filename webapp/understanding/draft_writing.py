@@ -101,9 +101,25 @@ def to_the_lead(text: str, lead: str) -> str:
         pattern = re.escape(name)
         text = re.sub(rf"\b{pattern}(?:'s|’s|')(?!\w)", "your", text, flags=re.IGNORECASE)
         text = re.sub(rf"\b{pattern}\b", "you", text, flags=re.IGNORECASE)
-    text = re.sub(r"\b(?:his|her|their)\b(?=\s+[a-z])", "your", text)
-    text = re.sub(r"\b(?:him|her|them)\b", "you", text)
+    text = re.sub(r"\b(?:his|their)\b", "your", text)
+    text = re.sub(r"\bher\b", _her, text)
+    text = re.sub(r"\b(?:him|them)\b", "you", text)
     return re.sub(r"\byou you\b", "you", text)
+
+
+# "send her the comps" (she gets them) vs "her offer" (hers): as the parser tells them apart
+_GIVING = frozenset("send give show bring mail email text forward hand offer get find tell ask "
+                    "remind call meet thank".split())
+_AFTER_OBJECT = frozenset("the a an this that these those some back about on at in for to with "
+                          "and or if when tomorrow today again by".split())
+
+
+def _her(m: re.Match[str]) -> str:
+    before = re.findall(r"[a-z']+", m.string[:m.start()].lower())[-1:]
+    after = re.findall(r"[a-z']+", m.string[m.end():].lower())[:1]
+    if (before and before[0] in _GIVING) or not after or after[0] in _AFTER_OBJECT:
+        return "you"
+    return "your"
 
 
 def _day(moment: datetime, now: datetime) -> str:
@@ -407,14 +423,28 @@ def problem(subject: str, body: str, facts: DraftFacts) -> str | None:
 def source_text(facts: DraftFacts) -> str:
     """Everything the draft may take its facts from, as one text."""
     parts = [facts.lead, facts.agent, facts.about, _long_date(facts.now),
-             f"{facts.now:%B} {facts.now.day}"]
+             f"{facts.now:%B} {facts.now.day}", "today"]
     for i in facts.interactions:
-        parts += [i.note, _long_date(i.at), f"{i.at:%B} {i.at.day}"]
+        parts += [i.note, _long_date(i.at), f"{i.at:%B} {i.at.day}", *_relative(i.at, facts.now)]
     if facts.next_follow_up is not None:
         title, due = facts.next_follow_up
         parts += [title, _long_date(due), f"{due:%B} {due.day}", f"{due:%I:%M %p}",
-                  f"{due.hour % 12 or 12}"]
+                  f"{due.hour % 12 or 12}", *_relative(due, facts.now)]
     return "\n".join(parts)
+
+
+def _relative(moment: datetime, now: datetime) -> list[str]:
+    """The relative words that name `moment`'s day as seen from `now` ("yesterday", "next
+    week"): a draft may say a fact's date that way."""
+    days = (moment.date() - now.date()).days
+    words = {-1: ["yesterday", "last night"], 0: ["tonight", "this morning"],
+             1: ["tomorrow"]}.get(days, [])
+    weeks = (moment.date().toordinal() - moment.weekday()
+             - (now.date().toordinal() - now.weekday())) // 7
+    words += {-1: ["last week"], 0: ["this week"], 1: ["next week"]}.get(weeks, [])
+    if moment.weekday() >= 5 and 0 <= days < 7:
+        words.append("this weekend" if weeks == 0 else "weekend")
+    return words
 
 
 def invented(text: str, facts: DraftFacts) -> list[str]:
