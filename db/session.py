@@ -98,6 +98,20 @@ class Database:
         """
         if self._autocommit is None:
             raise RuntimeError("write_log_row is for PostgreSQL; use log_writer() elsewhere")
+        return self._run_on_driver(statement, params)
+
+    def fetch_row(self, statement: Executable, params: Mapping[str, Any]
+                  ) -> dict[str, Any] | None:
+        """PostgreSQL only: run one read-only statement the way `write_log_row` runs a write (in
+        autocommit, straight on the driver: one round trip, no BEGIN or ROLLBACK) and return its
+        first row as a dict, or None. For a check a webhook makes on most requests (whether an
+        agent's leads changed), where a session's transaction would triple the round trips."""
+        if self._autocommit is None:
+            raise RuntimeError("fetch_row is for PostgreSQL; use a session elsewhere")
+        return self._run_on_driver(statement, params)
+
+    def _run_on_driver(self, statement: Executable, params: Mapping[str, Any]
+                       ) -> dict[str, Any] | None:
         sql, defaults = self._driver_statement(statement)
         values = {**defaults, **params}
         raw = self._autocommit.raw_connection()
@@ -147,6 +161,22 @@ class Database:
             yield session
         finally:
             session.close()  # rolls back whatever was not committed
+
+    def after_fork(self) -> None:
+        """In a forked child: drop the pooled connections inherited from the parent without
+        closing them (they are still the parent's); the child opens its own."""
+        self.engine.dispose(close=False)
+        if self._autocommit is not None:
+            self._autocommit.dispose(close=False)
+
+    def warm_up(self) -> None:
+        """Open one connection in each pool now (a forked web worker, before its first
+        request), so no client waits for a connection to be made."""
+        with self.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        if self._autocommit is not None:
+            with self._autocommit.connect() as connection:
+                connection.execute(text("SELECT 1"))
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -67,6 +67,38 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     return app
 
 
+def after_fork(app: Flask) -> None:
+    """In a process forked from the one that built `app` (gunicorn's preload_app): forget every
+    connection the parent may have opened, without closing it (it is the parent's), so no
+    socket is ever shared between two processes."""
+    db = app.extensions.get("db")
+    if db is not None:
+        db.after_fork()
+    redis = app.extensions.get("redis")
+    if redis is not None:
+        redis.connection_pool.reset()
+    celery = app.extensions.get("celery")
+    if celery is not None:
+        celery._after_fork()  # Celery's own hook for this (multiprocessing calls it)
+
+
+def warm_up(app: Flask) -> None:
+    """Open what a worker's first request would otherwise open while a client waits: a
+    database connection in each pool and the Redis connection. Failures are left for that
+    request to meet (and report); a worker must start even while a dependency is down."""
+    db, redis = app.extensions.get("db"), app.extensions.get("redis")
+    try:
+        if db is not None:
+            db.warm_up()
+    except Exception:  # noqa: BLE001 (logged; the first request will retry)
+        app.logger.warning("database not reachable while warming up", exc_info=True)
+    try:
+        if redis is not None:
+            redis.ping()
+    except Exception:  # noqa: BLE001
+        app.logger.warning("Redis not reachable while warming up", exc_info=True)
+
+
 def _init_conversation(app: Flask) -> None:
     """Redis-backed state and the shared conversation, with bounded Redis waits so a webhook
     answers quickly even when Redis is down."""

@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from db.models import ExecutedPlan, User
 from db.session import Database
-from webapp.conversation.lead_directories import directory_for
+from webapp.conversation.lead_directories import lead_directory
 from webapp.conversation.pending_plans import PendingPlan, PendingPlans
 from webapp.conversation.recent_leads import RecentLeads
 from webapp.conversation.reminder_answers import mark_done, snooze
@@ -105,8 +105,7 @@ class Conversation:
     def _handle(self, agent: User, text: str, channel: str, now: datetime,
                 context: Sequence[Any] | None) -> Turn:
         zone = ZoneInfo(agent.timezone)
-        with self.db.session() as session:
-            leads = directory_for(session, agent.id)
+        leads = lead_directory(self.db, agent.id)
         if context is None:  # the caller (voice) did not prefetch: one round trip here
             pipe = self.pending.redis.pipeline(transaction=False)
             self.queue_context(pipe, agent.phone)
