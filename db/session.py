@@ -13,11 +13,18 @@ from sqlalchemy.sql import Executable
 from sqlalchemy.sql.elements import ColumnElement
 
 
+# A database error's message lists the statement's parameters (an agent's phone, a message's
+# body); it reaches tracebacks in the logs. Every engine hides them (webapp.ops.logs masks what
+# the database itself quotes).
+HIDE_PARAMETERS = True
+
+
 def make_engine(url: str) -> Engine:
     """Create an engine with the per-backend settings the app relies on."""
     if url.startswith("sqlite"):
         # Web, worker and beat share one SQLite file locally: wait for locks instead of failing.
-        engine = create_engine(url, connect_args={"timeout": 15})
+        engine = create_engine(url, connect_args={"timeout": 15},
+                               hide_parameters=HIDE_PARAMETERS)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -32,7 +39,8 @@ def make_engine(url: str) -> Engine:
     # server dropped fails one request (the webhook answers "try again", tasks retry) and
     # SQLAlchemy then invalidates the pool; pool_recycle retires connections before typical
     # server/proxy idle timeouts.
-    return create_engine(url, pool_recycle=1800, pool_size=10, max_overflow=10)
+    return create_engine(url, pool_recycle=1800, pool_size=10, max_overflow=10,
+                         hide_parameters=HIDE_PARAMETERS)
 
 
 def relax_durability(session: Session) -> None:
@@ -65,7 +73,7 @@ class Database:
         # connections per request.
         self._autocommit = (
             create_engine(url, isolation_level="AUTOCOMMIT", pool_recycle=1800, pool_size=10,
-                          max_overflow=10)
+                          max_overflow=10, hide_parameters=HIDE_PARAMETERS)
             if self.is_postgresql else None
         )
         self._compiled: dict[int, tuple[Executable, str, dict[str, Any]]] = {}
@@ -128,7 +136,7 @@ class Database:
                 if invalidated:
                     raw.invalidate(error)
                 raise exc.DBAPIError.instance(
-                    sql, values, error, type(connection).Error,
+                    sql, values, error, type(connection).Error, hide_parameters=HIDE_PARAMETERS,
                     connection_invalidated=invalidated, dialect=dialect,
                 ) from error
         finally:

@@ -29,7 +29,7 @@ from webapp.conversation.conversation import Conversation
 from webapp.conversation.pending_plans import PendingPlans
 from webapp.conversation.recent_leads import RecentLeads
 from webapp.execution.task_queue import TaskQueue
-from webapp.ops import health, logs, metrics
+from webapp.ops import health, logs, metrics, security_headers
 from webapp.ops.counters import timed_parser
 from webapp.understanding.parser_choice import make_parser, parser_mode
 from workers.flask_celery import celery_init_app
@@ -37,15 +37,17 @@ from workers.tasks import enqueue_run_plan, enqueue_send
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    app = Flask(__name__, instance_relative_config=True)
+    # No app-wide /static route: the only static files are the simulator's, served by its
+    # blueprint (and 404 unless it is enabled).
+    app = Flask(__name__, instance_relative_config=True, static_folder=None)
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.from_mapping(settings_from_env(app.instance_path))
     if test_config:
         app.config.update(test_config)
     check_required(app.config)
 
-    # Twilio's own limit is 1,600 characters; anything far larger is not a real webhook.
-    app.config.setdefault("MAX_CONTENT_LENGTH", 64 * 1024)
+    # Bodies capped at 64 KB before anything reads them; security headers on every response.
+    security_headers.init_app(app)
     if app.config["TRUST_PROXY_HEADERS"]:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
 
