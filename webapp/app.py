@@ -20,7 +20,7 @@ from webapp.channels.calendar_feed import bp as calendar_bp
 from webapp.channels.simulator.views import bp as simulator_bp
 from webapp.channels.sms.idempotency import IdempotencyTokens
 from webapp.channels.sms.inbound import SmsInbound
-from webapp.channels.sms.rate_limit import RateLimiter
+from webapp.channels.sms.rate_limit import RateLimiter, StrangerLimiter
 from webapp.channels.sms.webhooks import bp as sms_bp
 from webapp.channels.voice.webhooks import bp as voice_bp
 from webapp.cli import register_cli
@@ -127,4 +127,5 @@ def _init_conversation(app: Flask) -> None:
         RateLimiter(redis, config["RATE_LIMIT_PER_MINUTE"]),
         IdempotencyTokens(redis),
         config["DEFAULT_COUNTRY"],
+        StrangerLimiter(redis, config["STRANGER_REPLIES_PER_MINUTE"]),
     )

@@ -87,6 +87,7 @@ def settings_from_env(instance_path: str) -> dict[str, Any]:
         "PENDING_PLAN_TTL": _int("PENDING_PLAN_TTL", 15 * 60),
         "CONTEXT_TTL": _int("CONTEXT_TTL", 30 * 60),
         "RATE_LIMIT_PER_MINUTE": _int("RATE_LIMIT_PER_MINUTE", 20),
+        "STRANGER_REPLIES_PER_MINUTE": _int("STRANGER_REPLIES_PER_MINUTE", 10),
         "REDIS_TIMEOUT": _float("REDIS_TIMEOUT", 1.0),
         "REMINDER_INTERVAL_SECONDS": _int("REMINDER_INTERVAL_SECONDS", 30),
         "SWEEP_INTERVAL_SECONDS": _int("SWEEP_INTERVAL_SECONDS", 30),

@@ -29,6 +29,7 @@ CHOICE_PROMPT = "Say the number, or press it on your keypad."
 ANYTHING_ELSE = "Anything else?"
 WHAT_TO_DO = "What would you like to do?"
 GOODBYE = "Goodbye."
+SAY_AGAIN = "Sorry, I missed that. Please say it again."
 UNKNOWN_CALLER = (
     "Sorry, this number only works for registered Fieldline agents. Goodbye."
 )
