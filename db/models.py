@@ -291,6 +291,7 @@ class ExecutedPlan(Base):
     # still counts); MAX_PLAN_ATTEMPTS bounds these. `requeues`: how often the recovery sweep
     # queued it again (spacing the re-queues), which says nothing about any run.
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the last run's start
     requeues: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     undoes_plan_id: Mapped[str | None] = mapped_column(String(64))
     undone_by_plan_id: Mapped[str | None] = mapped_column(String(64))

@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.elements import ColumnElement
 
-
 # A database error's message lists the statement's parameters (an agent's phone, a message's
 # body); it reaches tracebacks in the logs. Every engine hides them (webapp.ops.logs masks what
 # the database itself quotes).

@@ -97,6 +97,7 @@ def settings_from_env(instance_path: str) -> dict[str, Any]:
         "AGENDA_HOUR": _int("AGENDA_HOUR", 8),
         "RECOVERY_GRACE_SECONDS": _int("RECOVERY_GRACE_SECONDS", 60),
         "MAX_PLAN_ATTEMPTS": _int("MAX_PLAN_ATTEMPTS", 5),
+        "SWEEP_MAX_QUEUE_DEPTH": _int("SWEEP_MAX_QUEUE_DEPTH", 100),
         "VOICE_MIN_CONFIDENCE": _float("VOICE_MIN_CONFIDENCE", 0.5),
         "VOICE_RESULT_WAIT": _float("VOICE_RESULT_WAIT", 4.0),
         "VOICE_MAX_TURNS": _int("VOICE_MAX_TURNS", 20),

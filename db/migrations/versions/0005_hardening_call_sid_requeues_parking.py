@@ -4,10 +4,10 @@
   "<CallSid>:<n>" cut to 64 characters, so an over-long CallSid made two turns collide (and the
   unique violation's traceback carried the phone and the text into the log). Existing voice
   rows are moved over: call_sid from the prefix, provider_sid emptied.
-* `executed_plans.requeues`: how often the recovery sweep queued a plan again. `attempts` now
-  counts only runs a worker started, which is what MAX_PLAN_ATTEMPTS bounds; a plan merely
-  waiting in a long queue is no longer given up. Plans still waiting keep their old count as
-  re-queues, and start at 0 attempts.
+* `executed_plans.requeues`, `started_at`: how often the recovery sweep queued a plan again, and
+  when its last run started. `attempts` now counts only runs a worker started, which is what
+  MAX_PLAN_ATTEMPTS bounds; a plan merely waiting in a long queue is no longer given up. Plans
+  still waiting keep their old count as re-queues, and start at 0 attempts.
 * `appointments.parked_at`: a follow-up that fell due while its agent had opted out is parked
   (out of the dispatcher's partial index) until START, instead of being read by every dispatch.
 
@@ -40,6 +40,8 @@ def upgrade() -> None:
     with op.batch_alter_table("executed_plans", schema=None) as batch_op:
         batch_op.add_column(sa.Column("requeues", sa.Integer(), server_default=sa.text("0"),
                                       nullable=False))
+        batch_op.add_column(sa.Column("started_at", db.models.UTCDateTime(timezone=True),
+                                      nullable=True))
 
     with op.batch_alter_table("appointments", schema=None) as batch_op:
         batch_op.add_column(sa.Column("parked_at", db.models.UTCDateTime(timezone=True),
@@ -81,6 +83,7 @@ def downgrade() -> None:
         batch_op.drop_column("parked_at")
 
     with op.batch_alter_table("executed_plans", schema=None) as batch_op:
+        batch_op.drop_column("started_at")
         batch_op.drop_column("requeues")
 
     with op.batch_alter_table("messages", schema=None) as batch_op:

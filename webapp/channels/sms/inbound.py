@@ -29,6 +29,7 @@ from webapp.channels.sms import carrier_keywords as kw
 from webapp.channels.sms.idempotency import IdempotencyTokens
 from webapp.channels.sms.rate_limit import RateLimiter, StrangerLimiter
 from webapp.conversation.conversation import TRY_AGAIN, Conversation
+from webapp.execution.reminder_dispatch import resume_parked_reminders
 from webapp.ops import counters
 from webapp.phones import normalize_phone
 
@@ -198,6 +199,8 @@ class SmsInbound:
         with self.db.session() as session:
             row = session.get(User, agent.id)
             row.opted_out = value
+            if not value:  # START: follow-ups parked while opted out are due again
+                resume_parked_reminders(session, agent.id)
             session.commit()
         agent.opted_out = value
 
