@@ -22,8 +22,9 @@ Why these values:
   (bounded memory growth) comes every ``GUNICORN_MAX_REQUESTS`` (100,000) requests plus up to
   half again at random, so two workers are never recycled together.
 * **preload_app means a reload (HUP) does not load new code**: the new workers are forks of the
-  old master. Deploy new code with a restart (``systemctl restart fieldline-web``; gunicorn's
-  USR2 + QUIT also works); HUP only re-reads this file.
+  old master. Deploy new code with a restart (``systemctl restart fieldline-web``, one web host
+  at a time behind the proxy for no gap; gunicorn's USR2 + QUIT also works); HUP only re-reads
+  this file. ``GUNICORN_PRELOAD=false`` trades the warm forks back for code-loading reloads.
 * **The reverse proxy terminates TLS and buffers slow clients**; bind to loopback unless
   ``BIND`` says otherwise. Turn on ``TRUST_PROXY_HEADERS`` only behind that proxy.
 * **Request limits**: request line and header sizes are gunicorn's checks; the body is capped
@@ -56,7 +57,9 @@ limit_request_line = 8190
 limit_request_fields = 100
 limit_request_field_size = 8190
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
-preload_app = True  # see the docstring: forks are warm; connections are opened after the fork
+# See the docstring: forks are warm; connections are opened after the fork.
+preload_app = (os.environ.get("GUNICORN_PRELOAD") or "true").strip().lower() not in (
+    "0", "false", "no", "off")
 
 # Prometheus multiprocess mode: web and worker processes must share this directory.
 os.environ.setdefault(
