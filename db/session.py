@@ -72,10 +72,12 @@ class Database:
         # connections per request.
         self._autocommit = (
             create_engine(url, isolation_level="AUTOCOMMIT", pool_recycle=1800, pool_size=10,
-                          max_overflow=10, hide_parameters=HIDE_PARAMETERS)
+                          max_overflow=10, hide_parameters=HIDE_PARAMETERS,
+                          pool_reset_on_return=None)  # in autocommit there is nothing to undo
             if self.is_postgresql else None
         )
         self._compiled: dict[int, tuple[Executable, str, dict[str, Any]]] = {}
+        self._column_names: dict[str, list[str]] = {}
 
     @contextmanager
     def log_writer(self) -> Iterator[Connection]:
@@ -127,8 +129,14 @@ class Database:
             try:
                 with connection.cursor() as cursor:
                     cursor.execute(sql, values)
-                    row = cursor.fetchone() if cursor.description else None
-                    names = [c.name for c in cursor.description or ()]
+                    result = cursor.pgresult
+                    row = cursor.fetchone() if result is not None and result.nfields else None
+                    # A statement's columns never change: named once (building the driver's
+                    # description per call cost more than the insert's own Python work).
+                    names = self._column_names.get(sql)
+                    if names is None and row is not None:
+                        names = [column.name for column in cursor.description or ()]
+                        self._column_names[sql] = names
             except connection.Error as error:
                 dialect = self._autocommit.dialect
                 invalidated = dialect.is_disconnect(error, connection, None)
@@ -140,7 +148,7 @@ class Database:
                 ) from error
         finally:
             raw.close()
-        if row is None:
+        if row is None or names is None:
             return None
         return {
             name: value.astimezone(UTC) if isinstance(value, datetime) else value
