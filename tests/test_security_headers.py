@@ -150,3 +150,24 @@ def test_production_serves_no_simulator_script_or_style_anywhere(app: Flask) -> 
         response = client.get(path)
         assert response.status_code == 404, path
         assert b"simulator" not in response.data.lower() or b"<html" in response.data.lower()
+
+
+def test_a_blueprint_may_be_allowed_larger_bodies_and_only_it(app: Flask) -> None:
+    from flask import Blueprint, request
+
+    from webapp.ops.security_headers import allow_larger_bodies
+
+    uploads = Blueprint("uploads_test", __name__)
+
+    @uploads.post("/_upload")
+    def upload() -> str:
+        return str(len(request.form["file"]))
+
+    app.register_blueprint(uploads)
+    allow_larger_bodies(app, "uploads_test", 512 * 1024)
+    client = app.test_client()
+    big = {"file": "x" * (200 * 1024)}
+
+    assert client.post("/_upload", data=big).get_data(as_text=True) == str(200 * 1024)
+    assert client.post("/_upload", data={"file": "x" * (600 * 1024)}).status_code == 413
+    assert client.post("/healthz", data=big).status_code == 413  # the rest keep 64 KB

@@ -21,6 +21,8 @@ unknown length (chunked) is read up to the cap, no further, and refused with 413
 it (kept for the form parser when it does not).
 gunicorn does not read the rest either: a sync worker closes the connection after each
 response, and a keep-alive worker drains at most 64 KB of an unread body before closing.
+A blueprint that must take more (a file upload in a web app) says so once, when it is
+registered: `allow_larger_bodies(blueprint_name, limit)`; its routes then get that cap instead.
 """
 
 from __future__ import annotations
@@ -35,10 +37,21 @@ DEFAULT_CSP = (
     "frame-ancestors 'none'"
 )
 HSTS = "max-age=31536000"
+_LARGER_LIMITS = "fieldline_body_limits"  # app.extensions key: blueprint name -> bytes
+
+
+def allow_larger_bodies(app: Flask, blueprint: str, limit: int) -> None:
+    """Let the routes of `blueprint` take bodies up to `limit` bytes instead of the app's cap."""
+    app.extensions.setdefault(_LARGER_LIMITS, {})[blueprint] = limit
 
 
 def _refuse_large_body() -> None:
     limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    larger = current_app.extensions.get(_LARGER_LIMITS, {})
+    for blueprint in request.blueprints:
+        if blueprint in larger:
+            limit = request.max_content_length = larger[blueprint]
+            break
     if limit is None:
         return
     length = request.content_length
