@@ -258,17 +258,26 @@ def test_runs_that_died_count_and_the_plan_is_given_up_after_max_attempts(
     assert _plan(db, plan_id).state == "failed"
 
 
-def test_a_run_in_progress_is_neither_requeued_nor_given_up(db, book) -> None:
+def test_the_last_run_still_going_is_not_given_up(db, book) -> None:
     confirmed = datetime(2026, 3, 5, 15, 0, tzinfo=UTC)
     now = confirmed + GRACE * 10
     plan_id = _confirmed_plan(db, book, confirmed, attempts=3, started_at=now - GRACE)
     run = _sweeper(db)
 
-    result = run(now, max_attempts=3)
-
-    assert (result["plans_requeued"], result["plans_failed"]) == (0, 0)
+    assert run(now, max_attempts=3)["plans_failed"] == 0
     assert _plan(db, plan_id).state == "confirmed"
     assert run(now + ATTEMPT_TIME_LIMIT, max_attempts=3)["plans_failed"] == 1
+
+
+def test_a_plan_whose_worker_died_mid_run_is_requeued_at_once(db, book) -> None:
+    """Its run started seconds ago and its worker was SIGKILLed: only the sweep will run it."""
+    confirmed = datetime(2026, 3, 5, 15, 0, tzinfo=UTC)
+    now = confirmed + GRACE * 2
+    plan_id = _confirmed_plan(db, book, confirmed, attempts=1, started_at=now - GRACE / 4)
+    run = _sweeper(db)
+
+    assert run(now)["plans_requeued"] == 1
+    assert run.queued == [plan_id]
 
 
 def test_a_plan_that_runs_counts_one_attempt(db, book) -> None:

@@ -9,12 +9,14 @@ What is *not* re-queued, and why:
 
 * nothing that is merely waiting: while more than SWEEP_MAX_QUEUE_DEPTH tasks wait in the
   broker's queue (sustained overload), the plans and texts the sweep would re-queue are most
-  likely in that queue already; another copy each would only lengthen it;
-* a plan whose run started less than `ATTEMPT_TIME_LIMIT` ago: it is being run now.
+  likely in that queue already; another copy each would only lengthen it.
 
 A plan is given up (marked failed, the agent told nothing changed) only after MAX_PLAN_ATTEMPTS
 runs a worker actually started (`executed_plans.attempts`, counted before each claim), never
 for how often it was re-queued (`requeues`): a plan that waited in a long queue is not failed.
+Nor while its last run may still be going (it started less than `ATTEMPT_TIME_LIMIT` ago): that
+run may yet succeed. (Re-queueing such a plan is harmless, its claim makes a copy a no-op, and
+it is what rescues a plan whose worker was killed mid-run.)
 """
 
 from __future__ import annotations
@@ -61,14 +63,12 @@ def sweep(db: Database, grace: timedelta, max_attempts: int, *,
                 ExecutedPlan.state == "confirmed", ExecutedPlan.confirmed_at < now - grace
             ).limit(200)
         ).all()
-        running_since = now - ATTEMPT_TIME_LIMIT
-        stale = [
-            (row.plan_id, row.attempts, row.confirmed_at, row.requeues)
-            for row in stale
-            if row.started_at is None or row.started_at < running_since
-        ]
-    for plan_id, attempts, confirmed_at, requeues in stale:
+        stale = [(row.plan_id, row.attempts, row.confirmed_at, row.requeues, row.started_at)
+                 for row in stale]
+    for plan_id, attempts, confirmed_at, requeues, started_at in stale:
         if attempts >= max_attempts:
+            if started_at is not None and started_at >= now - ATTEMPT_TIME_LIMIT:
+                continue  # its last run may still be going, and succeed
             outcome = mark_failed(db, plan_id, "it could not be completed in time", now)
             if outcome.message_id is not None:
                 send_message(outcome.message_id)
