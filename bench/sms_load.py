@@ -2,25 +2,35 @@
 
 Run from the repo root (needs PostgreSQL at 127.0.0.1:5432 and Redis at localhost:6379):
 
-    .venv/bin/python bench/sms_load.py [--duration 20] [--worker-class gthread|sync]
+    .venv/bin/python bench/sms_load.py [--duration 20] [--rounds 3]
+
+By default it measures the shipped server config as production runs it: the repo's
+`gunicorn.conf.py` unchanged (its worker class, threads, preload and worker recycling), with
+2 workers (as WEB_CONCURRENCY=2), and 300 agents texting. `--worker-class`, `--threads` and
+`--no-recycle` override the config to compare alternatives.
 
 What it does, all on loopback and all cleaned up afterwards:
 
-1. a fresh PostgreSQL schema `bench_<random>` in database `test`, migrated, with one agent
-   (+13125550100, America/Chicago) and 5,000 leads (a few known names among them: "Sarah Smith",
+1. a fresh PostgreSQL schema `bench_<random>` in database `test`, migrated, with --agents agents
+   (the first, +13125550100 in America/Chicago, with --leads 5,000 leads; every other one with
+   --agent-leads 40), each with a few known names among their leads ("Sarah Smith",
    "John Doe", ...); Redis db 13 (flushed before and after) for REDIS_URL and the broker;
 2. two gunicorns with the same worker count and class: `wsgi:app` with APP_ENV=production
    (signatures checked against PUBLIC_BASE_URL + "/sms", rate limit set out of the way) and
-   `bench.bare_twiml_app:app`, a Flask view returning constant TwiML (the baseline);
+   `bench.bare_twiml_app:app`, a Flask view returning constant TwiML (the baseline, never
+   recycled: at thousands of requests/s recycling would only slow the baseline down);
 3. for each: a warm-up, then signed "plan" texts ("Update Sarah Smith's status to qualified",
-   ...; a unique MessageSid each) at concurrency 16 for --duration seconds, from a separate load
-   generator process: `wrk` with a Lua script when installed (`apt-get install -y wrk`), else a
-   Python one (threads + http.client keep-alive); `--loadgen` picks;
+   ...; a unique MessageSid each, the agents in turn) at concurrency 16 for --duration seconds,
+   from a separate load generator process: `wrk` with a Lua script when installed
+   (`apt-get install -y wrk`), else a Python one (threads + http.client keep-alive);
+   `--loadgen` picks;
 4. prints requests/s, p50, p99 for both, the ratio real/bare, PASS/MISS against the targets
-   (real >= 25% of bare throughput; real p99 <= 50 ms), every non-200 or unexpected body, and the
-   server CPU per request (ms of worker CPU time), so a starved run can be told from a slow app,
-   and PostgreSQL's and Redis's CPU per request. `--rounds 3` repeats bare-then-real and judges
-   the median round: on a shared 2-core machine single runs of the same code vary by +-20%.
+   (real >= 20% of bare throughput, 25% the aim; real p99 <= 50 ms), every non-200 or
+   unexpected body, the workers recycled during the timed run, and the server CPU per request
+   (ms of CPU time of the master and its workers, recycled ones included), so a starved run can
+   be told from a slow app, and PostgreSQL's and Redis's CPU per request. `--rounds 3` repeats
+   bare-then-real and judges the median round: on a shared 2-core machine single runs of the
+   same code vary by +-20%.
 
 The machine running this also runs the load generator, PostgreSQL and Redis: on a small box
 (2 cores) they all compete with gunicorn for CPU; the CPU figures printed show how much.
@@ -80,7 +90,8 @@ PLAN_MESSAGES = [
     "Follow up with Sarah Smith next Tuesday at 2",
 ]
 
-TARGET_RATIO = 0.25
+TARGET_RATIO = 0.20  # issue 15's target with the shipped config
+AIM_RATIO = 0.25
 TARGET_P99_MS = 50.0
 
 
@@ -109,8 +120,14 @@ def drop_schema(base_url: str, name: str) -> None:
     engine.dispose()
 
 
-def seed(url: str, n_leads: int, rng: random.Random) -> None:
-    """One agent with `n_leads` leads: the known ones plus synthetic names (none equal to them)."""
+def agent_phones(n_agents: int) -> list[str]:
+    """The agents' numbers: the first is AGENT_PHONE, the others +1 312-556-xxxx."""
+    return [AGENT_PHONE] + [f"+1312556{i:04d}" for i in range(1, n_agents)]
+
+
+def seed(url: str, n_agents: int, n_leads: int, agent_leads: int, rng: random.Random) -> None:
+    """`n_agents` agents: the first with `n_leads` leads, the others with `agent_leads` each;
+    every agent's book holds the known leads plus synthetic names (none equal to them)."""
     from sqlalchemy import insert
 
     from bench.names_bench import FIRST_NAMES, LAST_NAMES
@@ -120,22 +137,24 @@ def seed(url: str, n_leads: int, rng: random.Random) -> None:
     db = Database(url)
     statuses = ["new", "contacted", "qualified", "negotiating", "follow_up"]
     known = {name for name, _ in KNOWN_LEADS}
-    rows = [
-        {"name": name, "phone": phone, "status": "contacted"} for name, phone in KNOWN_LEADS
-    ]
-    while len(rows) < n_leads:
-        name = f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
-        if name in known:
-            continue
-        rows.append({"name": name, "phone": None, "status": rng.choice(statuses)})
-    rng.shuffle(rows)
     with db.session() as session:
-        agent = User(name="Alex Rivera", phone=AGENT_PHONE, timezone=AGENT_TZ)
-        session.add(agent)
-        session.flush()
-        for row in rows:
-            row["agent_id"] = agent.id
-        session.execute(insert(Lead), rows)
+        for number, phone in enumerate(agent_phones(n_agents)):
+            rows = [
+                {"name": name, "phone": phone, "status": "contacted"}
+                for name, phone in KNOWN_LEADS
+            ]
+            while len(rows) < (n_leads if number == 0 else agent_leads):
+                name = f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
+                if name in known:
+                    continue
+                rows.append({"name": name, "phone": None, "status": rng.choice(statuses)})
+            rng.shuffle(rows)
+            agent = User(name=f"Agent {number}", phone=phone, timezone=AGENT_TZ)
+            session.add(agent)
+            session.flush()
+            for row in rows:
+                row["agent_id"] = agent.id
+            session.execute(insert(Lead), rows)
         session.commit()
     db.dispose()
 
@@ -159,8 +178,8 @@ def free_port() -> int:
 
 BENCH_CONF = """
 # Written by bench/sms_load.py: the repo's gunicorn.conf.py (JSON logs with access lines,
-# Prometheus multiprocess, worker recycling), with the command line overriding bind, workers,
-# worker class and threads.
+# Prometheus multiprocess, preload, worker recycling), with the command line overriding bind
+# and workers (and worker class, threads or recycling only when asked).
 import os
 __file__ = {conf!r}
 exec(compile(open(__file__).read(), __file__, "exec"))
@@ -186,19 +205,20 @@ def bench_gunicorn_config(args: argparse.Namespace, logdir: Path) -> Path:
 
 class Gunicorn:
     def __init__(self, name: str, module: str, env: dict[str, str], args: argparse.Namespace,
-                 logdir: Path) -> None:
+                 logdir: Path, recycle: bool = True) -> None:
         self.name = name
         self.port = free_port()
         self.log = logdir / f"gunicorn-{name}.log"
         gunicorn = Path(sys.executable).parent / "gunicorn"
         cmd = [str(gunicorn), "--config", str(bench_gunicorn_config(args, logdir)),
-               "--bind", f"127.0.0.1:{self.port}", "--workers", str(args.workers),
-               "--worker-class", args.worker_class]
+               "--bind", f"127.0.0.1:{self.port}", "--workers", str(args.workers)]
+        if args.worker_class:
+            cmd += ["--worker-class", args.worker_class]
         if not args.gunicorn_conf:
             cmd += ["--timeout", "30", "--log-level", "warning", "--error-logfile", str(self.log)]
-        if args.worker_class == "gthread":
+        if args.threads:
             cmd += ["--threads", str(args.threads)]
-        if not args.recycle:
+        if not (recycle and args.recycle):
             cmd += ["--max-requests", "0"]
         cmd.append(module)
         self.output = logdir / f"gunicorn-{name}.out"
@@ -237,7 +257,8 @@ class Gunicorn:
         return pids
 
     def cpu_seconds(self) -> float:
-        """User + system CPU of the master and its workers so far."""
+        """User + system CPU of the master and its workers so far, recycled workers included
+        (the master's cutime/cstime hold the children it has reaped)."""
         total = 0
         for pid in [self.proc.pid, *self.worker_pids()]:
             try:
@@ -245,7 +266,13 @@ class Gunicorn:
             except OSError:
                 continue
             total += int(fields[11]) + int(fields[12])  # utime, stime
+            if pid == self.proc.pid:
+                total += int(fields[13]) + int(fields[14])  # cutime, cstime: reaped workers
         return total / os.sysconf("SC_CLK_TCK")
+
+    def recycled(self) -> int:
+        """Workers recycled so far at max_requests (their "Autorestarting worker" log lines)."""
+        return self.logs().count("Autorestarting worker")
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -263,12 +290,13 @@ class Gunicorn:
 class RequestMaker:
     """Signed inbound-SMS form bodies, each with a unique MessageSid, as Twilio sends them."""
 
-    def __init__(self) -> None:
+    def __init__(self, phones: list[str] | None = None) -> None:
         from twilio.request_validator import RequestValidator
 
         self.validator = RequestValidator(AUTH_TOKEN)
         self.run = uuid.uuid4().hex[:8]
         self.count = 0
+        self.phones = phones or [AGENT_PHONE]
 
     def make(self, n: int) -> list[tuple[str, str]]:
         out = []
@@ -280,7 +308,7 @@ class RequestMaker:
                 "NumMedia": "0",
                 "MessageSid": f"SM{self.run}{self.count:024x}",
                 "AccountSid": ACCOUNT_SID,
-                "From": AGENT_PHONE,
+                "From": self.phones[self.count % len(self.phones)],
                 "To": ASSISTANT_NUMBER,
                 "Body": PLAN_MESSAGES[self.count % len(PLAN_MESSAGES)],
                 "NumSegments": "1",
@@ -529,11 +557,13 @@ def measure(server: Gunicorn, maker: RequestMaker | None, bare_requests: list[tu
     warm = run(server.port, data, expect, maker is None, args.warmup, args.concurrency, workdir)
     write_requests(data, requests_for(args.duration, max(warm["rps"], 50.0)))
     cpu_before = server.cpu_seconds()
+    recycled_before = server.recycled()
     machine_before = machine_cpu()
     services_before = service_cpu()
     result = run(server.port, data, expect, maker is None, args.duration, args.concurrency,
                  workdir)
     result["server_cpu"] = server.cpu_seconds() - cpu_before
+    result["recycled"] = server.recycled() - recycled_before
     result["service_cpu"] = {name: seconds - services_before.get(name, 0.0)
                              for name, seconds in service_cpu().items()}
     busy, total = (a - b for a, b in zip(machine_cpu(), machine_before, strict=True))
@@ -572,11 +602,21 @@ def service_cpu() -> dict[str, float]:
     return found
 
 
+def cpu_ratio(bare: dict, real: dict) -> float:
+    """Bare's gunicorn CPU per request over real's: what the throughput ratio would be if
+    gunicorn alone had the CPU. Less swayed by other load on a shared machine than requests/s
+    (which the checks judge), so a starved round can be told from a slower app."""
+    if not (bare["completed"] and real["completed"] and real["server_cpu"]):
+        return float("nan")
+    return (bare["server_cpu"] / bare["completed"]) / (real["server_cpu"] / real["completed"])
+
+
 def report(name: str, r: dict) -> None:
     per_req = r["server_cpu"] / r["completed"] * 1e3 if r["completed"] else float("nan")
     print(f"  {name:<5} {r['rps']:8.1f} req/s   p50 {r['p50_ms']:7.2f} ms   "
           f"p99 {r['p99_ms']:7.2f} ms   max {r['max_ms']:7.1f} ms   "
-          f"n={r['completed']} in {r['elapsed']:.1f}s   errors {r['errors']}")
+          f"n={r['completed']} in {r['elapsed']:.1f}s   errors {r['errors']}   "
+          f"workers recycled {r['recycled']}")
     print(f"        gunicorn CPU {r['server_cpu']:.1f}s ({per_req:.2f} ms/request, "
           f"{r['server_cpu'] / r['elapsed'] * 100:.0f}% of one core); "
           f"load generator CPU {r['loadgen_cpu']:.1f}s "
@@ -599,21 +639,22 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=20.0, help="seconds per timed run")
     parser.add_argument("--warmup", type=float, default=4.0, help="seconds of warm-up per server")
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--worker-class", choices=["sync", "gthread"], default="gthread")
-    parser.add_argument("--threads", type=int, default=2,
-                        help="threads per gthread worker (both servers). 2 overlap a request's "
-                        "database and Redis waits; more only add GIL hand-offs: with 8 the real "
-                        "webhook cost ~0.5 ms more CPU per request (medians of 3 rounds: ratio "
-                        "21%% with 2 threads, 20%% with 1, 18%% with 3, 17%% with 8)")
+    parser.add_argument("--workers", type=int, default=2, help="as WEB_CONCURRENCY")
+    parser.add_argument("--worker-class", choices=["sync", "gthread"], default=None,
+                        help="override the config's worker class (both servers)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="override the config's threads per worker (both servers)")
     parser.add_argument("--gunicorn-conf", default=str(ROOT / "gunicorn.conf.py")
                         if (ROOT / "gunicorn.conf.py").exists() else "",
                         help="production gunicorn config to start from ('' for gunicorn defaults)")
-    parser.add_argument("--recycle", action="store_true",
-                        help="keep the config's max_requests worker recycling (off by default: "
-                        "at thousands of req/s it restarts the bare workers every second)")
+    parser.add_argument("--no-recycle", dest="recycle", action="store_false",
+                        help="turn off the config's max_requests worker recycling for the real "
+                        "server too (the bare baseline never recycles)")
     parser.add_argument("--loadgen", choices=["auto", "wrk", "python"], default="auto")
-    parser.add_argument("--leads", type=int, default=5000)
+    parser.add_argument("--agents", type=int, default=300,
+                        help="agents texting in turn (the review drove 300)")
+    parser.add_argument("--leads", type=int, default=5000, help="leads of the first agent")
+    parser.add_argument("--agent-leads", type=int, default=40, help="leads of every other agent")
     parser.add_argument("--max-requests", type=int, default=60000,
                         help="cap on unique signed requests precomputed per real-webhook run")
     parser.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -638,16 +679,17 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="sms_load_"))
     servers: list[Gunicorn] = []
     try:
-        print(f"setup: schema {schema}, {args.leads} leads, Redis {args.redis}, "
-              f"gunicorn {args.workers} x {args.worker_class}"
-              + (f" ({args.threads} threads)" if args.worker_class == "gthread" else "")
+        print(f"setup: schema {schema}, {args.agents} agents ({args.leads} leads for the first, "
+              f"{args.agent_leads} for each other), Redis {args.redis}, "
+              f"gunicorn {args.workers} x {args.worker_class or 'config-chosen'}"
+              + (f" ({args.threads} threads)" if args.threads else "")
               + f", config {args.gunicorn_conf or 'none'}"
-              + (", worker recycling on" if args.recycle else "")
+              + (", worker recycling as configured" if args.recycle else ", no recycling")
               + f", load generator {args.loadgen}, concurrency {args.concurrency}, "
               f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
         create_schema(args.pg, schema)
         migrate.upgrade(url)
-        seed(url, args.leads, random.Random(args.seed))
+        seed(url, args.agents, args.leads, args.agent_leads, random.Random(args.seed))
         flush_redis(args.redis)
 
         env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "OPENAI_"))}
@@ -671,7 +713,7 @@ def main() -> int:
         (workdir / "metrics").mkdir()
         real = Gunicorn("real", "wsgi:app", env, args, workdir)
         servers.append(real)
-        bare = Gunicorn("bare", "bench.bare_twiml_app:app", env, args, workdir)
+        bare = Gunicorn("bare", "bench.bare_twiml_app:app", env, args, workdir, recycle=False)
         servers.append(bare)
         real.wait_ready()
         bare.wait_ready()
@@ -684,7 +726,7 @@ def main() -> int:
 
         bare_requests = RequestMaker().make(2000)
         rounds = []
-        maker = RequestMaker()
+        maker = RequestMaker(agent_phones(args.agents))
         for _ in range(args.rounds):  # bare then real, back to back, each round
             rounds.append({
                 "bare": measure(bare, None, bare_requests, BARE_REPLY, args, workdir),
@@ -696,9 +738,10 @@ def main() -> int:
                 print(f"gunicorn {server.name} log has errors:\n{log[-3000:]}")
 
         print(f"\nPOST /sms, {args.duration:g}s at concurrency {args.concurrency} "
-              f"(after {args.warmup:g}s warm-up), gunicorn {args.workers} x {args.worker_class}, "
+              f"(after {args.warmup:g}s warm-up), gunicorn {args.workers} x "
+              f"{args.worker_class or 'config-chosen'}, {args.agents} agents, "
               f"load generator {args.loadgen} on the same {os.cpu_count()}-CPU machine")
-        ratios, p99s = [], []
+        ratios, p99s, cpu_ratios = [], [], []
         for number, results in enumerate(rounds, 1):
             if len(rounds) > 1:
                 print(f"\n round {number} of {len(rounds)}")
@@ -707,16 +750,19 @@ def main() -> int:
             report("real", real_r)
             ratios.append(real_r["rps"] / bare_r["rps"])
             p99s.append(real_r["p99_ms"])
-            print(f"  ratio real/bare throughput: {ratios[-1]:.1%}")
+            cpu_ratios.append(cpu_ratio(bare_r, real_r))
+            print(f"  ratio real/bare throughput: {ratios[-1]:.1%}   (gunicorn CPU per request, "
+                  f"bare/real: {cpu_ratios[-1]:.1%})")
         errors = sum(r["real"]["errors"] + r["bare"]["errors"] for r in rounds)
         # On a shared machine one round can be starved: judge the median round.
         ratio, p99 = statistics.median(ratios), statistics.median(p99s)
         if len(rounds) > 1:
             print(f"\n  median of {len(rounds)} rounds: ratio {ratio:.1%}, real p99 {p99:.1f} ms "
-                  f"(ratios {', '.join(f'{r:.1%}' for r in ratios)})")
+                  f"(ratios {', '.join(f'{r:.1%}' for r in ratios)}; CPU ratio "
+                  f"{statistics.median(cpu_ratios):.1%})")
         checks = [
-            (f"real >= {TARGET_RATIO:.0%} of bare throughput", ratio >= TARGET_RATIO,
-             f"{ratio:.1%}"),
+            (f"real >= {TARGET_RATIO:.0%} of bare throughput ({AIM_RATIO:.0%} the aim)",
+             ratio >= TARGET_RATIO, f"{ratio:.1%}"),
             (f"real p99 <= {TARGET_P99_MS:g} ms", p99 <= TARGET_P99_MS, f"{p99:.1f} ms"),
             ("every response 200 with the expected TwiML", errors == 0, f"{errors} errors"),
         ]

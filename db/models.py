@@ -171,7 +171,7 @@ class ClientInteraction(Base):
     )
 
 
-_UNREMINDED = "state = 'scheduled' AND reminded_at IS NULL"
+_UNREMINDED = "state = 'scheduled' AND reminded_at IS NULL AND parked_at IS NULL"
 _OUTSTANDING = "state = 'scheduled' AND reminded_at IS NOT NULL"
 _OPEN = "state = 'scheduled'"
 _DONE = "state = 'done'"
@@ -197,6 +197,10 @@ class Appointment(Base):
     )
     reminder_number: Mapped[int | None] = mapped_column(Integer)  # "DONE 2" refers to it
     reminder_late: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Set when the follow-up fell due while its agent had opted out (STOP): parked out of the
+    # dispatcher's sight (its partial index) until START clears it, instead of being read
+    # again, and skipped, by every dispatch.
+    parked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # iCalendar SEQUENCE: bumped whenever the event changes (moved, retitled, cancelled), so a
     # subscribed calendar replaces its copy instead of keeping the old one.
     sequence: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
@@ -291,6 +295,8 @@ class Message(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     provider_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # A voice turn's call (Twilio's CallSid); a call has many turns, each its own row.
+    call_sid: Mapped[str | None] = mapped_column(String(64), index=True)
     direction: Mapped[str] = mapped_column(String(10))
     channel: Mapped[str] = mapped_column(String(10), default="sms")
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
@@ -326,7 +332,12 @@ class ExecutedPlan(Base):
     plan: Mapped[dict] = mapped_column(JSON)
     result: Mapped[dict | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
+    # Runs a worker started (committed before it claims the plan, so a worker killed mid-run
+    # still counts); MAX_PLAN_ATTEMPTS bounds these. `requeues`: how often the recovery sweep
+    # queued it again (spacing the re-queues), which says nothing about any run.
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the last run's start
+    requeues: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     undoes_plan_id: Mapped[str | None] = mapped_column(String(64))
     undone_by_plan_id: Mapped[str | None] = mapped_column(String(64))
     confirmed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

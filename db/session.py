@@ -12,12 +12,18 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.elements import ColumnElement
 
+# A database error's message lists the statement's parameters (an agent's phone, a message's
+# body); it reaches tracebacks in the logs. Every engine hides them (webapp.ops.logs masks what
+# the database itself quotes).
+HIDE_PARAMETERS = True
+
 
 def make_engine(url: str) -> Engine:
     """Create an engine with the per-backend settings the app relies on."""
     if url.startswith("sqlite"):
         # Web, worker and beat share one SQLite file locally: wait for locks instead of failing.
-        engine = create_engine(url, connect_args={"timeout": 15})
+        engine = create_engine(url, connect_args={"timeout": 15},
+                               hide_parameters=HIDE_PARAMETERS)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -32,7 +38,8 @@ def make_engine(url: str) -> Engine:
     # server dropped fails one request (the webhook answers "try again", tasks retry) and
     # SQLAlchemy then invalidates the pool; pool_recycle retires connections before typical
     # server/proxy idle timeouts.
-    return create_engine(url, pool_recycle=1800, pool_size=10, max_overflow=10)
+    return create_engine(url, pool_recycle=1800, pool_size=10, max_overflow=10,
+                         hide_parameters=HIDE_PARAMETERS)
 
 
 def relax_durability(session: Session) -> None:
@@ -65,10 +72,12 @@ class Database:
         # connections per request.
         self._autocommit = (
             create_engine(url, isolation_level="AUTOCOMMIT", pool_recycle=1800, pool_size=10,
-                          max_overflow=10)
+                          max_overflow=10, hide_parameters=HIDE_PARAMETERS,
+                          pool_reset_on_return=None)  # in autocommit there is nothing to undo
             if self.is_postgresql else None
         )
         self._compiled: dict[int, tuple[Executable, str, dict[str, Any]]] = {}
+        self._column_names: dict[str, list[str]] = {}
 
     @contextmanager
     def log_writer(self) -> Iterator[Connection]:
@@ -106,6 +115,20 @@ class Database:
         """
         if self._autocommit is None:
             raise RuntimeError("write_log_row is for PostgreSQL; use log_writer() elsewhere")
+        return self._run_on_driver(statement, params)
+
+    def fetch_row(self, statement: Executable, params: Mapping[str, Any]
+                  ) -> dict[str, Any] | None:
+        """PostgreSQL only: run one read-only statement the way `write_log_row` runs a write (in
+        autocommit, straight on the driver: one round trip, no BEGIN or ROLLBACK) and return its
+        first row as a dict, or None. For a check a webhook makes on most requests (whether an
+        agent's leads changed), where a session's transaction would triple the round trips."""
+        if self._autocommit is None:
+            raise RuntimeError("fetch_row is for PostgreSQL; use a session elsewhere")
+        return self._run_on_driver(statement, params)
+
+    def _run_on_driver(self, statement: Executable, params: Mapping[str, Any]
+                       ) -> dict[str, Any] | None:
         sql, defaults = self._driver_statement(statement)
         values = {**defaults, **params}
         raw = self._autocommit.raw_connection()
@@ -114,20 +137,26 @@ class Database:
             try:
                 with connection.cursor() as cursor:
                     cursor.execute(sql, values)
-                    row = cursor.fetchone() if cursor.description else None
-                    names = [c.name for c in cursor.description or ()]
+                    result = cursor.pgresult
+                    row = cursor.fetchone() if result is not None and result.nfields else None
+                    # A statement's columns never change: named once (building the driver's
+                    # description per call cost more than the insert's own Python work).
+                    names = self._column_names.get(sql)
+                    if names is None and row is not None:
+                        names = [column.name for column in cursor.description or ()]
+                        self._column_names[sql] = names
             except connection.Error as error:
                 dialect = self._autocommit.dialect
                 invalidated = dialect.is_disconnect(error, connection, None)
                 if invalidated:
                     raw.invalidate(error)
                 raise exc.DBAPIError.instance(
-                    sql, values, error, type(connection).Error,
+                    sql, values, error, type(connection).Error, hide_parameters=HIDE_PARAMETERS,
                     connection_invalidated=invalidated, dialect=dialect,
                 ) from error
         finally:
             raw.close()
-        if row is None:
+        if row is None or names is None:
             return None
         return {
             name: value.astimezone(UTC) if isinstance(value, datetime) else value
@@ -155,6 +184,22 @@ class Database:
             yield session
         finally:
             session.close()  # rolls back whatever was not committed
+
+    def after_fork(self) -> None:
+        """In a forked child: drop the pooled connections inherited from the parent without
+        closing them (they are still the parent's); the child opens its own."""
+        self.engine.dispose(close=False)
+        if self._autocommit is not None:
+            self._autocommit.dispose(close=False)
+
+    def warm_up(self) -> None:
+        """Open one connection in each pool now (a forked web worker, before its first
+        request), so no client waits for a connection to be made."""
+        with self.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        if self._autocommit is not None:
+            with self._autocommit.connect() as connection:
+                connection.execute(text("SELECT 1"))
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -97,6 +97,64 @@ def test_masking_leaves_ids_and_times_alone() -> None:
     assert mask_text("GET /calendar/abcDEF123_-x.ics") == "GET /calendar/***.ics"
 
 
+@pytest.mark.parametrize("path", [
+    "/calendar/s3cr3tTOKEN",  # without .ics
+    "/calendar/ s3cr3tTOKEN.ics",  # a leading space (the path as gunicorn's U atom has it)
+    "/calendar/%20s3cr3tTOKEN.ics",  # as the request line has it
+    "/calendar/s3cr3tTOKEN.ics/extra",
+])
+def test_a_calendar_token_in_any_shape_is_masked(path: str) -> None:
+    masked = mask_text(f'GET {path} HTTP/1.1')
+    assert "s3cr3tTOKEN" not in masked and masked.startswith("GET /calendar/***")
+    assert masked.endswith(" HTTP/1.1")
+    assert "s3cr3tTOKEN" not in mask_text(path)
+
+
+def test_exception_text_is_masked(capture: Capture) -> None:
+    try:
+        raise ValueError("could not text +13125550123 at (312) 555-0124")
+    except ValueError:
+        logging.getLogger("tests.exc").warning("send failed", exc_info=True)
+    (line,) = capture.lines()
+    assert "ValueError" in line["exc"] and "***0123" in line["exc"]
+    assert not E164.search(line["exc"]) and "555-0124" not in line["exc"]
+
+
+def test_a_database_errors_traceback_carries_no_phone_or_message_text(
+        db, capture: Capture) -> None:
+    """The review's leak: a failed insert's traceback listed the SQL parameters (phone and
+    body); PostgreSQL also quotes the failing row and duplicate keys."""
+    from sqlalchemy import insert
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from db.models import Message
+
+    body = "Call Sarah about the Elm Street contract (she said yes)\nand the deposit"
+    log = logging.getLogger("tests.db_error")
+    statements = [
+        insert(Message).values(direction="sideways", phone="+13125550123", body=body,
+                               status="received"),  # a CHECK: PostgreSQL quotes the row
+        insert(Message).values(provider_sid="+13125550123" + body[:30], direction="inbound",
+                               phone="+13125550123", body=body, status="received"),
+    ]
+    for statement in statements + statements[1:]:  # the last one again: a duplicate key
+        try:
+            with db.engine.begin() as connection:
+                connection.execute(statement)
+        except SQLAlchemyError:
+            log.warning("could not record a message", exc_info=True)
+    if db.is_postgresql:
+        try:
+            db.write_log_row(statements[1], {})  # the driver path quotes its parameters too
+        except SQLAlchemyError:
+            log.warning("could not record a message", exc_info=True)
+
+    text = capture.text()
+    assert text.count('"exc"') >= 2
+    assert "+13125550123" not in text and "3125550123" not in text
+    assert "Elm Street" not in text and "deposit" not in text
+
+
 def test_a_request_carries_one_id_into_its_log_lines(app: Flask, capture: Capture) -> None:
 
     @app.get("/_log_something")
@@ -111,11 +169,26 @@ def test_a_request_carries_one_id_into_its_log_lines(app: Flask, capture: Captur
     (line,) = [x for x in capture.lines() if x["logger"] == "tests.web"]
     assert line["request_id"] == rid
 
-    given = client.get("/_log_something", headers={"X-Request-ID": "proxy-id-12345678"})
-    assert given.headers["X-Request-ID"] == "proxy-id-12345678"
-    junk = client.get("/_log_something", headers={"X-Request-ID": "<script>"})
-    assert junk.headers["X-Request-ID"] != "<script>"
     assert current_request_id() is None  # nothing leaks out of the request
+
+
+def test_a_clients_request_id_is_ignored_unless_the_proxy_is_trusted(app: Flask) -> None:
+    """Any client could otherwise choose what our logs say about its request."""
+
+    @app.get("/_rid")
+    def rid() -> str:
+        return current_request_id() or ""
+
+    client = app.test_client()
+    given = client.get("/_rid", headers={"X-Request-ID": "chosen-by-client-1234"})
+    assert given.headers["X-Request-ID"] != "chosen-by-client-1234"
+    assert re.fullmatch(r"[0-9a-f]{32}", given.get_data(as_text=True))
+
+    app.config["TRUST_PROXY_HEADERS"] = True  # behind our own proxy (what the factory reads)
+    trusted = client.get("/_rid", headers={"X-Request-ID": "proxy-id-12345678"})
+    assert trusted.headers["X-Request-ID"] == "proxy-id-12345678"
+    junk = client.get("/_rid", headers={"X-Request-ID": "<script>"})
+    assert junk.headers["X-Request-ID"] != "<script>"
 
 
 @pytest.mark.integration
@@ -219,3 +292,20 @@ def test_gunicorn_access_line_becomes_fields_with_the_request_id() -> None:
     assert line["request_id"] == "abc123def4567890"
     assert line["path"] == "/calendar/***.ics" and "s3cr3t" not in stream.getvalue()
     assert line["status"] == 200 and line["duration_ms"] == 12.3 and line["method"] == "GET"
+
+
+def test_a_twilio_send_logs_no_http_client_lines_at_info(app: Flask, twilio_standin,
+                                                         capture: Capture) -> None:
+    """twilio's HTTP client logs each request at INFO (~13 lines, the Account SID in the URL);
+    the app keeps it, and urllib3, at WARNING."""
+    from webapp.outbound.sender import TwilioSender
+
+    sender = TwilioSender(app.config["TWILIO_ACCOUNT_SID"], app.config["TWILIO_AUTH_TOKEN"],
+                          app.config["TWILIO_PHONE_NUMBER"], base_url=twilio_standin.base_url)
+    sender.send("+13125550100", "Done!")
+
+    assert len(twilio_standin.messages) == 1
+    noisy = [line for line in capture.lines()
+             if line["logger"].startswith(("twilio", "urllib3"))]
+    assert noisy == []
+    assert app.config["TWILIO_ACCOUNT_SID"] not in capture.text()

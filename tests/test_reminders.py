@@ -112,6 +112,48 @@ def test_opted_out_agents_get_no_reminders(app, agent) -> None:
     assert _appointment(app, appointment_id).reminded_at is None
 
 
+def _due_for_dispatch(app, now: datetime) -> int:
+    """Rows the dispatcher's query can still read (its partial index: scheduled, not reminded,
+    not parked) that are due at `now`."""
+    with get_db(app).session() as session:
+        return len(session.scalars(select(Appointment.id).where(
+            Appointment.state == "scheduled", Appointment.reminded_at.is_(None),
+            Appointment.parked_at.is_(None), Appointment.due_at <= now)).all())
+
+
+def test_due_follow_ups_of_an_opted_out_agent_are_parked_not_read_again(app, agent) -> None:
+    """They used to stay in the dispatcher's way, read and skipped by every dispatch."""
+    with get_db(app).session() as session:
+        session.get(User, agent.id).opted_out = True
+        session.commit()
+    ids = [_follow_up(app, agent, _local(2026, 3, 6, 10, minute)) for minute in range(3)]
+    later = _follow_up(app, agent, _local(2026, 3, 7, 10, 0))
+    now = _local(2026, 3, 6, 10, 5).astimezone(UTC)
+
+    assert dispatch_due_reminders(get_db(app), now, RULES) == []
+
+    assert _due_for_dispatch(app, now) == 0
+    assert all(_appointment(app, i).parked_at == now for i in ids)
+    assert _appointment(app, later).parked_at is None  # not due yet: left alone
+    assert all(_appointment(app, i).reminded_at is None for i in ids)
+    assert _texts(app) == []
+
+
+def test_start_brings_parked_follow_ups_back_and_they_are_reminded(app, agent, phone) -> None:
+    assert "unsubscribed" in phone.text("STOP").lower()
+    due = _follow_up(app, agent, datetime.now(UTC) - timedelta(minutes=2))
+    dispatch_due_reminders(get_db(app), datetime.now(UTC), RULES)
+    assert _appointment(app, due).parked_at is not None
+
+    phone.text("START")
+
+    assert _appointment(app, due).parked_at is None
+    ids = dispatch_due_reminders(get_db(app), datetime.now(UTC), RULES)
+    assert len(ids) == 1
+    reminder = [m for m in _texts(app) if m.id in ids][0]
+    assert reminder.body.startswith("⏰ Follow up with John Doe") and reminder.status == "queued"
+
+
 def test_quiet_hours_hold_a_reminder_until_morning(app, agent) -> None:
     _follow_up(app, agent, _local(2026, 3, 6, 20, 55), title="call back")
     assert dispatch_due_reminders(get_db(app), _local(2026, 3, 6, 21, 30), RULES) == []

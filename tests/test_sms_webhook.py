@@ -14,6 +14,11 @@ from tests.support.sms import SmsPhone, sign
 from webapp.database import get_db
 
 
+def _rows(app, model) -> list:
+    with get_db(app).session() as session:
+        return list(session.scalars(select(model).order_by(model.id)))
+
+
 def _count(app, model, *where) -> int:
     with get_db(app).session() as session:
         return session.scalar(select(func.count()).select_from(model).where(*where))
@@ -66,6 +71,58 @@ def test_unknown_number_gets_one_polite_reply_and_learns_nothing(app, agent) -> 
     assert reply is not None and "registered" in reply
     assert "John" not in reply
     assert _count(app, ExecutedPlan) == 0
+
+
+def test_one_unknown_number_texting_50_times_gets_one_reply_and_leaves_no_body(
+        app, agent) -> None:
+    """The review: 50 texts from one unregistered number got 50 replies (each a billed SMS)
+    and 100 rows."""
+    stranger = SmsPhone(app, "+14155550199")
+    replies = [stranger.text(f"hello there, this is message number {n}") for n in range(50)]
+
+    assert sum(reply is not None for reply in replies) == 1
+    assert replies[0] is not None and "registered" in replies[0]
+    stored = _rows(app, Message)
+    assert len(stored) <= 2  # who wrote (no body) and the one reply
+    assert not any("message number" in m.body for m in stored)
+    assert _count(app, Message, Message.direction == "inbound", Message.body != "") == 0
+
+
+@pytest.mark.parametrize("settings", [{"STRANGER_REPLIES_PER_MINUTE": 10}])
+def test_unknown_numbers_together_get_at_most_the_budget_of_replies(app, agent) -> None:
+    replies = [SmsPhone(app, f"+1415555{n:04d}").text("who is this?") for n in range(30)]
+
+    assert sum(reply is not None for reply in replies) == 10
+    assert _count(app, Message) <= 20
+    # An agent is not held back by strangers' flood.
+    assert SmsPhone(app, agent.phone).text("What's John Doe's status?")
+
+
+def test_a_stranger_is_answered_again_the_next_day(app, agent) -> None:
+    stranger = SmsPhone(app, "+14155550199")
+    assert stranger.text("hi")
+    assert stranger.text("hi again") is None
+    redis = app.extensions["redis"]
+    for key in redis.scan_iter("fl:stranger:*"):
+        redis.delete(key)  # what a day's expiry does
+    assert stranger.text("hi, it's tomorrow")
+
+
+def test_with_redis_down_a_stranger_gets_no_reply(app, agent) -> None:
+    from redis import Redis
+
+    from webapp.channels.sms.rate_limit import StrangerLimiter
+
+    dead = Redis(port=1, socket_connect_timeout=0.2, socket_timeout=0.2)
+    assert StrangerLimiter(dead, 10).may_reply("+14155550199") is False
+
+
+@pytest.mark.parametrize("sid", ["SM" + "a" * 100, "SM12:34", "SM 1"])
+def test_a_message_sid_that_is_not_one_is_refused_and_nothing_stored(app, phone,
+                                                                     sid: str) -> None:
+    response = phone.post("Update Sarah Smith's status to qualified", sid=sid)
+    assert response.status_code == 400
+    assert _count(app, Message) == 0
 
 
 def test_a_repeated_message_sid_has_no_second_effect_and_no_reply(app, phone) -> None:

@@ -269,11 +269,53 @@ def test_every_turn_is_stored_with_the_call_sid(app, call) -> None:
         "inbound", "outbound",  # silence, ask again
         "inbound", "outbound",  # silence, goodbye
     ]
-    assert all(m.provider_sid.startswith(call.call_sid + ":") for m in rows)
-    assert len({m.provider_sid for m in rows}) == len(rows)
+    assert all(m.call_sid == call.call_sid and m.provider_sid is None for m in rows)
     assert rows[2].body == "mark sarah smith as qualified"
     assert rows[4].body == "(pressed 2)"
     assert rows[3].plan_id is not None
+
+
+def test_a_replayed_gather_is_answered_again_and_its_turn_stored_once(app, call) -> None:
+    """The same signed /voice/gather delivered twice (Twilio's retry, or a replay): the second
+    gets the first's answer, and nothing is stored or done twice."""
+    call.call()
+    fields = {"SpeechResult": "mark sarah smith as qualified", "Confidence": "0.93"}
+    first = call.post("/voice/gather", token="idem-turn-1", **fields)
+    stored = len(_rows(app, Message))
+
+    again = call.post("/voice/gather", token="idem-turn-1", **fields)
+
+    assert again.status_code == 200 and again.data == first.data
+    assert len(_rows(app, Message)) == stored
+    heard = [m for m in _rows(app, Message) if m.body == fields["SpeechResult"]]
+    assert len(heard) == 1
+    # A new delivery (a new token) of the same words is a new turn.
+    call.post("/voice/gather", token="idem-turn-2", **fields)
+    assert len([m for m in _rows(app, Message) if m.body == fields["SpeechResult"]]) == 2
+
+
+def test_a_replayed_yes_confirms_once(app, call) -> None:
+    call.call()
+    call.say("mark sarah smith as qualified")
+    first = call.post("/voice/gather", token="idem-yes", Digits="1")
+    again = call.post("/voice/gather", token="idem-yes", Digits="1")
+
+    assert again.data == first.data
+    assert len(_rows(app, ExecutedPlan)) == 1
+
+
+@pytest.mark.parametrize("path", ["/voice", "/voice/gather", "/voice/status"])
+def test_a_call_sid_that_is_not_one_is_refused_and_nothing_stored(app, agent, path) -> None:
+    """An over-long CallSid was cut to fit and collided with another turn (a unique violation
+    whose traceback carried the phone and the words into the log)."""
+    long_call = VoicePhone(app, agent.phone, call_sid="CA" + "f" * 100)
+    odd_call = VoicePhone(app, agent.phone, call_sid="CA12:34")
+
+    for phone in (long_call, odd_call):
+        response = phone.post(path, SpeechResult="mark sarah smith as qualified",
+                              CallStatus="completed")
+        assert response.status_code == 400
+    assert _rows(app, Message) == []
 
 
 def test_the_agent_hanging_up_on_a_pending_plan_gets_it_by_text(app, call) -> None:

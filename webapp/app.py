@@ -21,7 +21,7 @@ from webapp.channels.calendar_feed import bp as calendar_bp
 from webapp.channels.simulator.views import bp as simulator_bp
 from webapp.channels.sms.idempotency import IdempotencyTokens
 from webapp.channels.sms.inbound import SmsInbound
-from webapp.channels.sms.rate_limit import RateLimiter
+from webapp.channels.sms.rate_limit import RateLimiter, StrangerLimiter
 from webapp.channels.sms.webhooks import bp as sms_bp
 from webapp.channels.voice.webhooks import bp as voice_bp
 from webapp.cli import register_cli
@@ -32,7 +32,7 @@ from webapp.conversation.pending_plans import PendingPlans
 from webapp.conversation.recent_leads import RecentLeads
 from webapp.execution.task_queue import TaskQueue
 from webapp.integrations import outbox
-from webapp.ops import health, logs, metrics
+from webapp.ops import health, logs, metrics, security_headers
 from webapp.ops.counters import timed_parser
 from webapp.understanding.draft_writing import make_draft_writer
 from webapp.understanding.parser_choice import make_parser, parser_mode
@@ -43,15 +43,17 @@ from workers.tasks import enqueue_run_plan, enqueue_send, enqueue_webhook_delive
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    app = Flask(__name__, instance_relative_config=True)
+    # No app-wide /static route: the only static files are the simulator's, served by its
+    # blueprint (and 404 unless it is enabled).
+    app = Flask(__name__, instance_relative_config=True, static_folder=None)
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.from_mapping(settings_from_env(app.instance_path))
     if test_config:
         app.config.update(test_config)
     check_required(app.config)
 
-    # Twilio's own limit is 1,600 characters; anything far larger is not a real webhook.
-    app.config.setdefault("MAX_CONTENT_LENGTH", 64 * 1024)
+    # Bodies capped at 64 KB before anything reads them; security headers on every response.
+    security_headers.init_app(app)
     if app.config["TRUST_PROXY_HEADERS"]:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
 
@@ -78,6 +80,38 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     metrics.init_app(app)  # GET /metrics, per-route request timing
     register_cli(app)
     return app
+
+
+def after_fork(app: Flask) -> None:
+    """In a process forked from the one that built `app` (gunicorn's preload_app): forget every
+    connection the parent may have opened, without closing it (it is the parent's), so no
+    socket is ever shared between two processes."""
+    db = app.extensions.get("db")
+    if db is not None:
+        db.after_fork()
+    redis = app.extensions.get("redis")
+    if redis is not None:
+        redis.connection_pool.reset()
+    celery = app.extensions.get("celery")
+    if celery is not None:
+        celery._after_fork()  # Celery's own hook for this (multiprocessing calls it)
+
+
+def warm_up(app: Flask) -> None:
+    """Open what a worker's first request would otherwise open while a client waits: a
+    database connection in each pool and the Redis connection. Failures are left for that
+    request to meet (and report); a worker must start even while a dependency is down."""
+    db, redis = app.extensions.get("db"), app.extensions.get("redis")
+    try:
+        if db is not None:
+            db.warm_up()
+    except Exception:  # noqa: BLE001 (logged; the first request will retry)
+        app.logger.warning("database not reachable while warming up", exc_info=True)
+    try:
+        if redis is not None:
+            redis.ping()
+    except Exception:  # noqa: BLE001
+        app.logger.warning("Redis not reachable while warming up", exc_info=True)
 
 
 def _init_conversation(app: Flask) -> None:
@@ -115,4 +149,5 @@ def _init_conversation(app: Flask) -> None:
         RateLimiter(redis, config["RATE_LIMIT_PER_MINUTE"]),
         IdempotencyTokens(redis),
         config["DEFAULT_COUNTRY"],
+        StrangerLimiter(redis, config["STRANGER_REPLIES_PER_MINUTE"]),
     )

@@ -12,12 +12,16 @@ from celery import Celery, Task
 from flask import Flask
 
 from workers import task_names
+from workers.broker_transport import TRANSPORT as REDIS_TRANSPORT
 
 
 def celery_config(config: dict[str, Any]) -> dict[str, Any]:
     broker = config.get("CELERY_BROKER_URL") or config["REDIS_URL"]
+    # A Redis restart under a running task must not kill the worker (workers/broker_transport.py).
+    transport = REDIS_TRANSPORT if broker.startswith(("redis://", "rediss://")) else None
     return {
         "broker_url": broker,
+        "broker_transport": transport,
         "task_ignore_result": True,
         # Safety: a task is acknowledged only after it ran; a task whose worker died goes back.
         "task_acks_late": True,

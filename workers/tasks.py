@@ -25,6 +25,7 @@ from webapp.execution.reminder_dispatch import (
     dispatch_due_reminders,
 )
 from webapp.integrations import delivery as webhook_delivery
+from webapp.ops.counters import queue_depth
 from webapp.ops.health import record_beat_heartbeat
 from webapp.outbound.delivery import MAX_SEND_RETRIES, current_sender, deliver, retry_delay
 from webapp.outbound.sender import RetryableSendError
@@ -96,9 +97,16 @@ def recover_confirmed_plans() -> dict[str, int]:
 def sweep_now(grace: timedelta, max_attempts: int, now: datetime | None = None
               ) -> dict[str, int]:
     """One recovery sweep in this process (inside an app context), queueing through the real
-    broker: beat's task, and tests that play beat."""
+    broker: beat's task, and tests that play beat. It reads the broker's queue depth (nothing
+    is re-queued while it is over SWEEP_MAX_QUEUE_DEPTH) and looks cut-off sends up with the
+    configured sender (Twilio's Messages list)."""
+    config = current_app.config
+    broker = config.get("CELERY_BROKER_URL") or config["REDIS_URL"]
     return sweep(get_db(), grace, max_attempts, run_plan=enqueue_run_plan,
-                 send_message=enqueue_send, now=now)
+                 send_message=enqueue_send, now=now,
+                 queue_depth=lambda: queue_depth(broker),
+                 max_queue_depth=config["SWEEP_MAX_QUEUE_DEPTH"],
+                 find_sent=current_sender(config).sent_matching)
 
 
 @shared_task(name=task_names.DISPATCH_REMINDERS)

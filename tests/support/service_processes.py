@@ -143,3 +143,52 @@ def restart_redis_empty(redis: Redis) -> int:
             except Exception:  # noqa: BLE001 (gone already)
                 pass
     return dropped
+
+
+class PrivateRedis:
+    """A redis-server of the test's own, on a free loopback port, keeping nothing on disk, that
+    the test may kill and start again at will: what a Redis restart really does to the
+    processes connected to it (dropped sockets, then an empty server on the same address),
+    without touching the machine's shared Redis, which other test runs use."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.port = free_port()
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, timeout: float = 10.0) -> None:
+        with open(self.workdir / "redis.log", "ab") as log:
+            self.proc = subprocess.Popen(
+                ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+                 "--save", "", "--appendonly", "no", "--dir", str(self.workdir)],
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        client = Redis.from_url(self.url, socket_connect_timeout=0.2, socket_timeout=0.5)
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                try:
+                    if client.ping():
+                        return
+                except Exception:  # noqa: BLE001 (not listening yet)
+                    if time.monotonic() > deadline or self.proc.poll() is not None:
+                        raise
+                    time.sleep(0.05)
+        finally:
+            client.close()
+
+    def kill(self) -> None:
+        """SIGKILL: every connection drops at once, and everything in it is gone."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+    def restart(self) -> None:
+        self.kill()
+        self.start()
+
+    def stop(self) -> None:
+        self.kill()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import xml.etree.ElementTree as ET
 
@@ -11,6 +12,8 @@ from twilio.request_validator import RequestValidator
 # Every body a test sends in as an agent: none may appear in an INFO-or-above log line
 # (conftest's autouse check reads this).
 SENT_BODIES: list[str] = []
+
+_sids = itertools.count(1)  # MessageSids unique across phones, as Twilio's are
 
 
 def sign(app: Flask, path: str, params: dict[str, str]) -> str:
@@ -32,7 +35,7 @@ class SmsPhone:
         self.count += 1
         SENT_BODIES.append(body)
         params = {
-            "MessageSid": sid or f"SM{os.getpid():08x}{self.count:024x}",
+            "MessageSid": sid or f"SM{os.getpid():08x}{next(_sids):024x}",
             "AccountSid": self.app.config["TWILIO_ACCOUNT_SID"],
             "From": self.phone,
             "To": self.app.config["TWILIO_PHONE_NUMBER"],

@@ -5,6 +5,10 @@ form-encoded, HTTP Basic auth, JSON answers shaped like Twilio's (201 Message re
 error body with Twilio's `code`/`message`/`more_info`/`status`) — so a test exercises the real
 URL building, auth, encoding and error parsing instead of a mock of them.
 
+It also serves the Messages list, `GET .../Messages.json` with Twilio's To and From filters
+and paging (PageSize, Page; newest first, `next_page_uri`), as the recovery sweep reads it to
+find out whether a send cut off by a dead worker reached Twilio.
+
 Failure modes are scripted per request, in order: `fail_next` (an HTTP status with Twilio's
 error code), `hang_next` (accept, then answer only after N seconds: the client's read timeout
 fires while Twilio already has the message), `drop_next` (accept, then close the connection
@@ -22,7 +26,7 @@ from dataclasses import dataclass, field
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from tests.support.loopback_server import LoopbackServer
 
@@ -92,6 +96,7 @@ class TwilioStandIn(LoopbackServer):
     host: str = "127.0.0.1"
     messages: list[AcceptedMessage] = field(default_factory=list)
     requests: list[RecordedRequest] = field(default_factory=list)
+    resources: list[dict[str, Any]] = field(default_factory=list)  # as the list serves them
 
     thread_name = "twilio-standin"
 
@@ -156,7 +161,31 @@ class TwilioStandIn(LoopbackServer):
         accepted.auth = auth
         with self._lock:
             self.messages.append(accepted)
+            self.resources.append(resource)
         return resource
+
+    def _list(self, account: str, query: dict[str, str]) -> dict[str, Any]:
+        """One page of the Messages list, newest first, filtered by To and From."""
+        with self._lock:
+            found = [r for r in reversed(self.resources)
+                     if (not query.get("To") or r["to"] == query["To"])
+                     and (not query.get("From") or r["from"] == query["From"])]
+        size = max(1, min(1000, int(query.get("PageSize") or 50)))
+        page = int(query.get("Page") or 0)
+        uri = f"/2010-04-01/Accounts/{account}/Messages.json"
+
+        def page_uri(number: int) -> str:
+            return uri + "?" + urlencode({**query, "PageSize": size, "Page": number})
+
+        more = len(found) > (page + 1) * size
+        return {
+            "messages": found[page * size:(page + 1) * size],
+            "page": page, "page_size": size, "start": page * size,
+            "end": min(len(found), (page + 1) * size) - 1,
+            "uri": page_uri(page), "first_page_uri": page_uri(0),
+            "previous_page_uri": page_uri(page - 1) if page else None,
+            "next_page_uri": page_uri(page + 1) if more else None,
+        }
 
 
 def error_body(status: int, code: int, message: str | None = None) -> dict[str, Any]:
@@ -195,9 +224,24 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_json(status, error_body(status, code, message), record)
 
     def do_GET(self) -> None:
-        record = RecordedRequest("GET", self.path, {}, self._auth(), dict(self.headers))
+        parts = urlsplit(self.path)
+        query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+        auth = self._auth()
+        record = RecordedRequest("GET", parts.path, query, auth, dict(self.headers))
         self.owner._record(record)
-        self._fail(404, 20404, record)
+        owner = self.owner
+        if auth != (owner.account_sid, owner.auth_token):
+            self._fail(401, 20003, record)
+            return
+        match = MESSAGES_PATH.match(parts.path)
+        if match is None or match["account"] != owner.account_sid:
+            self._fail(404, 20404, record)
+            return
+        script = owner._next_script()
+        if script is not None and script.kind == "fail":
+            self._fail(script.status, script.code or script.status, record, script.message)
+            return
+        self._send_json(200, owner._list(owner.account_sid, query), record)
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)

@@ -21,7 +21,9 @@ class VoicePhone:
         self.phone = phone
         self.call_sid = call_sid or f"CA{next(_calls):032x}"
 
-    def post(self, path: str, signed: bool = True, **fields: str):
+    def post(self, path: str, signed: bool = True, token: str | None = None, **fields: str):
+        """POST a webhook; `token`: Twilio's I-Twilio-Idempotency-Token (the same on a retry
+        or a replay of the same request)."""
         params = {
             "CallSid": self.call_sid,
             "AccountSid": self.app.config["TWILIO_ACCOUNT_SID"],
@@ -32,6 +34,8 @@ class VoicePhone:
             **fields,
         }
         headers = {"X-Twilio-Signature": sign(self.app, path, params)} if signed else {}
+        if token:
+            headers["I-Twilio-Idempotency-Token"] = token
         return self.client.post(path, data=params, headers=headers)
 
     def twiml(self, path: str, **fields: str) -> ET.Element:

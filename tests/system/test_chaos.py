@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from redis import Redis
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from db import migrate
 from db.models import Appointment, ClientInteraction, ExecutedPlan, Lead, LeadHistory, Message
@@ -170,7 +170,7 @@ def test_a_plan_whose_task_never_reached_the_broker_is_run_by_the_sweep(
 
 
 @pytest.mark.integration
-def test_a_plan_never_run_in_max_attempts_fails_and_the_agent_is_told_nothing_changed(
+def test_a_plan_whose_runs_died_max_attempts_times_fails_and_the_agent_is_told_nothing_changed(
     chaos_database: str, chaos_standin: TwilioStandIn, chaos_redis: Redis, tmp_path: Path
 ) -> None:
     attempts = 3
@@ -183,7 +183,8 @@ def test_a_plan_never_run_in_max_attempts_fails_and_the_agent_is_told_nothing_ch
         agent_id, lead_ids = seed_agent(app, 1)
         plan_id = confirm_plan(app, agent_id, lead_ids[0], 0)
         chaos_redis.flushdb()
-        # No worker: every sweep re-queues into the void, once per grace period, then gives up.
+        # No worker: every sweep re-queues into the void, once per grace period; a plan that
+        # never ran is never given up for that (MAX_PLAN_ATTEMPTS counts runs started).
         from workers.tasks import sweep_now
 
         with get_db(app).session() as session:
@@ -194,8 +195,19 @@ def test_a_plan_never_run_in_max_attempts_fails_and_the_agent_is_told_nothing_ch
             for k in range(1, attempts + 3):
                 results.append(sweep_now(grace, attempts, now=confirmed_at + grace * k
                                      + timedelta(milliseconds=10)))
-        assert [r["plans_requeued"] for r in results] == [1, 1, 1, 0, 0]
-        assert [r["plans_failed"] for r in results] == [0, 0, 0, 1, 0]
+        assert [r["plans_requeued"] for r in results] == [1] * (attempts + 2)
+        assert [r["plans_failed"] for r in results] == [0] * (attempts + 2)
+        assert _state(app, plan_id) == "confirmed"
+
+        # Its runs then start and die (a worker SIGKILLed mid-plan each time): after the
+        # last one the sweep gives up and tells the agent.
+        with get_db(app).session() as session:
+            session.execute(update(ExecutedPlan).where(ExecutedPlan.plan_id == plan_id)
+                            .values(attempts=attempts, started_at=confirmed_at))
+            session.commit()
+        with app.app_context():
+            late = sweep_now(grace, attempts, now=confirmed_at + timedelta(minutes=10))
+        assert late["plans_failed"] == 1
         assert _state(app, plan_id) == "failed"
 
         # The queued run_plan copies, run late, change nothing; the agent gets one plain text.

@@ -87,7 +87,7 @@ def test_a_whole_call_greeting_command_yes_rows_spoken_and_texted_result(
     assert hangs_up(root) and said(root) == "Goodbye."
     voice = [m for m in rows(app, Message) if m.channel == "voice"]
     assert {m.direction for m in voice} == {"inbound", "outbound"}
-    assert all(m.provider_sid.startswith(call.call_sid) for m in voice)
+    assert all(m.call_sid == call.call_sid for m in voice)
     assert any(m.plan_id == plan.plan_id and m.direction == "outbound" for m in voice)
 
 

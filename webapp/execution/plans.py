@@ -77,13 +77,23 @@ def run_confirmed_plan(db: Database, plan_id: str, now: datetime | None = None) 
 
     Database errors that may pass (lost connection, lock timeout) propagate so the task retries;
     a plan that cannot be carried out ends `failed` and the agent is told nothing changed.
+
+    The run is counted (`attempts`, `started_at`) and committed before the claim's transaction
+    begins: a worker killed mid-run rolls its claim back, but its attempt still counts, and
+    MAX_PLAN_ATTEMPTS bounds exactly these (never how often the sweep re-queued the plan).
     """
     now = now or datetime.now(UTC)
+    if not _start_attempt(db, plan_id, now):
+        with db.session() as session:
+            state = session.scalar(
+                select(ExecutedPlan.state).where(ExecutedPlan.plan_id == plan_id)
+            )
+        return Outcome(plan_id, "already_done" if state else "missing")
     with db.session() as session:
         claimed = session.execute(
             update(ExecutedPlan)
             .where(ExecutedPlan.plan_id == plan_id, ExecutedPlan.state == "confirmed")
-            .values(state="executed", executed_at=now, attempts=ExecutedPlan.attempts + 1)
+            .values(state="executed", executed_at=now)
         ).rowcount
         if claimed != 1:
             state = session.scalar(
@@ -119,6 +129,19 @@ def run_confirmed_plan(db: Database, plan_id: str, now: datetime | None = None) 
         session.commit()
         counters.count_plan("executed")
         return Outcome(plan_id, "executed", message_id, effects=effects)
+
+
+def _start_attempt(db: Database, plan_id: str, now: datetime) -> bool:
+    """Count one run of a still-`confirmed` plan, committed at once; False when there is
+    nothing to run (already executed or failed, or no such plan)."""
+    with db.session() as session:
+        started = session.execute(
+            update(ExecutedPlan)
+            .where(ExecutedPlan.plan_id == plan_id, ExecutedPlan.state == "confirmed")
+            .values(attempts=ExecutedPlan.attempts + 1, started_at=now)
+        ).rowcount
+        session.commit()
+    return started == 1
 
 
 def mark_failed(db: Database, plan_id: str, reason: str, now: datetime | None = None) -> Outcome:

@@ -4,6 +4,11 @@ Claiming a follow-up and writing its reminder text (a queued `messages` row) hap
 transaction, so "reminded" and "a text exists to send" can never disagree; the outbound sender
 then sends that row at most once and the recovery sweep re-queues it if a worker died. Nothing
 waits in the broker with a long ETA: the database decides what is due, every few seconds.
+
+Follow-ups that fall due while their agent has opted out (STOP) cannot be reminded; rather than
+read and skip them on every dispatch, the dispatch parks them (`parked_at`, which takes them out
+of its partial index) and START brings them back (`resume_parked_reminders`): they are then
+reminded as late ones are, folded into a catch-up text when they are old.
 """
 
 from __future__ import annotations
@@ -73,6 +78,7 @@ def dispatch_due_reminders(
     """
     message_ids: list[int] = []
     after: tuple[datetime, int] | None = None
+    park_opted_out(db, now)
     for _ in range(max_batches):
         batch, after = _dispatch_batch(db, now, rules, limit, after)
         message_ids += batch
@@ -96,6 +102,7 @@ def _dispatch_batch(
             .where(
                 Appointment.state == "scheduled",
                 Appointment.reminded_at.is_(None),
+                Appointment.parked_at.is_(None),
                 Appointment.due_at <= now,
                 User.opted_out.is_(False),
             )
@@ -133,7 +140,7 @@ def _claim(session: Session, appointment: Appointment, now: datetime) -> bool:
     claimed = session.execute(
         update(Appointment)
         .where(Appointment.id == appointment.id, Appointment.reminded_at.is_(None),
-               Appointment.state == "scheduled",
+               Appointment.parked_at.is_(None), Appointment.state == "scheduled",
                # unchanged since it was read: a follow-up moved, retitled or closed in between
                # (by a plan committed after the dispatcher's SELECT) is not reminded of as it was
                Appointment.sequence == appointment.sequence,
@@ -141,6 +148,38 @@ def _claim(session: Session, appointment: Appointment, now: datetime) -> bool:
         .values(reminded_at=now)
     ).rowcount
     return claimed == 1
+
+
+def park_opted_out(db: Database, now: datetime) -> int:
+    """Park the due, unreminded follow-ups of agents who opted out, so later dispatches do not
+    read them again; returns how many. Their `updated_at` is kept: nothing about the
+    follow-up itself changed (the calendar feed must not see an edit)."""
+    with db.session() as session:
+        parked = session.execute(
+            update(Appointment)
+            .where(
+                Appointment.state == "scheduled",
+                Appointment.reminded_at.is_(None),
+                Appointment.parked_at.is_(None),
+                Appointment.due_at <= now,
+                Appointment.agent_id.in_(select(User.id).where(User.opted_out.is_(True))),
+            )
+            .values(parked_at=now, updated_at=Appointment.updated_at)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        session.commit()
+    return parked
+
+
+def resume_parked_reminders(session: Session, agent_id: int) -> int:
+    """START: the agent's parked follow-ups are due again (reminded at the next dispatch, as
+    late ones). In the caller's transaction; returns how many."""
+    return session.execute(
+        update(Appointment)
+        .where(Appointment.agent_id == agent_id, Appointment.parked_at.is_not(None))
+        .values(parked_at=None, updated_at=Appointment.updated_at)
+        .execution_options(synchronize_session=False)
+    ).rowcount
 
 
 def _next_number(session: Session, agent_id: int) -> int:

@@ -235,6 +235,41 @@ _PRIORITY_SEP = "\x06\x16"
 _PRIORITY_STEPS = (3, 6, 9)
 
 
+def queue_depths(broker_url: str, queues: tuple[str, ...] = ("celery",),
+                 timeout: float = 0.5) -> dict[str, int] | None:
+    """Tasks waiting in each Celery queue on a Redis broker (LLEN of the queue and its priority
+    lists), read with a short timeout; None when the broker is not Redis or did not answer."""
+    if not broker_url.startswith(("redis://", "rediss://", "unix://")):
+        return None
+    from redis import Redis
+    from redis.exceptions import RedisError
+
+    try:
+        client = Redis.from_url(broker_url, socket_timeout=timeout,
+                                socket_connect_timeout=timeout)
+        try:
+            with client.pipeline(transaction=False) as pipe:
+                for queue in queues:
+                    pipe.llen(queue)
+                    for step in _PRIORITY_STEPS:
+                        pipe.llen(f"{queue}{_PRIORITY_SEP}{step}")
+                lengths = pipe.execute()
+        finally:
+            client.close()
+    except (RedisError, OSError):
+        return None
+    per_queue = 1 + len(_PRIORITY_STEPS)
+    return {queue: int(sum(lengths[i * per_queue:(i + 1) * per_queue]))
+            for i, queue in enumerate(queues)}
+
+
+def queue_depth(broker_url: str, queues: tuple[str, ...] = ("celery",),
+                timeout: float = 0.5) -> int | None:
+    """All tasks waiting in `queues` (see `queue_depths`); None when unknown."""
+    depths = queue_depths(broker_url, queues, timeout)
+    return None if depths is None else sum(depths.values())
+
+
 class QueueDepthCollector(Collector):
     """LLEN of the Celery queues on a Redis broker, read at scrape time with a short timeout.
 
@@ -251,31 +286,14 @@ class QueueDepthCollector(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily]:
         if not self.broker_url.startswith(("redis://", "rediss://", "unix://")):
             return
-        from redis import Redis
-        from redis.exceptions import RedisError
-
-        depth = GaugeMetricFamily("fieldline_queue_depth",
-                                  "Tasks waiting in the Celery queue (Redis LLEN).",
-                                  labels=["queue"])
-        up = 1.0
-        try:
-            client = Redis.from_url(self.broker_url, socket_timeout=self.timeout,
-                                    socket_connect_timeout=self.timeout)
-            try:
-                with client.pipeline(transaction=False) as pipe:
-                    for queue in self.queues:
-                        pipe.llen(queue)
-                        for step in _PRIORITY_STEPS:
-                            pipe.llen(f"{queue}{_PRIORITY_SEP}{step}")
-                    lengths = pipe.execute()
-            finally:
-                client.close()
-            per_queue = 1 + len(_PRIORITY_STEPS)
-            for i, queue in enumerate(self.queues):
-                depth.add_metric([queue], float(sum(lengths[i * per_queue:(i + 1) * per_queue])))
-        except (RedisError, OSError):
-            up = 0.0
-        if up:
+        depths = queue_depths(self.broker_url, self.queues, self.timeout)
+        up = 0.0 if depths is None else 1.0
+        if depths is not None:
+            depth = GaugeMetricFamily("fieldline_queue_depth",
+                                      "Tasks waiting in the Celery queue (Redis LLEN).",
+                                      labels=["queue"])
+            for queue, waiting in depths.items():
+                depth.add_metric([queue], float(waiting))
             yield depth
         broker = GaugeMetricFamily("fieldline_broker_up",
                                    "1 if the broker answered the queue-depth read.")

@@ -6,15 +6,21 @@ Why each piece exists:
   agent_id, MessageSid, request_id) without regexes. Anything passed as ``extra={...}`` becomes
   a field; an exception becomes an ``exc`` field holding the traceback.
 * **A request id** (`current_request_id`) minted when a webhook arrives (or taken from a sane
-  ``X-Request-ID`` header set by our own proxy), echoed in the response header (gunicorn's access
-  log reads it from there), carried in the headers of every Celery task published while it is
-  set (`before_task_publish`), and restored in the worker (`task_prerun`). Tasks published from
-  inside a task (run_plan → send_message) carry it on, so one inbound text can be followed to
-  the outbound send. Beat-started tasks get a fresh id of their own.
+  ``X-Request-ID`` header, only behind our own proxy: ``TRUST_PROXY_HEADERS``), echoed in the
+  response header (gunicorn's access log reads it from there), carried in the headers of
+  every Celery task published while it is set (`before_task_publish`), and restored in the
+  worker (`task_prerun`). Tasks published from inside a task (run_plan → send_message) carry
+  it on, so one inbound text can be followed to the outbound send. Beat-started tasks get a
+  fresh id of their own.
 * **Masking** (`MaskingFilter`): phone numbers and message bodies must never reach INFO-or-above
   logs. Phones anywhere in the text or in extra fields become ``***0123`` (last 4 digits);
-  fields that hold a body (``body``, ``text``, ...) become ``<N chars>``. DEBUG is left alone for
-  a developer following a conversation locally.
+  fields that hold a body (``body``, ``text``, ...) become ``<N chars>``. Exception text
+  (tracebacks) is masked too: phones, and the values a database error quotes (SQL parameters,
+  PostgreSQL's "Failing row contains (...)" and "Key (...)=(...)"), which hold bodies. The
+  engines also hide SQL parameters (`db.session.make_engine`). DEBUG is left alone for a
+  developer following a conversation locally.
+* **Quiet HTTP clients**: twilio's ``twilio.http_client`` logs each REST call at INFO (~13 lines
+  with the Account SID in the URL) and urllib3 its connections; both are kept at WARNING.
 
 Wiring: `init_app(app)` from `create_app` (web and workers both build the Flask app), which
 installs the Flask hooks, the Celery signal handlers and, outside tests, the root handler.
@@ -33,7 +39,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # The Celery message header that carries the id (prefixed: Celery's own headers share the space).
@@ -67,8 +73,21 @@ _PHONE = re.compile(
     r"(?<![\w+])(?:\+\d{7,15}|(?:\+?1[\s.-]?)?\(?\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4})(?!\w)"
 )
 # Secrets that appear in URL paths (the calendar feed's token, a web sign-in link's token) must
-# not reach access logs.
-_PATH_SECRETS = re.compile(r"(/calendar/)[^/\s\"?]+(\.ics)|(/login/)[^/\s\"?]+")
+# not reach access logs: everything after /calendar/ or /login/ up to a query, a quote or the
+# " HTTP/1.1" of a request line, whatever the token looks like (without ".ics", with a leading
+# space, percent-encoded).
+_PATH_SECRETS = re.compile(r"(/calendar/|/login/)(?:[^?#\"\s]|\s(?!HTTP/\d))*")
+# What a database error quotes from the row or statement (exception text only).
+_DB_ERROR_VALUES = (
+    (re.compile(r"^(\s*\[parameters: ).*$", re.M), r"\1hidden]"),
+    # The row may hold a multi-line body: up to the ")" that ends the DETAIL line, i.e. one
+    # followed by the next "[SQL: ...]" line, a blank line or the end.
+    (re.compile(r"(Failing row contains \().*?(\)\.?)(?=\n\[|\n\n|\n?\Z)", re.S),
+     r"\1***\2"),
+    (re.compile(r"(Key \([^)]*\)=\().*?(\))", re.M), r"\1***\2"),
+)
+# Loggers that would log a request's details at INFO.
+QUIET_LOGGERS = ("twilio.http_client", "urllib3")
 
 # Fields (from `extra=`) that hold a phone number or a message body.
 PHONE_FIELDS = frozenset({"phone", "from_phone", "to", "from", "From", "To", "agent_phone",
@@ -90,9 +109,14 @@ def mask_text(text: str) -> str:
 
 
 def _mask_path_secret(match: re.Match[str]) -> str:
-    if match.group(1):
-        return f"{match.group(1)}***{match.group(2)}"
-    return f"{match.group(3)}***"
+    return match.group(1) + ("***.ics" if match.group(0).endswith(".ics") else "***")
+
+
+def mask_exception_text(text: str) -> str:
+    """A formatted traceback with phones, path secrets and quoted database values masked."""
+    for pattern, replacement in _DB_ERROR_VALUES:
+        text = pattern.sub(replacement, text)
+    return mask_text(text)
 
 
 def _mask_value(key: str, value: Any) -> Any:
@@ -138,6 +162,11 @@ class MaskingFilter(logging.Filter):
         for key, value in list(record.__dict__.items()):
             if key not in _STANDARD_ATTRS and not key.startswith("_"):
                 setattr(record, key, _mask_value(key, value))
+        if record.exc_info or record.exc_text:
+            # Formatted once here and cached where every formatter looks first (exc_text);
+            # exc_info stays for handlers that want the exception object itself.
+            text = record.exc_text or "".join(traceback.format_exception(*record.exc_info))
+            record.exc_text = mask_exception_text(text.rstrip())
         record._fieldline_masked = True
         return True
 
@@ -192,10 +221,10 @@ class JsonFormatter(logging.Formatter):
         for key, value in record.__dict__.items():
             if key not in _STANDARD_ATTRS and not key.startswith("_") and key not in out:
                 out[key] = _jsonable(value)
-        if record.exc_info:
-            out["exc"] = "".join(traceback.format_exception(*record.exc_info)).rstrip()
-        elif record.exc_text:
+        if record.exc_text:  # masked by MaskingFilter (INFO and above)
             out["exc"] = record.exc_text
+        elif record.exc_info:
+            out["exc"] = "".join(traceback.format_exception(*record.exc_info)).rstrip()
         if record.stack_info:
             out["stack"] = record.stack_info
         return json.dumps(out, ensure_ascii=False, default=str)
@@ -252,14 +281,24 @@ def configure_logging(level: str | int = "INFO", fmt: str = "json", stream: Any 
     # The dev server repeats gunicorn's access line; alembic announces its plugins on import.
     for noisy in ("werkzeug", "alembic.runtime.plugins"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    quiet_http_clients()
+
+
+def quiet_http_clients() -> None:
+    """Keep the HTTP clients' request logging (URLs with the Account SID) out of INFO."""
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 # --- Flask ------------------------------------------------------------------------------------
 
 
 def _before_request() -> None:
+    # A client's own X-Request-ID would let it choose what our logs say (and pose as another
+    # request); only our proxy, trusted with TRUST_PROXY_HEADERS, may set it.
     incoming = request.headers.get(REQUEST_ID_HEADER, "")
-    _request_id.set(incoming if _SANE_ID.fullmatch(incoming) else new_request_id())
+    trusted = current_app.config.get("TRUST_PROXY_HEADERS") and _SANE_ID.fullmatch(incoming)
+    _request_id.set(incoming if trusted else new_request_id())
 
 
 def _after_request(response: Response) -> Response:
@@ -329,6 +368,7 @@ def init_app(app: Flask) -> None:
     """Everything above, for one app. Tests keep pytest's log capture unless LOG_FORMAT is set."""
     install_flask_hooks(app)
     install_celery_signals()
+    quiet_http_clients()
     fmt = (app.config.get("LOG_FORMAT") or os.environ.get("LOG_FORMAT") or "").lower()
     if app.config.get("TESTING") and not fmt:
         return

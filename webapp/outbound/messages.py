@@ -5,7 +5,8 @@ The life of an outbound `messages` row (`status`):
     queued ──claim──▶ sending ──accepted──▶ sent (or simulated) ──callbacks──▶ delivered ...
       ▲                  │
       └── retryable ─────┤──refused──▶ failed (error_code: Twilio's code, or why)
-                         └──no answer─▶ unknown (never re-sent automatically)
+                         ├──no answer─▶ unknown (never re-sent automatically)
+                         └──worker died─▶ (sweep) looked up at Twilio: sent, or queued again
     suppressed: queued for an agent who opted out (STOP); never sent.
     withdrawn: a reminder whose follow-up changed before it went out; never sent.
 
@@ -18,6 +19,10 @@ The life of an outbound `messages` row (`status`):
   finds nothing to claim. A send whose outcome is unknown (timeout after the request went out)
   ends `unknown`, because Twilio may have accepted it and a second text is worse than a
   missing one an operator can see.
+* A row left in `sending` (the worker died between its claim and the outcome, before or after
+  the HTTP call) is looked up by the recovery sweep in Twilio's Messages list: to its number,
+  in a window from its claim, with its exact body, under a sid no other row has. Found: it is
+  `sent`, with that sid. Absent: it never left, so it is `queued` and sent again.
 * Later states (`delivered`, `undelivered`, ...) come from Twilio's status callbacks, through
   `webapp.outbound.delivery_status.record_status`, which only ever moves a row forward.
 """
@@ -25,6 +30,7 @@ The life of an outbound `messages` row (`status`):
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
@@ -46,6 +52,14 @@ SUPPRESSED = "suppressed"
 # A reminder text that lost its reason before it was sent (its follow-up was moved, cancelled
 # or done meanwhile); never sent.
 WITHDRAWN = "withdrawn"
+
+# The provider's sids of messages it accepted to `to` with exactly `body`, created at or after
+# `since`, newest first; raises when the provider cannot be asked (see TwilioSender.sent_matching).
+SentLookup = Callable[[str, str, datetime], list[str]]
+# A row claimed this long before the lookup counts as sent at most this much earlier (clocks).
+LOOKUP_MARGIN = timedelta(minutes=2)
+# Past this age a send the provider cannot be asked about is given up as `unknown`.
+LOOKUP_GIVE_UP = timedelta(hours=1)
 
 
 def queue_text(
@@ -91,19 +105,25 @@ def queue_text(
 
 
 def requeue_stale_messages(
-    db: Database, older_than: timedelta, now: datetime | None = None
+    db: Database, older_than: timedelta, now: datetime | None = None, *,
+    requeue: bool = True, find_sent: SentLookup | None = None,
 ) -> list[int]:
-    """For the recovery sweep: ids of outbound texts `queued` for longer than `older_than`.
+    """For the recovery sweep: ids of outbound texts to enqueue again.
 
-    The caller enqueues each id again (claiming makes an extra task harmless). Their
-    `updated_at` is bumped so the next sweep waits another grace period instead of piling up
-    tasks. Rows stuck in `sending` that long belong to a worker that died mid-send: whether
-    Twilio got the text cannot be known, so they become `unknown` and are never re-sent.
+    Texts `queued` for longer than `older_than` (unless not `requeue`: the queue is long and
+    they are waiting in it); the caller enqueues each id again (claiming makes an extra task
+    harmless). Their `updated_at` is bumped so the next sweep waits another grace period
+    instead of piling up tasks.
+
+    Rows stuck in `sending` that long belong to a worker that died mid-send. With `find_sent`
+    they are looked up at the provider (`resolve_stuck_send`): found, they are `sent`; absent,
+    `queued` again and among the ids returned. Without it, or when the provider cannot be
+    asked for an hour, they become `unknown` and are never re-sent.
     """
     now = now or datetime.now(UTC)
     cutoff = now - older_than
     with db.session() as session:
-        ids = list(
+        ids = [] if not requeue else list(
             session.scalars(
                 select(Message.id)
                 .where(
@@ -127,10 +147,10 @@ def requeue_stale_messages(
                     Message.direction == "outbound",
                     Message.status == SENDING,
                     Message.updated_at < cutoff,
-                )
+                ).order_by(Message.id).limit(100)
             )
         )
-        if stuck:
+        if stuck and find_sent is None:
             session.execute(
                 update(Message)
                 .where(Message.id.in_(stuck), Message.status == SENDING)
@@ -138,4 +158,54 @@ def requeue_stale_messages(
             )
             log.warning("texts stuck in sending marked unknown", extra={"message_ids": stuck})
         session.commit()
+    if find_sent is not None:
+        for message_id in stuck:
+            if resolve_stuck_send(db, message_id, find_sent, now) == QUEUED:
+                ids.append(message_id)
     return ids
+
+
+def resolve_stuck_send(db: Database, message_id: int, find_sent: SentLookup,
+                       now: datetime | None = None) -> str | None:
+    """Decide a text left in `sending`: look it up at the provider (its number, a window from
+    its claim, its exact body, a sid no other row holds). Returns the row's new status: `sent`
+    (found; its sid recorded), `queued` (absent: it never left; the caller enqueues it),
+    `unknown` (the provider could not be asked for LOOKUP_GIVE_UP), or None (not decided:
+    asked again at the next sweep, or the row moved on meanwhile)."""
+    now = now or datetime.now(UTC)
+    with db.session() as session:
+        row = session.get(Message, message_id)
+        if row is None or row.status != SENDING:
+            return None
+        to, body, claimed_at, created_at = row.phone, row.body, row.updated_at, row.created_at
+    try:
+        candidates = find_sent(to or "", body, claimed_at - LOOKUP_MARGIN)
+    except Exception:  # noqa: BLE001 (the provider's or the network's; decided next time)
+        log.warning("could not look up a text stuck in sending", exc_info=True,
+                    extra={"message_id": message_id})
+        if created_at >= now - LOOKUP_GIVE_UP:
+            return None  # left as it is (its claim time is the lookup's window)
+        return _settle(db, message_id, now, status=UNKNOWN, error_code="lookup_failed")
+    with db.session() as session:
+        known = set(session.scalars(
+            select(Message.provider_sid).where(Message.provider_sid.in_(candidates))
+        )) if candidates else set()
+    found = next((sid for sid in candidates if sid not in known), None)
+    if found is not None:
+        log.info("text stuck in sending was sent: recorded", extra={"message_id": message_id,
+                                                                    "sid": found})
+        return _settle(db, message_id, now, status=SENT, provider_sid=found, error_code=None)
+    log.info("text stuck in sending never reached the provider: sent again",
+             extra={"message_id": message_id})
+    return _settle(db, message_id, now, status=QUEUED)
+
+
+def _settle(db: Database, message_id: int, now: datetime, **values: object) -> str | None:
+    """Move a row still in `sending` to what was decided; None when it moved on meanwhile."""
+    with db.session() as session:
+        changed = session.execute(
+            update(Message).where(Message.id == message_id, Message.status == SENDING)
+            .values(updated_at=now, **values)
+        ).rowcount
+        session.commit()
+    return str(values["status"]) if changed == 1 else None

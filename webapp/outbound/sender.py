@@ -12,6 +12,9 @@ job is to say precisely what is known after a send attempt:
 
 `TwilioSender` uses the real `twilio` client (so URL building, auth, encoding and error parsing
 are Twilio's own), pointed at `TWILIO_API_BASE_URL` so tests and staging reach a stand-in.
+
+`sent_matching` answers the question a worker killed mid-send leaves open (did Twilio get it?)
+from Twilio's own Messages list; the recovery sweep asks it (webapp.outbound.messages).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import logging
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 import requests
@@ -35,6 +39,8 @@ log = logging.getLogger(__name__)
 
 OPTED_OUT = 21610  # Twilio: "Attempt to send to unsubscribed recipient" (also on callbacks)
 DEFAULT_API_BASE_URL = "https://api.twilio.com"
+# How many of the latest messages to one number a lookup reads (newest first, 50 a page).
+LOOKUP_LIMIT = 200
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,8 @@ class SendOutcomeUnknown(SendError):
 
 class Sender(Protocol):
     def send(self, to: str, body: str) -> SendResult: ...
+
+    def sent_matching(self, to: str, body: str, since: datetime) -> list[str]: ...
 
 
 class TwilioSender:
@@ -133,6 +141,26 @@ class TwilioSender:
             raise SendOutcomeUnknown("accepted without a sid", code="no_sid", http_status=201)
         return SendResult(sid=message.sid, status=message.status or "queued")
 
+    def sent_matching(self, to: str, body: str, since: datetime) -> list[str]:
+        """Sids of messages Twilio accepted from our number to `to` with exactly `body`,
+        created at or after `since`, newest first, from its Messages list.
+
+        Filtered by To and From on Twilio's side; the date window is applied here on
+        `date_created`, not with Twilio's DateSent filter: a message Twilio accepted but still
+        holds in its queue has no DateSent yet, and must be found too. Raises `SendError` (or
+        the transport's error) when Twilio cannot be asked."""
+        try:
+            listed = self.client.messages.list(to=to, from_=self.from_number,
+                                               limit=LOOKUP_LIMIT, page_size=50)
+        except (TwilioRestException, TwilioServiceException) as exc:
+            raise _classify_rejection(exc) from exc
+        return [
+            message.sid for message in listed
+            if message.body == body
+            and (message.direction or "").startswith("outbound")
+            and message.date_created is not None and message.date_created >= since
+        ]
+
 
 def _classify_rejection(exc: TwilioRestException | TwilioServiceException) -> SendError:
     status = int(exc.status)
@@ -176,6 +204,10 @@ class RecordingSender:
         sid = "SIM" + secrets.token_hex(16)
         log.debug("simulated SMS %s to %s: %s", sid, to, body)
         return SendResult(sid=sid, status="simulated")
+
+    def sent_matching(self, to: str, body: str, since: datetime) -> list[str]:
+        """Nothing recorded leaves the machine, so nothing can be found: send it (again)."""
+        return []
 
 
 SENDER_CHOICES = ("", "twilio", "recording")

@@ -3,6 +3,11 @@
 The steps, in order: record the message once (a repeated MessageSid has no second effect and no
 reply), find the agent, rate-limit, carrier keywords, reject unreadable input, then the shared
 conversation. Every reply is recorded too. Nothing here knows about Flask or TwiML.
+
+A number that is not an agent's is answered at most once a day (and unknown numbers at most
+STRANGER_REPLIES_PER_MINUTE times a minute in all: `StrangerLimiter`); what it wrote is never
+stored: only the text of an agent is recorded with its body, and a stranger's text, when it is
+answered, leaves a row without its body and the reply.
 """
 
 from __future__ import annotations
@@ -15,15 +20,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from redis.exceptions import RedisError
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import String, Text, bindparam, insert, literal, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from db.models import Message, User, utcnow
 from db.session import Database, relaxed_commit
 from webapp.channels.sms import carrier_keywords as kw
 from webapp.channels.sms.idempotency import IdempotencyTokens
-from webapp.channels.sms.rate_limit import RateLimiter
+from webapp.channels.sms.rate_limit import RateLimiter, StrangerLimiter
 from webapp.conversation.conversation import TRY_AGAIN, Conversation
+from webapp.execution.reminder_dispatch import resume_parked_reminders
 from webapp.ops import counters
 from webapp.ops.logs import mask_text
 from webapp.phones import normalize_phone
@@ -58,12 +64,14 @@ class Inbound:
 
 class SmsInbound:
     def __init__(self, db: Database, conversation: Conversation, limiter: RateLimiter,
-                 tokens: IdempotencyTokens, default_region: str) -> None:
+                 tokens: IdempotencyTokens, default_region: str,
+                 strangers: StrangerLimiter | None = None) -> None:
         self.db = db
         self.default_region = default_region  # DEFAULT_COUNTRY: a sender's national number
         self.conversation = conversation
         self.limiter = limiter
         self.tokens = tokens
+        self.strangers = strangers or StrangerLimiter(limiter.redis, 10)
 
     def receive(self, message: Inbound) -> str | None:
         """The reply text for `message`, or None when nothing must be said (a duplicate)."""
@@ -101,7 +109,7 @@ class SmsInbound:
             log.warning("could not record inbound message", exc_info=True)
             return TRY_AGAIN
         if agent is None:
-            return self._reply(None, message, UNKNOWN_SENDER)
+            return self._stranger(message, phone)
 
         if count is None:  # Redis failed above: no rate count, so no processing
             return self._reply(agent, message, TRY_AGAIN)
@@ -130,12 +138,13 @@ class SmsInbound:
         return reply
 
     def _record_inbound(self, message: Inbound, phone: str | None) -> User | None:
-        """Insert the inbound row (committed: a redelivered MessageSid then fails the unique
-        constraint) and return the sending agent, or None for an unknown number.
+        """Insert the inbound row of an agent's text (committed: a redelivered MessageSid then
+        fails the unique constraint) and return the agent; for a number that is not an agent's
+        insert nothing and return None.
 
         On PostgreSQL this is one statement and one round trip, run on the driver directly
-        (`Database.write_log_row`): the insert, as a CTE, looks up the agent's id itself, and
-        the outer SELECT returns the agent's row."""
+        (`Database.write_log_row`): the insert, as a CTE, selects from the agent's row (so a
+        stranger's text inserts nothing), and the outer SELECT returns the agent's row."""
         params = {
             "sid": message.sid or None,
             "channel": message.channel,
@@ -150,11 +159,31 @@ class SmsInbound:
         else:
             with self.db.log_writer() as connection:
                 row = connection.execute(_AGENT_BY_PHONE, params).one_or_none()
-                connection.execute(_INSERT_INBOUND, params)
+                if row is not None:
+                    connection.execute(_INSERT_INBOUND, params)
             found = dict(row._mapping) if row is not None else None
         counters.count_message("inbound", message.channel)
         # A detached User, as the session-based version returned (nothing lazy-loads from it).
         return User(**found) if found is not None else None
+
+    def _stranger(self, message: Inbound, phone: str | None) -> str | None:
+        """A text from a number that is not an agent's: the polite refusal at most once a day
+        per number (and within the overall budget), else nothing; never its body stored."""
+        sender = phone or message.from_phone
+        if not self.strangers.may_reply(sender):
+            log.info("text from an unregistered number left unanswered",
+                     extra={"from_phone": sender, "sid": message.sid})
+            return None
+        try:
+            with self.db.log_writer() as connection:
+                connection.execute(_INSERT_STRANGER, {
+                    "sid": message.sid or None, "channel": message.channel,
+                    "phone": sender[:20], "now": utcnow()})
+        except IntegrityError:
+            return None  # this very message was answered already
+        except SQLAlchemyError:
+            log.warning("could not record a stranger's text", exc_info=True)
+        return self._reply(None, message, UNKNOWN_SENDER)
 
     def _carrier_keyword(self, agent: User, body: str) -> str | None:
         word = kw.keyword_of(body)
@@ -174,6 +203,8 @@ class SmsInbound:
         with self.db.session() as session:
             row = session.get(User, agent.id)
             row.opted_out = value
+            if not value:  # START: follow-ups parked while opted out are due again
+                resume_parked_reminders(session, agent.id)
             session.commit()
         agent.opted_out = value
 
@@ -216,7 +247,22 @@ _INSERT_INBOUND = insert(Message).values(
     created_at=_NOW,
     updated_at=_NOW,
 )
-_RECORDED = _INSERT_INBOUND.returning(Message.agent_id, relaxed_commit()).cte("recorded")
+# PostgreSQL: the same row, inserted only when the sender is an agent (INSERT ... SELECT from
+# the agent's row), so a stranger's text is never stored.
+_INBOUND_COLUMNS = ["provider_sid", "direction", "channel", "agent_id", "phone", "body",
+                    "status", "created_at", "updated_at"]
+_INSERT_AGENTS_INBOUND = insert(Message).from_select(_INBOUND_COLUMNS, select(
+    bindparam("sid", type_=String), literal("inbound", String), bindparam("channel", type_=String),
+    User.id, bindparam("phone", type_=String), bindparam("body", type_=Text),
+    literal("received", String), _NOW, _NOW,
+).where(User.phone == bindparam("agent_phone", type_=String)))
+_RECORDED = _INSERT_AGENTS_INBOUND.returning(Message.agent_id, relaxed_commit()).cte("recorded")
+# A stranger's text, when it is answered: who and when, never what.
+_INSERT_STRANGER = insert(Message).values(
+    provider_sid=bindparam("sid"), direction="inbound", channel=bindparam("channel"),
+    agent_id=None, phone=bindparam("phone"), body="", status="received",
+    created_at=_NOW, updated_at=_NOW,
+)
 _RECORD_INBOUND_PG = select(*User.__table__.c).join(_RECORDED, User.id == _RECORDED.c.agent_id)
 _INSERT_REPLY = insert(Message).values(
     direction="outbound",

@@ -1,4 +1,5 @@
-"""A per-phone flood guard in Redis: a fixed one-minute window counted with INCR."""
+"""Flood guards in Redis: per agent phone, a fixed one-minute window counted with INCR; for
+numbers that are not agents', one reply a day per number and a budget per minute overall."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import time
 from typing import Any
 
 from redis import Redis
+from redis.exceptions import RedisError
 
 RATE_KEY = "fl:rate:{phone}:{window}"
 
@@ -49,3 +51,51 @@ class RateLimiter:
     def first_refusal(self, count: int) -> bool:
         """Only the first message over the limit gets a reply, so a flood gets one answer."""
         return count == self.per_minute + 1
+
+
+# --- numbers that are not agents' ------------------------------------------------------------
+
+STRANGER_KEY = "fl:stranger:{phone}"  # set for a day once a number was answered
+STRANGERS_KEY = "fl:strangers:{window}"  # answers to unknown numbers in this minute, overall
+STRANGER_QUIET_SECONDS = 24 * 3600
+
+# Answer a number at most once a day, and unknown numbers at most ARGV[1] times a minute in all.
+# A number already answered today does not use up the overall budget.
+_STRANGER_MAY_REPLY = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return 0
+end
+local n = redis.call('INCR', KEYS[2])
+if n == 1 then
+  redis.call('EXPIRE', KEYS[2], 120)
+end
+if n > tonumber(ARGV[1]) then
+  return 0
+end
+redis.call('SET', KEYS[1], 1, 'EX', ARGV[2])
+return 1
+"""
+
+
+class StrangerLimiter:
+    """Texts from numbers that are not agents': each reply is a billed SMS and each stored row
+    a cost, so a flood (one number texting 50 times, or 30 numbers) must get almost nothing.
+    A number gets the "only for registered agents" reply at most once a day, and all unknown
+    numbers together at most `per_minute` replies a minute; the rest get no reply at all."""
+
+    def __init__(self, redis: Redis, per_minute: int) -> None:
+        self.redis = redis
+        self.per_minute = per_minute
+
+    def may_reply(self, sender: str) -> bool:
+        """Whether `sender` (a normalized number, or what was given) may be answered now; when
+        True it is counted as answered. False with Redis down: a flood must not get through
+        because the counter is unreachable."""
+        window = int(time.time() // 60)
+        try:
+            allowed = self.redis.eval(
+                _STRANGER_MAY_REPLY, 2, STRANGER_KEY.format(phone=sender[:32]),
+                STRANGERS_KEY.format(window=window), self.per_minute, STRANGER_QUIET_SECONDS)
+        except RedisError:
+            return False
+        return int(allowed) == 1

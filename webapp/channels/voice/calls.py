@@ -11,10 +11,12 @@ confirmation logic of its own. What this module adds is what only a call needs:
 * after YES, a bounded wait for the worker's outcome so it can be said, not only texted;
 * endings that always say what was (not) done: two silences, too many turns, or "that's all".
 
-Every turn is stored in `messages` (inbound: what was heard; outbound: what was said). The
-`provider_sid` column is unique and holds provider ids; a call has one CallSid for many turns, so
-each row gets "<CallSid>:<n>" with n counted in Redis per call (unique per turn, and the CallSid
-is its prefix for lookups). A dedicated `call_sid` column would be cleaner; see the report.
+Every turn is stored in `messages` (inbound: what was heard; outbound: what was said), with
+the call's CallSid in `call_sid` (a call has many turns; `provider_sid`, unique, stays empty).
+
+A webhook Twilio delivers twice (its retry, or a replay of the same signed request) is a turn
+taken once: its I-Twilio-Idempotency-Token is claimed in Redis, and the second delivery gets
+the first one's answer again, with nothing stored or done twice (`CallStates.claim_turn`).
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from webapp.understanding.intents import detect_intent
 log = logging.getLogger(__name__)
 
 STATE_KEY = "fl:voice:call:{sid}"
-SEQ_KEY = "fl:voice:seq:{sid}"
+TURN_KEY = "fl:voice:turn:{sid}:{token}"  # a delivered webhook's idempotency token, its reply
 CALL_TTL = 4 * 60 * 60  # Twilio ends any call after 4 hours; state never outlives one
 
 # Twilio <Gather hints>: a comma-separated list of at most 500 entries, each at most 100
@@ -133,11 +135,39 @@ class CallStates:
         except (TypeError, ValueError):
             return None
 
-    def next_seq(self, call_sid: str) -> int:
-        key = SEQ_KEY.format(sid=call_sid)
-        seq = int(self.redis.incr(key))
-        self.redis.expire(key, self.ttl)
-        return seq
+    def claim_turn(self, call_sid: str, token: str | None) -> bool:
+        """True when the webhook carrying `token` is seen for the first time (and so is to be
+        acted on); also True without a token, or with Redis down (as for SMS: only this check
+        is skipped)."""
+        if not token:
+            return True
+        try:
+            return bool(self.redis.set(_turn_key(call_sid, token), "", nx=True, ex=self.ttl))
+        except RedisError:
+            return True
+
+    def remember_reply(self, call_sid: str, token: str | None, reply: VoiceReply) -> None:
+        """Keep the answer to the webhook carrying `token`, for a second delivery of it."""
+        if not token:
+            return
+        try:
+            self.redis.set(_turn_key(call_sid, token), json.dumps(asdict(reply)), xx=True,
+                           ex=self.ttl)
+        except RedisError:
+            log.warning("could not keep a voice turn's reply", exc_info=True)
+
+    def replayed_reply(self, call_sid: str, token: str) -> VoiceReply | None:
+        """The answer given to the first delivery of `token`, or None while that one is still
+        being answered (or its answer was lost)."""
+        try:
+            raw = self.redis.get(_turn_key(call_sid, token))
+            return VoiceReply(**json.loads(raw)) if raw else None
+        except (RedisError, TypeError, ValueError):
+            return None
+
+
+def _turn_key(call_sid: str, token: str) -> str:
+    return TURN_KEY.format(sid=call_sid, token=token[:128])
 
 
 def clean_hint(text: str) -> str:
@@ -244,8 +274,13 @@ class VoiceCalls:
                 session.expunge(agent)
             return agent
 
-    def answer(self, call_sid: str, from_phone: str) -> VoiceReply:
+    def answer(self, call_sid: str, from_phone: str,
+               idempotency_token: str | None = None) -> VoiceReply:
         """An incoming call: a short refusal for strangers, a greeting for an agent."""
+        return self._once(call_sid, idempotency_token,
+                          lambda: self._answer(call_sid, from_phone))
+
+    def _answer(self, call_sid: str, from_phone: str) -> VoiceReply:
         try:
             agent = self.caller(from_phone)
         except SQLAlchemyError:
@@ -262,17 +297,39 @@ class VoiceCalls:
                             VoiceReply([speech.greeting(agent.name)]))
 
     def gather(self, call_sid: str, from_phone: str, speech_result: str,
-               confidence: str, digits: str) -> VoiceReply:
+               confidence: str, digits: str, idempotency_token: str | None = None
+               ) -> VoiceReply:
         """One <Gather> result (speech, keys, or nothing) in, what to say next out.
 
         Never raises for a Redis or database outage: the caller hears that nothing changed
-        and the call ends, instead of Twilio's "application error"."""
-        try:
-            return self._gather(call_sid, from_phone, speech_result, confidence, digits)
-        except (RedisError, SQLAlchemyError):
-            log.warning("voice turn failed", exc_info=True, extra={"call_sid": call_sid})
-            return VoiceReply([speech.speakable(TRY_AGAIN), speech.GOODBYE], listen=False,
-                              hangup=True)
+        and the call ends, instead of Twilio's "application error". A second delivery of the
+        same webhook (same `idempotency_token`) is answered as the first, doing nothing."""
+
+        def turn() -> VoiceReply:
+            try:
+                return self._gather(call_sid, from_phone, speech_result, confidence, digits)
+            except (RedisError, SQLAlchemyError):
+                log.warning("voice turn failed", exc_info=True, extra={"call_sid": call_sid})
+                return VoiceReply([speech.speakable(TRY_AGAIN), speech.GOODBYE],
+                                  listen=False, hangup=True)
+
+        return self._once(call_sid, idempotency_token, turn)
+
+    def _once(self, call_sid: str, token: str | None,
+              turn: Callable[[], VoiceReply]) -> VoiceReply:
+        """Run `turn` for the first delivery of a webhook only; a repeat gets its answer."""
+        if self.states.claim_turn(call_sid, token):
+            reply = turn()
+            self.states.remember_reply(call_sid, token, reply)
+            return reply
+        log.info("repeated voice webhook answered again, nothing done",
+                 extra={"call_sid": call_sid})
+        replayed = self.states.replayed_reply(call_sid, token or "")
+        if replayed is not None:
+            return replayed
+        # The first delivery is still being answered (Twilio gave up waiting on it): ask again
+        # rather than act twice.
+        return VoiceReply([speech.SAY_AGAIN])
 
     def _gather(self, call_sid: str, from_phone: str, speech_result: str,
                 confidence: str, digits: str) -> VoiceReply:
@@ -573,15 +630,11 @@ class VoiceCalls:
 
     def _record(self, agent: User | None, phone: str | None, call_sid: str, direction: str,
                 body: str, plan_id: str | None = None) -> None:
-        """Store one turn in `messages` ("<CallSid>:<n>" as provider_sid, see module doc)."""
-        try:
-            sid = f"{call_sid}:{self.states.next_seq(call_sid)}" if call_sid else None
-        except RedisError:
-            sid = None
+        """Store one turn in `messages`, under its call (`call_sid`; see the module doc)."""
         try:
             with self.db.session() as session:
                 session.add(Message(
-                    provider_sid=sid[:64] if sid else None,
+                    call_sid=call_sid or None,
                     direction=direction,
                     channel="voice",
                     agent_id=agent.id if agent else None,

@@ -39,6 +39,7 @@ TEXTED_THE_REST = "I've texted you the rest."
 FIRST_FEW = 3  # items of a list or briefing read aloud before the rest is texted
 WHAT_TO_DO = "What would you like to do?"
 GOODBYE = "Goodbye."
+SAY_AGAIN = "Sorry, I missed that. Please say it again."
 UNKNOWN_CALLER = (
     "Sorry, this number only works for registered Fieldline agents. Goodbye."
 )

@@ -7,7 +7,10 @@ Thin on purpose, like /sms: verify the signature, read the form, hand over to
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, Response, current_app, request, url_for
+import logging
+import re
+
+from flask import Blueprint, Flask, Response, abort, current_app, request, url_for
 from twilio.twiml.voice_response import VoiceResponse
 
 from db.models import User
@@ -16,7 +19,14 @@ from webapp.channels.voice.calls import CallStates, VoiceCalls, VoiceReply
 from webapp.database import get_db
 from webapp.outbound.messages import QUEUED, queue_text
 
+log = logging.getLogger(__name__)
+
 bp = Blueprint("voice", __name__)
+
+# Twilio's CallSid is "CA" + 32 hex digits; anything not a short run of letters and digits is
+# not a call of Twilio's (it would be cut to fit the database and collide with another).
+_CALL_SID = re.compile(r"[A-Za-z0-9]{1,64}")
+IDEMPOTENCY_HEADER = "I-Twilio-Idempotency-Token"
 
 LANGUAGE = "en-US"
 # Seconds Twilio waits for the caller to start speaking or keying (its default is 5).
@@ -86,11 +96,22 @@ def twiml(reply: VoiceReply) -> Response:
     return Response(str(response), mimetype="application/xml")
 
 
+def call_sid() -> str:
+    """The request's CallSid; 400 (nothing stored, nothing said) when it is not one."""
+    sid = request.form.get("CallSid", "")
+    if not _CALL_SID.fullmatch(sid):
+        log.warning("voice webhook without a valid CallSid refused",
+                    extra={"path": request.path, "length": len(sid)})
+        abort(400)
+    return sid
+
+
 @bp.post("/voice")
 @require_twilio_signature
 def incoming_call() -> Response:
     form = request.form
-    reply = voice_calls().answer(form.get("CallSid", ""), form.get("From", ""))
+    reply = voice_calls().answer(call_sid(), form.get("From", ""),
+                                 request.headers.get(IDEMPOTENCY_HEADER))
     return twiml(reply)
 
 
@@ -99,11 +120,12 @@ def incoming_call() -> Response:
 def gather() -> Response:
     form = request.form
     reply = voice_calls().gather(
-        form.get("CallSid", ""),
+        call_sid(),
         form.get("From", ""),
         form.get("SpeechResult", ""),
         form.get("Confidence", ""),
         form.get("Digits", ""),
+        request.headers.get(IDEMPOTENCY_HEADER),
     )
     return twiml(reply)
 
@@ -112,5 +134,5 @@ def gather() -> Response:
 @require_twilio_signature
 def call_status() -> Response:
     form = request.form
-    voice_calls().ended(form.get("CallSid", ""), form.get("CallStatus", ""))
+    voice_calls().ended(call_sid(), form.get("CallStatus", ""))
     return Response(status=204)
