@@ -5,7 +5,7 @@
 the texted link and "log it" can find them.
 
 Revision ID: 0012
-Revises: 0009 (main's head since the merge of issue 16; 0007 when this was written)
+Revises: 0005 (main's head when merged; written on 0007, the head then)
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from alembic import op
 import db.models
 
 revision = "0012"
-down_revision = "0009"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
