@@ -37,6 +37,7 @@ def parse(text: str, templates: dict[str, str] | None = None, recent: tuple[int,
     'add a template called "vm2": left a voicemail, will try again tomorrow',
     "new note template vm2 = left a voicemail, will try again tomorrow",
     "template vm2: left a voicemail, will try again tomorrow",
+    "save template vm2, left a voicemail, will try again tomorrow",  # as speech is written
 ])
 def test_saving_a_template_is_a_plan_that_shows_the_name_and_text(text: str) -> None:
     plan = parse(text)

@@ -43,7 +43,7 @@ HELP = (
     '- "New lead Jane Roe 312-555-0123"\n'
     '- "Brief me on Dana" / "agenda" / "pipeline"\n'
     '- "save template lv: left a voicemail", then "Called Dana, lv"\n'
-    '- "Draft an email to Dana about the inspection"\n'
+    '- "Draft an email to Dana about the offer"\n'
     "YES confirms, NO cancels, UNDO reverts your last change.\n"
     "To a reminder reply DONE, or SNOOZE 1h / SNOOZE tomorrow."
 )

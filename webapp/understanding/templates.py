@@ -100,7 +100,7 @@ _LIST = re.compile(
     re.IGNORECASE,
 )
 # What may stand between a new template's name and its text.
-_SEPARATOR = re.compile(r"^\s*(?:[:=\u2013\u2014-]+|\bcolon\b|\bas\b|\bto\b|\bsays?\b|"
+_SEPARATOR = re.compile(r"^\s*(?:[:=,\u2013\u2014-]+|\bcolon\b|\bas\b|\bto\b|\bsays?\b|"
                         r"\bis\b|\bmeans\b)?\s*", re.IGNORECASE)
 _SPELLED = re.compile(r"(?<![\w'])[a-zA-Z](?: [a-zA-Z]){1,9}(?![\w'])")
 _CAPITALS = re.compile(r"(?<![\w'])(?=[A-Z0-9_-]*[A-Z])[A-Z0-9][A-Z0-9_-]{1,19}(?![\w'])")

@@ -48,6 +48,8 @@ HELP = (
     "Remind me to send the contract Friday at 2 PM. Move my 2 PM with John Doe to 4. "
     "New lead Jane Roe, 3 1 2, 5 5 5, 0 1 2 3. "
     "Brief me on John Doe. Or, what's on my agenda? "
+    "Draft an email to John Doe about the offer. "
+    "Save template L V, left a voicemail; then, called John Doe, L V. "
     "I always read the change back first; say yes to confirm or no to cancel. "
     "Say undo to revert your last change."
 )
