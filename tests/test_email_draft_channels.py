@@ -93,6 +93,13 @@ def test_log_it_after_sending_logs_the_email_through_a_plan(app, agent, dana, ph
     assert last is not None and datetime.now(UTC) - last < timedelta(minutes=1)
 
 
+def test_a_command_said_after_the_request_is_named_in_the_reply(app, agent, dana,
+                                                                phone) -> None:
+    reply = phone.text("Draft an email to Dana Cole about the inspection, mark her qualified")
+    assert reply.endswith('Not done, send it on its own: "mark her qualified"')
+    assert phone.text("YES") == "Nothing is waiting for confirmation."
+
+
 def test_a_draft_for_a_lead_without_an_email_says_so(app, agent, phone) -> None:
     reply = phone.text("draft an email to Sarah Smith about the offer")
     assert reply.startswith("Draft email to Sarah Smith:\n")

@@ -69,6 +69,17 @@ def test_two_johns_ask_which_and_the_answer_continues_the_draft() -> None:
     assert chosen.draft["about"] == "the offer"
 
 
+def test_one_email_per_lead_and_a_command_after_it_is_named_not_done() -> None:
+    two = parse("Draft an email to Dana Cole and John Doe about the inspection")
+    assert two.kind == "clarify" and "one email at a time" in two.reply
+    more = parse("Draft an email to Dana about the inspection and remind me to call her tomorrow")
+    assert more.kind == "draft" and more.draft["about"] == "the inspection"
+    assert more.draft["left_out"] == "remind me to call her tomorrow"
+    words = parse("draft an email to Dana about the things to update in the contract")
+    assert words.draft["about"] == "the things to update in the contract"
+    assert "left_out" not in words.draft
+
+
 def test_a_name_that_is_nobodys_is_unknown_lead() -> None:
     plan = parse("Draft an email to Karen White about the showing")
     assert plan.kind == "unknown_lead" and "Karen White" in plan.reply

@@ -93,7 +93,7 @@ def parse(agent_phone: str, now_raw: str | None, parser_name: str, jsonl: bool,
                                   "writer": draft.writer}
                     lead = session.get(Lead, plan.draft["lead_id"])
                     plan.reply = draft_reply(facts.lead, lead.email if lead else None, draft,
-                                             None)
+                                             None, plan.draft.get("left_out", ""))
             return plan.to_dict(text)
 
         if not jsonl:

@@ -48,4 +48,4 @@ class Drafting:
         url = self.page_url(draft_id) if self.page_url is not None else None
         done = {**request, "id": draft_id, "subject": draft.subject, "body": draft.body,
                 "writer": draft.writer}
-        return draft_reply(facts.lead, email, draft, url), done
+        return draft_reply(facts.lead, email, draft, url, str(request.get("left_out") or "")), done

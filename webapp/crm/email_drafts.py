@@ -117,9 +117,11 @@ def mailto(email: str | None, subject: str, body: str) -> str:
     return f"mailto:{to}?subject={quote(subject, safe='')}&body={quote(text, safe='')}"
 
 
-def draft_reply(lead: str, email: str | None, draft: Draft, url: str | None) -> str:
+def draft_reply(lead: str, email: str | None, draft: Draft, url: str | None,
+                left_out: str = "") -> str:
     """The text back: the subject, the first words of the body, the link to the full draft
-    (with "Open in mail" and "Copy"), and how to log it once sent."""
+    (with "Open in mail" and "Copy"), how to log it once sent, and what else was said but not
+    done (`left_out`)."""
     lines_of_body = [line.strip() for line in draft.body.splitlines() if line.strip()]
     if lines_of_body and lines_of_body[0].endswith(",") and len(lines_of_body[0]) < 40:
         lines_of_body = lines_of_body[1:]  # "Hi Dana,": the text shows what follows it
@@ -131,4 +133,6 @@ def draft_reply(lead: str, email: str | None, draft: Draft, url: str | None) -> 
     if not email:
         lines.append(f"No email address on file for {lead}.")
     lines.append('Once you have sent it, reply "log it" to log the email.')
+    if left_out:
+        lines.append(f'Not done, send it on its own: "{left_out}"')
     return "\n".join(lines)

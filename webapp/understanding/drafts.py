@@ -16,6 +16,9 @@ Choices where the spec is silent:
   write ..."); "remind me to draft an email to Dana tomorrow" stays a follow-up, "draft the offer
   for Dana tomorrow" a to-do: only an email, message, letter or a note *to* someone is drafted
   ("write a note for Dana: ..." is a note on her file, as before).
+- One email, to one lead, per message: "to Dana and John" asks to send each on its own; a
+  command said after the request ("..., and remind me to call her tomorrow") is not carried
+  out, and the reply names it (`left_out`) so it can be sent on its own.
 - "log it" logs the agent's newest draft of the last DRAFT_LOG_DAYS days that is not logged yet;
   with none such, the message is read as before. A draft already logged is kind `noop`.
 """
@@ -83,6 +86,14 @@ _CONNECTIVE = re.compile(
     r"to say thanks for|to say thank you for)\b\s*)?")
 _THANKS = re.compile(r"\bthank|\bthanks\b|\bgrateful\b|\bappreciat")
 _TAIL = re.compile(r"(?:[\s,;:.!?-]|\b(?:please|pls|thanks|thank you|thx)\b)+$")
+# a command of its own after what the email is about ("... and remind me to call her tomorrow")
+_ANOTHER_COMMAND = re.compile(
+    r"(?:\s*[,;.]\s*(?:(?:and|then|also|plus)\s+)*|\s+(?:(?:and|then|also|plus)\s+)+)"
+    r"(?:please\s+)?"
+    r"(?=(?:remind me|set a reminder|schedule|book|mark|update|change|move|log|add a note|"
+    r"cancel|follow up|new lead)\b)")
+# a second lead right after the first: one email at a time
+_ANOTHER_LEAD = re.compile(r"^\s*(?:,|and|&|or)\s*(?:\x01|him|her|them)")
 # what is said about the lead right after the name: not an email to them
 _NOT_A_RECIPIENT = re.compile(r"^(?:'s)?\s+(?:file|record|profile|notes?|account)\b")
 _LOG_IT = re.compile(
@@ -130,17 +141,28 @@ def request(p: Any) -> Plan | None:
         return None  # "write a note for Dana: ..." is a note on her file
     if _NOT_A_RECIPIENT.match(masked[found.end("who"):]):
         return None
+    if _ANOTHER_LEAD.match(masked[found.end("who"):]):
+        return Plan(kind="clarify", reply="I draft one email at a time: send the request for each "
+                                          'lead on its own, e.g. "Draft an email to Dana Cole '
+                                          'about the inspection".')
     lead = _recipient(p, found)
     if lead is None or isinstance(lead, Plan):
         return lead
     start = found.end()
     connective = _CONNECTIVE.match(masked[start:])
     about_start = start + (connective.end() if connective else 0)
-    about = _TAIL.sub("", p.norm[about_start:]).strip()[:MAX_ABOUT]
+    about_end = len(p.norm)
+    more = _ANOTHER_COMMAND.search(masked, about_start)
+    if more is not None:
+        about_end = more.start()
+    left_out = _TAIL.sub("", p.norm[more.end():]).strip() if more is not None else ""
+    about = _TAIL.sub("", p.norm[about_start:about_end]).strip()[:MAX_ABOUT]
     said = masked[:about_start]
     thank_you = bool(_THANKS.search(said)) or (
         not about and bool(_THANKS.search(masked[about_start:])))
     draft = {"lead_id": lead.id, "lead": lead.name, "about": about, "thank_you": thank_you}
+    if left_out:  # said, but no part of the draft: the reply says so (nothing disappears)
+        draft["left_out"] = left_out
     what = "a thank-you email" if thank_you else "an email"
     topic = f" about {about}" if about and not thank_you else (f" for {about}" if about else "")
     return Plan(kind="draft", reply=f"Drafting {what} to {lead.name}{topic}.", draft=draft,
