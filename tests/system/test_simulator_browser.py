@@ -10,7 +10,6 @@ so a missing browser is never mistaken for a pass.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,45 +17,16 @@ from typing import Any
 import pytest
 from flask import Flask
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from db.models import Message
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, require_browser, served
 from tests.support.waiting import wait_for
 from webapp.database import get_db
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOT = Path(os.environ.get("SIMULATOR_SCREENSHOT", "/tmp/simulator.png"))
-INSTALL_HINT = (
-    "apt-get update && apt-get install -y chromium   (Debian's browser, at /usr/bin/chromium; "
-    "or set CHROMIUM_PATH)\n"
-    ".venv/bin/pip install -r requirements-dev.txt   (playwright==1.65.2; do NOT run "
-    "`playwright install`, it downloads browsers)"
-)
 TIMEOUT_MS = 10_000
-
-
-def _require_browser() -> Any:
-    """Playwright's sync API, or a failure naming exactly what to install."""
-    try:
-        from playwright import sync_api
-    except ImportError:
-        pytest.fail("the Playwright Python package is missing. Install:\n" + INSTALL_HINT,
-                    pytrace=False)
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(f"no Chromium at {CHROMIUM}. Install:\n" + INSTALL_HINT, pytrace=False)
-    return sync_api
 
 
 @pytest.fixture
@@ -71,21 +41,15 @@ def settings(twilio_standin) -> dict:
 @pytest.fixture
 def server(app: Flask, agent) -> Iterator[str]:
     """The test app on a real socket (127.0.0.1, a free port), served from a thread."""
-    http = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=http.serve_forever, name="simulator-http", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{http.server_port}"
-    finally:
-        http.shutdown()
-        thread.join(timeout=10)
+    with served(app) as url:
+        yield url
 
 
 @pytest.fixture
 def page(tmp_path: Path) -> Iterator[Any]:
     """A page in a fresh headless Chromium profile; fails the test on any page or console
     error (a Content-Security-Policy violation shows up there, for one)."""
-    sync_api = _require_browser()
+    sync_api = require_browser()
     errors: list[str] = []
     with sync_api.sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from db.models import ExecutedPlan, Lead, User
 from db.session import Database
 from webapp.conversation.drafting import Drafting
-from webapp.conversation.lead_directories import directory_for
+from webapp.conversation.lead_directories import lead_directory
 from webapp.conversation.pending_plans import PendingPlan, PendingPlans
 from webapp.conversation.recent_leads import RecentLeads
 from webapp.conversation.reminder_answers import (
@@ -151,14 +151,14 @@ class Conversation:
             context = pipe.execute()
         raw_recent, clarify_waiting = context
         recent = self.recent.read(raw_recent)
-        with self.db.session() as session:
-            # the previous message added a lead: once its plan ran, "her" is the new lead
-            created = (created_leads(session, agent.id, recent.created_by_plan)
-                       if recent.created_by_plan else [])
-            reminded = latest_reminder(session, agent.id)
-            leads = directory_for(session, agent.id, recheck=bool(created))
-            if reminded is not None and leads.get(reminded[0]) is None:
-                leads = directory_for(session, agent.id, recheck=True)  # a lead just added
+        created: list[int] = []
+        if recent.created_by_plan:  # the previous message added a lead: once its plan ran,
+            with self.db.session() as session:  # "her" is the new lead
+                created = created_leads(session, agent.id, recent.created_by_plan)
+        reminded = latest_reminder(self.db, agent.id)
+        leads = lead_directory(self.db, agent.id, recheck=bool(created))
+        if reminded is not None and leads.get(reminded[0]) is None:
+            leads = lead_directory(self.db, agent.id, recheck=True)  # a lead just added
         recent_ids = [i for i in recent.lead_ids if i not in created] + created
         if reminded is not None and (recent.at is None or reminded[1].timestamp() > recent.at):
             # a reminder text came after the agent's last message: its lead is "him" now
@@ -266,8 +266,7 @@ class Conversation:
             return [], None
         leads = ctx.leads
         if leads.get(reminder.lead_id) is None:  # added within the directory's recheck time
-            with self.db.session() as session:
-                leads = directory_for(session, agent.id, recheck=True)
+            leads = lead_directory(self.db, agent.id, recheck=True)
         about = dataclasses.replace(ctx, leads=leads, recent_lead_ids=[reminder.lead_id])
         plan = self.parse(rest, about, now.astimezone(ctx.timezone))
         if plan.kind == "plan":

@@ -62,7 +62,7 @@ def directory_for(session: Session, agent_id: int, recheck: bool = False) -> Lea
                              lambda: session.execute(_ROWS, params), recheck)
 
 
-def lead_directory(db: Database, agent_id: int) -> LeadDirectory:
+def lead_directory(db: Database, agent_id: int, recheck: bool = False) -> LeadDirectory:
     """`directory_for`, for the webhook: on PostgreSQL the check for changed leads (made at
     most once per RECHECK_SECONDS per agent, so on most requests when many agents text) is one
     autocommit round trip on the driver (`Database.fetch_row`) instead of a session's BEGIN,
@@ -80,7 +80,7 @@ def lead_directory(db: Database, agent_id: int) -> LeadDirectory:
         with db.session() as session:
             return list(session.execute(_ROWS, params))
 
-    return _cached_directory(agent_id, fingerprint, rows)
+    return _cached_directory(agent_id, fingerprint, rows, recheck)
 
 
 def _cached_directory(agent_id: int, read_fingerprint: Callable[[], tuple],
