@@ -496,3 +496,43 @@ class WebSession(Base):
     id_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class NoteTemplate(Base):
+    """A note an agent types often, under a short name ("lv": "left a voicemail, will try again
+    tomorrow"): a note that is only the name (or a comma-separated piece of a note that is) is
+    written out as the text. `name` is stored lowercase; one per name per agent."""
+
+    __tablename__ = "note_templates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(20))
+    text: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (UniqueConstraint("agent_id", "name"),)
+
+
+class EmailDraft(Base):
+    """An email the assistant drafted for an agent to send to a lead themselves (Fieldline never
+    e-mails a lead). Kept so the texted link (/app/drafts/<id>) and "log it" can find it; the
+    lead's address is read when the page is shown, so a corrected address is used."""
+
+    __tablename__ = "email_drafts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    about: Mapped[str] = mapped_column(String(300), default="")  # as the agent asked
+    subject: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    writer: Mapped[str] = mapped_column(String(10))  # model | template
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint(_in("writer", ("model", "template")), name="writer_valid"),
+        # "log it": the agent's newest draft.
+        Index("ix_email_drafts_agent_id_id", "agent_id", "id"),
+    )

@@ -27,14 +27,16 @@ from webapp.channels.voice.webhooks import bp as voice_bp
 from webapp.cli import register_cli
 from webapp.config import check_required, settings_from_env
 from webapp.conversation.conversation import Conversation
+from webapp.conversation.drafting import Drafting
 from webapp.conversation.pending_plans import PendingPlans
 from webapp.conversation.recent_leads import RecentLeads
 from webapp.execution.task_queue import TaskQueue
 from webapp.integrations import outbox
 from webapp.ops import health, logs, metrics, security_headers
 from webapp.ops.counters import timed_parser
+from webapp.understanding.draft_writing import make_draft_writer
 from webapp.understanding.parser_choice import make_parser, parser_mode
-from webapp.web import lead_forms, pages, sign_in_views
+from webapp.web import draft_pages, lead_forms, pages, settings_pages, sign_in_views
 from webapp.web.login_links import base_url, link_maker
 from workers.flask_celery import celery_init_app
 from workers.tasks import enqueue_run_plan, enqueue_send, enqueue_webhook_deliveries
@@ -69,7 +71,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(calendar_bp)
     app.register_blueprint(simulator_bp)  # answers 404 unless SIMULATOR_ENABLED in dev/testing
     register_api(app)  # /api/v1 (Bearer keys), /api/v1/openapi.json, /api/docs
-    for web_bp in (sign_in_views.bp, pages.bp, lead_forms.bp):  # the agents' web app
+    for web_bp in (sign_in_views.bp, pages.bp, lead_forms.bp,  # the agents' web app
+                   settings_pages.bp, draft_pages.bp):
         app.register_blueprint(web_bp)
 
     logs.init_app(app)  # JSON logs, request id across Flask and Celery, masking
@@ -121,14 +124,22 @@ def _init_conversation(app: Flask) -> None:
         socket_connect_timeout=config["REDIS_TIMEOUT"],
         decode_responses=True,
     )
+    parser = make_parser(config)  # PARSER=rules|llm|auto
+    # Email drafts: the model when it is configured (sharing the parser's circuit breaker),
+    # else the template; the texted link is the web app's draft page.
+    drafting = Drafting(app.extensions["db"],
+                        make_draft_writer(config, getattr(parser, "breaker", None)),
+                        page_url=lambda draft_id: draft_pages.draft_url(base_url(config),
+                                                                        draft_id))
     conversation = Conversation(
         db=app.extensions["db"],
         pending=PendingPlans(redis, config["PENDING_PLAN_TTL"]),
         recent=RecentLeads(redis, config["CONTEXT_TTL"]),
         enqueue_plan=app.extensions["task_queue"].run_plan,
-        parse=timed_parser(make_parser(config), parser_mode(config)),  # PARSER=rules|llm|auto
+        parse=timed_parser(parser, parser_mode(config)),
         default_country=config["DEFAULT_COUNTRY"],
         login_link=link_maker(app.extensions["db"], redis, base_url(config)),
+        drafting=drafting,
     )
     app.extensions["redis"] = redis
     app.extensions["conversation"] = conversation

@@ -21,8 +21,10 @@ _KEYS = {
     "log_interaction": ("lead", "interaction_type", "note"),
     "schedule_follow_up": ("lead", "due_at", "title"),
     "create_lead": ("name", "phone", "email"),
+    "save_template": ("template", "text"),
+    "delete_template": ("template",),
 }
-_LOOSE = {"note", "title"}
+_LOOSE = {"note", "title", "text"}
 
 
 @lru_cache(maxsize=1)

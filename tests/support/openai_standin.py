@@ -10,6 +10,8 @@ a test that did not expect the model to be called fails loudly):
 
 - `reply_tool_call(arguments)`: a tool call to `propose_plan` with these arguments (a dict is
   JSON-encoded; a str is sent as is, which is how a test sends malformed JSON);
+- `reply_draft(subject, body)`: a tool call to `write_email_draft` (the email-draft writer),
+  or `reply_tool_call(arguments, tool=DRAFT_TOOL)` for any other arguments;
 - `reply_text(content)`: an assistant message without a tool call;
 - `fail_next(status)`: an HTTP error (429 comes with `retry-after: 0`);
 - `hang_next(seconds)`: read the request, then answer only after `seconds` (or at stop()).
@@ -30,6 +32,7 @@ from typing import Any
 from tests.support.loopback_server import LoopbackServer
 
 TOOL_NAME = "propose_plan"
+DRAFT_TOOL = "write_email_draft"
 ERROR_TYPES = {
     400: ("invalid_request_error", None),
     401: ("invalid_request_error", "invalid_api_key"),
@@ -56,6 +59,7 @@ class _Script:
     status: int = 200
     seconds: float = 0.0
     usage: tuple[int, int] = (120, 30)
+    tool: str = TOOL_NAME
 
 
 @dataclass
@@ -74,10 +78,15 @@ class OpenAIStandIn(LoopbackServer):
     # --- scripting -------------------------------------------------------------------------
 
     def reply_tool_call(self, arguments: dict | str, *, usage: tuple[int, int] = (120, 30),
-                        times: int = 1) -> None:
-        """The next `times` requests get one `propose_plan` tool call with `arguments`."""
+                        times: int = 1, tool: str = TOOL_NAME) -> None:
+        """The next `times` requests get one call of `tool` (`propose_plan`) with `arguments`."""
         with self._lock:
-            self._script.extend(_Script("tool", arguments, usage=usage) for _ in range(times))
+            self._script.extend(_Script("tool", arguments, usage=usage, tool=tool)
+                                for _ in range(times))
+
+    def reply_draft(self, subject: str, body: str, times: int = 1) -> None:
+        """The next `times` requests get a `write_email_draft` call with this draft."""
+        self.reply_tool_call({"subject": subject, "body": body}, times=times, tool=DRAFT_TOOL)
 
     def reply_text(self, content: str, times: int = 1) -> None:
         """The next `times` requests get a plain assistant message (no tool call)."""
@@ -126,7 +135,7 @@ class OpenAIStandIn(LoopbackServer):
             "system_fingerprint": "fp_standin",
         }
 
-    def _tool_message(self, arguments: dict | str) -> dict:
+    def _tool_message(self, arguments: dict | str, tool: str = TOOL_NAME) -> dict:
         raw = arguments if isinstance(arguments, str) else json.dumps(arguments)
         return {
             "role": "assistant",
@@ -136,7 +145,7 @@ class OpenAIStandIn(LoopbackServer):
                 {
                     "id": "call_" + secrets.token_hex(8),
                     "type": "function",
-                    "function": {"name": TOOL_NAME, "arguments": raw},
+                    "function": {"name": tool, "arguments": raw},
                 }
             ],
         }
@@ -186,7 +195,7 @@ class _Handler(BaseHTTPRequestHandler):
             message = {"role": "assistant", "content": script.payload, "refusal": None}
             return self._send(record, 200,
                               owner._completion(body, message, "stop", script.usage))
-        message = owner._tool_message(script.payload)
+        message = owner._tool_message(script.payload, script.tool)
         return self._send(record, 200,
                           owner._completion(body, message, "tool_calls", script.usage))
 

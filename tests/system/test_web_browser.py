@@ -1,8 +1,10 @@
 """The agents' web app in a real headless Chromium (Debian's, driven by Playwright) at a phone's
 390x844: signing in by a one-time link and its button, the pipeline, a lead's page and a status
 change through its form, a chart drawn, the CSV export, and what must be refused (a link's
-second use, another agent's lead, a form without its CSRF token). Every page is checked for
-sideways scrolling at 390 px and at desktop width, and against CSP violations.
+second use, another agent's lead, a form without its CSRF token); the note templates page and
+an email draft's page, whose Copy button (the app's one script file) copies the draft. Every
+page is checked for sideways scrolling at 390 px and at desktop width, and against CSP
+violations.
 
 Needs Debian's chromium and Playwright's Python package (see tests/support/browser.py); when
 either is missing the test fails and says how to install it.
@@ -22,7 +24,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from db.models import Lead, LeadHistory, User
+from db.models import EmailDraft, Lead, LeadHistory, NoteTemplate, User
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, require_browser, served
 from tests.support.web import new_link_path
 from webapp.crm.demo import DEMO_AGENT, seed_demo
@@ -35,7 +37,8 @@ DESKTOP = {"width": 1280, "height": 900}
 TIMEOUT_MS = 10_000
 SCREENSHOT = Path(os.environ.get("WEB_APP_SCREENSHOT", "/tmp/web-app.png"))
 PAGES = ["/app", "/app?status=contacted", "/app?q=smith", "/app/leads/{lead}", "/app/agenda",
-         "/app/reports", "/app/reports?period=this_year", "/login"]
+         "/app/reports", "/app/reports?period=this_year", "/app/templates", "/app/drafts/{draft}",
+         "/login"]
 
 
 @pytest.fixture
@@ -51,8 +54,17 @@ def demo(app: Flask) -> dict[str, Any]:
         session.commit()
         dana = session.scalar(select(Lead).where(Lead.agent_id == agent.id,
                                                  Lead.name == "Dana Cole"))
+        session.add(NoteTemplate(agent_id=agent.id, name="lv",
+                                 text="left a voicemail, will try again tomorrow"))
+        draft = EmailDraft(agent_id=agent.id, lead_id=dana.id, about="the inspection",
+                           subject="The inspection", writer="template",
+                           body="Hi Dana,\n\nI'm writing about the inspection, which is a "
+                                "rather long word-wrapping sentence for a phone screen.\n\n"
+                                "Best regards,\nAlex Rivera")
+        session.add(draft)
+        session.commit()
         return {"agent_id": agent.id, "dana": dana.id, "dana_status": dana.status,
-                "secret": secret.id}
+                "secret": secret.id, "draft": draft.id, "draft_body": draft.body}
 
 
 @pytest.fixture
@@ -232,7 +244,7 @@ def test_every_page_fits_without_sideways_scrolling(app, demo, server, browser,
     _continue_button(page).click()
     page.wait_for_url(server + "/app")
     for path in PAGES:
-        page.goto(server + path.format(lead=demo["dana"]))
+        page.goto(server + path.format(lead=demo["dana"], draft=demo["draft"]))
         for details in page.locator("details").all():  # open forms must fit too
             if details.is_visible():
                 details.locator("summary").click()
@@ -242,6 +254,58 @@ def test_every_page_fits_without_sideways_scrolling(app, demo, server, browser,
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOT))
     tab.close()
+
+
+def test_templates_and_a_drafts_copy_button_work_in_the_browser(app, demo, server,
+                                                                browser) -> None:
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=TIMEOUT_MS)
+    tab = Tab(browser)
+    page = tab.page
+    tab.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server)
+    page.goto(server + new_link_path(app, demo["agent_id"]))
+    _continue_button(page).click()
+    page.wait_for_url(server + "/app")
+
+    # The note templates page, from the footer: add one, see it listed.
+    page.get_by_role("link", name="note templates").click()
+    expect(page.get_by_role("heading", name="Note templates")).to_be_visible()
+    page.get_by_label("Name (one word)").fill("nr")
+    page.get_by_label("Note", exact=True).fill("no reply to texts")
+    page.get_by_role("button", name="Save template").click()
+    expect(page.get_by_role("status")).to_contain_text("Template saved.")
+    expect(page.locator(".template-name", has_text="nr")).to_be_visible()
+    with get_db(app).session() as session:
+        names = set(session.scalars(select(NoteTemplate.name).where(
+            NoteTemplate.agent_id == demo["agent_id"])))
+    assert names == {"lv", "nr"}
+
+    # The draft page: Open in mail is a mailto: link; Copy (script) copies the text.
+    page.goto(server + f"/app/drafts/{demo['draft']}")
+    with get_db(app).session() as session:
+        email = session.get(Lead, demo["dana"]).email
+    href = page.get_by_role("link", name="Open in mail").get_attribute("href")
+    assert href.startswith(f"mailto:{email}?subject=The%20inspection&body=Hi%20Dana%2C%0D%0A")
+    copy = page.locator("button[data-copy=draft-body]")
+    expect(copy).to_have_text("Copy")
+    expect(copy).to_be_visible()  # shown by the script; hidden without it
+    copy.click()
+    expect(copy).to_have_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == demo["draft_body"]
+    page.get_by_role("button", name="I sent it: log the email").click()
+    expect(page.get_by_role("status")).to_contain_text("Logged the email")
+    tab.close()
+
+    # Without JavaScript the Copy button stays hidden and the text can be selected by hand.
+    plain = browser.new_context(viewport=PHONE, java_script_enabled=False)
+    page = plain.new_page()
+    page.goto(server + new_link_path(app, demo["agent_id"]))
+    _continue_button(page).click()
+    page.goto(server + f"/app/drafts/{demo['draft']}")
+    expect(page.get_by_role("button", name="Copy", exact=True)).to_be_hidden()
+    expect(page.get_by_label("Text")).to_have_value(demo["draft_body"])
+    plain.close()
 
 
 def test_the_demo_agent_is_the_one_signed_in(app, demo) -> None:

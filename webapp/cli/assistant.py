@@ -3,11 +3,14 @@
 For debugging and evaluation: prints the spec's output shape (kind, actions, reply) for one
 message, or for every JSON line on stdin with --jsonl (each line parsed on its own, as the first
 message of a conversation). Reads the agent and their book (leads, open follow-ups, interactions)
-from the database; writes nothing.
+from the database; writes nothing. The agent's note templates expand as they would in a
+text, and a `draft` is written (by the model with --parser llm/auto and a key, else the
+template) and shown, but not stored.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from contextlib import nullcontext
@@ -18,13 +21,17 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from db.models import Lead
 from webapp.cli.agent_option import agent_from_option
 from webapp.config import ConfigError
 from webapp.conversation.lead_directories import directory_for
 from webapp.crm.answers import answer_query
 from webapp.crm.book_lookup import SqlBook
+from webapp.crm.email_drafts import draft_facts, draft_reply, latest_draft
+from webapp.crm.note_templates import templates_of
 from webapp.database import get_db
 from webapp.phones import region_of
+from webapp.understanding.draft_writing import make_draft_writer
 from webapp.understanding.parser import AgentContext
 from webapp.understanding.parser_choice import make_parser
 
@@ -60,6 +67,8 @@ def parse(agent_phone: str, now_raw: str | None, parser_name: str, jsonl: bool,
         raise click.UsageError("give a MESSAGE, or --jsonl with JSON lines on stdin")
     try:
         parse_message = make_parser(current_app.config, mode=parser_name)
+        writer = make_draft_writer({**current_app.config, "PARSER": parser_name},
+                                   getattr(parse_message, "breaker", None))
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from exc
     with get_db().session() as session:
@@ -67,12 +76,24 @@ def parse(agent_phone: str, now_raw: str | None, parser_name: str, jsonl: bool,
         zone = ZoneInfo(agent.timezone)
         ctx = AgentContext(leads=directory_for(session, agent.id), timezone=zone,
                            country=region_of(agent.phone, current_app.config["DEFAULT_COUNTRY"]),
-                           book=SqlBook(lambda: nullcontext(session), agent.id))
+                           book=SqlBook(lambda: nullcontext(session), agent.id),
+                           templates=functools.cache(lambda: templates_of(session, agent.id)),
+                           latest_draft=lambda: latest_draft(session, agent.id))
 
         def one(text: str, now: datetime) -> dict:
             plan = parse_message(text, ctx, now)
             if plan.kind == "query" and plan.query:
                 plan.reply = answer_query(session, agent.id, plan.query, zone, now)
+            if plan.kind == "draft" and plan.draft:
+                facts = draft_facts(session, agent, plan.draft["lead_id"], plan.draft["about"],
+                                    plan.draft["thank_you"], now)
+                if facts is not None:
+                    draft = writer.write(facts)
+                    plan.draft = {**plan.draft, "subject": draft.subject, "body": draft.body,
+                                  "writer": draft.writer}
+                    lead = session.get(Lead, plan.draft["lead_id"])
+                    plan.reply = draft_reply(facts.lead, lead.email if lead else None, draft,
+                                             None, plan.draft.get("left_out", ""))
             return plan.to_dict(text)
 
         if not jsonl:

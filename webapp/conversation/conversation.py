@@ -7,6 +7,7 @@ queued, so a broker outage or a dead worker can delay it but never lose it.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import uuid
@@ -23,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from db.models import ExecutedPlan, Lead, User
 from db.session import Database
+from webapp.conversation.drafting import Drafting
 from webapp.conversation.lead_directories import lead_directory
 from webapp.conversation.pending_plans import PendingPlan, PendingPlans
 from webapp.conversation.recent_leads import RecentLeads
@@ -36,9 +38,13 @@ from webapp.conversation.reminder_answers import (
 from webapp.conversation.undo import describe_undo, last_undoable_plan
 from webapp.crm.answers import Answer, answer
 from webapp.crm.book_lookup import SqlBook
+from webapp.crm.email_drafts import latest_draft
+from webapp.crm.note_templates import templates_of
 from webapp.ops import counters
 from webapp.phones import display_phone, region_of
+from webapp.understanding import templates
 from webapp.understanding.corrections import match_correction
+from webapp.understanding.drafts import DraftRef
 from webapp.understanding.normalize import normalize, safe_lower
 from webapp.understanding.parser import (
     MONTH_FIRST_COUNTRIES,
@@ -103,6 +109,8 @@ class Conversation:
     # Makes a one-time sign-in link for the agent (None when they asked too often); given by
     # the app, which knows the web app. None: no web app here.
     login_link: Callable[[User, datetime], str | None] | None = None
+    # Writes, stores and words an email draft (kind `draft`); None: templates, no link.
+    drafting: Drafting | None = None
 
     def queue_context(self, pipe: Any, phone: str) -> None:
         """Queue the Redis reads a turn starts with (the recent leads, and whether a clarify
@@ -163,6 +171,8 @@ class Conversation:
             country=_region_of(agent.phone, self.default_country),
             recent_lead_ids=recent_ids,
             book=SqlBook(self.db.session, agent.id),  # read only if the message needs it
+            templates=functools.cache(lambda: self._templates(agent.id)),
+            latest_draft=functools.cache(lambda: self._latest_draft(agent.id)),
         )
         local_now = now.astimezone(zone)
         if clarify is None:
@@ -203,6 +213,10 @@ class Conversation:
             # follow-up, nobody picked): the parser's reply says so; nothing is stored and a
             # plan still waiting for YES keeps waiting.
             return Turn(plan.reply, kind)
+        if kind == "draft" and plan.draft is not None:
+            drafting = self.drafting or Drafting(self.db)
+            reply, plan.draft = drafting.draft(agent, plan.draft, now)
+            return Turn(reply, kind if plan.draft is not None else "noop", plan=plan)
         if kind == "login":
             url = self.login_link(agent, now) if self.login_link is not None else None
             if url is None:
@@ -253,7 +267,7 @@ class Conversation:
         leads = ctx.leads
         if leads.get(reminder.lead_id) is None:  # added within the directory's recheck time
             leads = lead_directory(self.db, agent.id, recheck=True)
-        about = AgentContext(leads, ctx.timezone, ctx.country, [reminder.lead_id], book=ctx.book)
+        about = dataclasses.replace(ctx, leads=leads, recent_lead_ids=[reminder.lead_id])
         plan = self.parse(rest, about, now.astimezone(ctx.timezone))
         if plan.kind == "plan":
             logs = [a for a in plan.actions if isinstance(a, LogInteraction)]
@@ -264,9 +278,11 @@ class Conversation:
                              mentioned_lead_ids=plan.mentioned_lead_ids)
             return [action_to_dict(a) for a in logs], offer
         if plan.kind in ("unknown", "confirm", "cancel", "help"):  # words only: a note
+            note = templates.expand_note(rest.strip(" ,.;:!-"), about.templates(),
+                                         leads.is_name_word)  # "done, lv"
             return [{"type": "log_interaction", "lead_id": reminder.lead_id,
                      "lead": reminder.lead, "interaction_type": "note",
-                     "note": rest.strip(" ,.;:!-")}], None
+                     "note": note}], None
         return [], plan
 
     def _remind_me_later(self, agent: User, plan: Plan, ctx: AgentContext, channel: str,
@@ -372,6 +388,14 @@ class Conversation:
                         out.append(f"Heads up: you already have a lead named {name}{shown}. "
                                    "YES adds another.")
         return out
+
+    def _templates(self, agent_id: int) -> dict[str, str]:
+        with self.db.session() as session:
+            return templates_of(session, agent_id)
+
+    def _latest_draft(self, agent_id: int) -> DraftRef | None:
+        with self.db.session() as session:
+            return latest_draft(session, agent_id)
 
     def _offer_undo(self, agent: User, channel: str) -> Turn:
         with self.db.session() as session:

@@ -3,7 +3,8 @@
     {"leads": [{"name", "phone", "email", "status", "created_at", "last_contacted"}],
      "interactions": [{"lead", "type", "note", "at"}],
      "follow_ups": [{"lead", "title", "due_at", "state"}],
-     "status_history": [{"lead", "old", "new", "at"}]}
+     "status_history": [{"lead", "old", "new", "at"}],
+     "templates": [{"name", "text"}]}        <- optional (issue 19)
 
 Times are ISO 8601 with the agent's UTC offset at that instant; `state` is open, done or
 cancelled. `lead` names a lead by its full name as stored; where two of the agent's leads share
@@ -15,6 +16,11 @@ Leads are matched by phone, else by name, and a matched lead takes the file's va
 interactions, follow-ups and history rows already there (same lead, same instant, same content)
 are not added again, so importing the same file twice changes nothing, and an export imported
 into an empty book exports the same JSON again.
+
+`templates`, the agent's note templates, is there only when the agent has some, so a book
+without templates exports exactly as before, and a file without the section imports as before.
+A template is matched by name and takes the file's text; its name must follow the same rules as
+by text (one word, no command word, no word of a lead's name, the file's leads included).
 
 What an import adds or changes is announced to the agent's webhooks (`lead.created`,
 `lead.updated`, `lead.status_changed`, `interaction.created`, `follow_up.created`) through the
@@ -33,15 +39,32 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from db.models import Appointment, ChangeHistory, ClientInteraction, Lead, LeadHistory, User
+from db.models import (
+    Appointment,
+    ChangeHistory,
+    ClientInteraction,
+    Lead,
+    LeadHistory,
+    NoteTemplate,
+    User,
+)
 from db.vocabulary import INTERACTION_TYPES, STATUSES
+from webapp.crm.note_templates import templates_of
 from webapp.integrations import outbox
 from webapp.integrations.representations import follow_up_json, interaction_json, lead_json
 from webapp.phones import InvalidPhone, normalize_phone, region_of
+from webapp.understanding.templates import (
+    MAX_TEMPLATES,
+    MAX_TEXT,
+    clean_text,
+    lead_name_words,
+    name_problem,
+)
 
 STATES_OUT = {"scheduled": "open", "done": "done", "cancelled": "cancelled"}
 STATES_IN = {v: k for k, v in STATES_OUT.items()}
 SECTIONS = ("leads", "interactions", "follow_ups", "status_history")
+OPTIONAL_SECTIONS = ("templates",)  # issue 19: exported only when there are some
 MAX_TITLE = 300
 MAX_NAME = 200
 
@@ -50,7 +73,8 @@ MAX_NAME = 200
 
 
 def export_book(session: Session, agent: User) -> dict[str, list[dict[str, Any]]]:
-    """The agent's whole book, in a stable order (so equal books export equal JSON)."""
+    """The agent's whole book, in a stable order (so equal books export equal JSON); the
+    note templates only when there are some."""
     zone = ZoneInfo(agent.timezone)
     leads = list(session.scalars(
         select(Lead).where(Lead.agent_id == agent.id)
@@ -71,7 +95,7 @@ def export_book(session: Session, agent: User) -> dict[str, list[dict[str, Any]]
     history = session.execute(
         select(LeadHistory).where(LeadHistory.agent_id == agent.id)
         .order_by(LeadHistory.changed_at, LeadHistory.id)).scalars()
-    return {
+    book = {
         "leads": [{"name": lead.name, "phone": lead.phone, "email": lead.email,
                    "status": lead.status, "created_at": at(lead.created_at),
                    "last_contacted": at(lead.last_contacted)} for lead in leads],
@@ -82,6 +106,10 @@ def export_book(session: Session, agent: User) -> dict[str, list[dict[str, Any]]
         "status_history": [{"lead": ref[h.lead_id], "old": h.old_status, "new": h.new_status,
                             "at": at(h.changed_at)} for h in history],
     }
+    templates = templates_of(session, agent.id)
+    if templates:
+        book["templates"] = [{"name": name, "text": text} for name, text in templates.items()]
+    return book
 
 
 # --- import ------------------------------------------------------------------------------------
@@ -98,6 +126,8 @@ class ImportReport:
     added: Counter = field(default_factory=Counter)  # interactions, follow_ups, status_history
     already_there: Counter = field(default_factory=Counter)
     new_lead_ids: list[int] = field(default_factory=list)
+    templates_given: bool = False  # the file had a templates section
+    templates_updated: int = 0
 
     def summary(self) -> str:
         if self.errors:
@@ -107,6 +137,10 @@ class ImportReport:
         for section in SECTIONS[1:]:
             parts.append(f"{section.replace('_', ' ')}: {self.added[section]} added, "
                          f"{self.already_there[section]} already there")
+        if self.templates_given:
+            parts.append(f"templates: {self.added['templates']} added, "
+                         f"{self.templates_updated} updated, "
+                         f"{self.already_there['templates']} already there")
         return "; ".join(parts)
 
 
@@ -189,8 +223,9 @@ def import_book(session: Session, agent: User, book: Any, default_region: str
                              "follow_ups and status_history")
         return report
     for key in book:
-        if key not in SECTIONS:
-            check.fail(key, f"unknown section (expected {', '.join(SECTIONS)})")
+        if key not in SECTIONS + OPTIONAL_SECTIONS:
+            check.fail(key, f"unknown section (expected {', '.join(SECTIONS)}; optionally "
+                            f"{', '.join(OPTIONAL_SECTIONS)})")
     sections = {}
     for section in SECTIONS:
         records = book.get(section, [])
@@ -208,6 +243,11 @@ def import_book(session: Session, agent: User, book: Any, default_region: str
                                _read_follow_up)
     history = _read_records(sections["status_history"], "status_history", resolve, check,
                             _read_history)
+    templates = None
+    if "templates" in book:
+        lead_words = lead_name_words([lead.name for lead in existing]
+                                     + [entry.name for entry in leads_in])
+        templates = _read_templates(book["templates"], session, agent, lead_words, check)
     if check.errors:
         report.errors = check.errors
         return report
@@ -217,8 +257,60 @@ def import_book(session: Session, agent: User, book: Any, default_region: str
     _write(session, agent, report, "interactions", interactions, lead_id)
     _write(session, agent, report, "follow_ups", follow_ups, lead_id)
     _write(session, agent, report, "status_history", history, lead_id)
+    if templates is not None:
+        _write_templates(session, agent, templates, report)
     session.flush()
     return report
+
+
+def _read_templates(records: Any, session: Session, agent: User, lead_words: set[str],
+                    check: _Checked) -> dict[str, str]:
+    """The file's templates, name -> text, each checked as a template saved by text is."""
+    if not isinstance(records, list):
+        check.fail("templates", "must be a list")
+        return {}
+    out: dict[str, str] = {}
+    for i, record in enumerate(records):
+        place = f"templates[{i}]"
+        if not isinstance(record, dict):
+            check.fail(place, "must be an object")
+            continue
+        name = check.text(record, "name", place, limit=20)
+        text = check.text(record, "text", place, limit=MAX_TEXT)
+        if name is None or text is None:
+            continue
+        name = name.lower()
+        problem = name_problem(name, None)
+        if problem is None and name in lead_words:
+            problem = f'"{name}" is in the name of one of the leads'
+        if problem is not None:
+            check.fail(f"{place}.name", problem.removesuffix(" Pick another name.").rstrip("."))
+        elif name in out:
+            check.fail(f"{place}.name", f'"{name}" is in the file twice')
+        else:
+            out[name] = clean_text(text)
+    there = templates_of(session, agent.id)
+    if len(set(there) | set(out)) > MAX_TEMPLATES:
+        check.fail("templates", f"an agent may have at most {MAX_TEMPLATES} templates")
+    return out
+
+
+def _write_templates(session: Session, agent: User, templates: dict[str, str],
+                     report: ImportReport) -> None:
+    """Add the file's templates; one already there takes the file's text."""
+    report.templates_given = True
+    rows = {row.name: row for row in session.scalars(
+        select(NoteTemplate).where(NoteTemplate.agent_id == agent.id))}
+    for name, text in templates.items():
+        row = rows.get(name)
+        if row is None:
+            session.add(NoteTemplate(agent_id=agent.id, name=name, text=text))
+            report.added["templates"] += 1
+        elif row.text != text:
+            row.text = text
+            report.templates_updated += 1
+        else:
+            report.already_there["templates"] += 1
 
 
 def _read_leads(records: list, existing: list[Lead], region: str, check: _Checked

@@ -195,7 +195,7 @@ def _apply(run: PlanRun, actions: list[dict]) -> list[Effect]:
     run.session.flush()
     for effect in effects:
         handler = HANDLERS[effect["type"]]
-        if handler.reverts(effect):  # an effect that changed nothing announces nothing
+        if handler.event and handler.reverts(effect):  # a change of nothing: no event
             _announce(run, handler.event, effect)
     return effects
 

@@ -113,7 +113,17 @@ LLM_FALLBACKS = Counter(
     registry=REGISTRY,
 )
 
+EMAIL_DRAFTS = Counter(
+    "fieldline_email_drafts",
+    "Email drafts written, by writer (model, template) and why a template wrote it: none (no "
+    "model configured), model_off (circuit open), timeout, error, nonsense, invented (the "
+    "model's draft had a price, date, address or link the lead's data does not), or ok.",
+    ["writer", "reason"],
+    registry=REGISTRY,
+)
+
 PLAN_OUTCOMES = ("planned", "confirmed", "executed", "failed", "expired")
+DRAFT_REASONS = ("ok", "none", "model_off", "timeout", "error", "nonsense", "invented")
 REMINDER_OUTCOMES = ("sent", "late", "caught_up")
 
 
@@ -126,6 +136,7 @@ def _prime() -> None:
         REMINDERS.labels(outcome=outcome)
     for result in ("ok", "timeout", "error"):
         LLM_CALLS.labels(result=result)
+    EMAIL_DRAFTS.labels(writer="model", reason="ok")
 
 
 _prime()
@@ -178,6 +189,11 @@ def count_llm_call(outcome: str) -> None:
 
 def count_llm_fallback() -> None:
     LLM_FALLBACKS.inc()
+
+
+def count_email_draft(writer: str, reason: str) -> None:
+    """One email draft: written by the model (reason ok) or the template (and why)."""
+    EMAIL_DRAFTS.labels(writer=writer, reason=reason if reason in DRAFT_REASONS else "error").inc()
 
 
 def timed_parser(parse: F, name: str = "rules") -> F:

@@ -56,7 +56,7 @@ from typing import Any, Literal, get_args, get_origin, get_type_hints
 from db.vocabulary import INTERACTION_TYPES, STATUSES
 from webapp.ops import counters
 from webapp.phones import InvalidPhone, normalize_phone
-from webapp.understanding import replies
+from webapp.understanding import replies, templates
 from webapp.understanding.changes import NoopAction, plan_of
 from webapp.understanding.lead_names import COMMON_WORDS
 from webapp.understanding.normalize import fold, normalize
@@ -442,6 +442,7 @@ class _Validator:
                     if isinstance(action, CreateLead):  # "..., met him there": the new lead
                         self.created[fold(action.name)] = LeadRef(
                             new_lead_ref(len(actions) - 1), action.name, "new", action.phone)
+        actions = templates.expand_notes(actions, self.ctx)  # "... lv": the agent's template
         plan = plan_of(actions, self.mentioned, [selection] if selection else ())
         return Proposal(plan, plan.kind)
 
@@ -908,12 +909,18 @@ class LlmParser:
 
 def _tool_arguments(response: Any) -> Any:
     """The propose_plan arguments as JSON data, or ModelError for anything else."""
+    return tool_arguments(response, TOOL_NAME)
+
+
+def tool_arguments(response: Any, tool: str) -> Any:
+    """The arguments of the call to `tool` as JSON data, or ModelError for anything else
+    (no choice, no call to that tool, arguments that are not JSON)."""
     try:
         message = response.choices[0].message
     except (AttributeError, IndexError, TypeError) as exc:
         raise ModelError("no_choice") from exc
     calls = [c for c in (getattr(message, "tool_calls", None) or [])
-             if getattr(getattr(c, "function", None), "name", None) == TOOL_NAME]
+             if getattr(getattr(c, "function", None), "name", None) == tool]
     if not calls:
         raise ModelError("no_tool_call")
     try:

@@ -55,7 +55,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -63,7 +63,7 @@ from zoneinfo import ZoneInfo
 import phonenumbers
 
 from db.vocabulary import STATUSES
-from webapp.understanding import changes, reading, replies, selectors
+from webapp.understanding import changes, drafts, reading, replies, selectors, templates
 from webapp.understanding.book import EMPTY_BOOK, Book
 from webapp.understanding.clauses import split_clauses
 from webapp.understanding.intents import detect_intent
@@ -120,6 +120,10 @@ class AgentContext:
     recent_lead_ids: Sequence[int] = ()
     # Open follow-ups, interactions, last contacts: read only when a message needs them.
     book: Book = EMPTY_BOOK
+    # Issue 19: the agent's note templates (name -> text) and newest email draft, each read
+    # only when a message needs it (see templates.py, drafts.py).
+    templates: Callable[[], Mapping[str, str]] = templates.no_templates
+    latest_draft: Callable[[], drafts.DraftRef | None] = drafts.no_draft
 
 
 # Any parser: the rule parser, the model-assisted one, or either timed (`counters.timed_parser`).
@@ -586,12 +590,22 @@ class _Parse:
                 intent = spelled if spelled in ("help", "undo") else None
             if intent is not None:
                 return self._intent_plan(intent)
+            # issue 19: "save template lv: ...", "templates", "log it" after a draft
+            said = templates.command(raw, self.ctx) or drafts.log_it(raw, self.ctx, self.now)
+            if said is not None:
+                return said
+        prepared = templates.prepare(raw, self.ctx.templates)  # "Called Dana, LV"
+        if prepared != raw:
+            self.raw, raw, normalized = prepared, prepared, None
         if not self._read(normalized):
             return Plan(kind="unknown", reply=replies.unknown())
         answer = self._reminder_reply()
         if answer is not None:
             return answer
         try:
+            drafted = drafts.request(self)  # issue 19: "Draft an email to Dana about ..."
+            if drafted is not None:
+                return drafted
             picked = selectors.find_selectors(self, self.mentions)  # "all my new leads"
             if picked is not self.mentions:
                 self.mentions = picked
@@ -926,6 +940,7 @@ class _Parse:
             for action in self._actions(clause, actions, last_leads):
                 if not any(_same(action, a) for a in actions):
                     actions.append(action)
+        actions = templates.expand_notes(actions, self.ctx)  # issue 19: "Called Dana, lv"
         if not actions:
             return self._no_command()
         mentioned = self._mentioned_ids()

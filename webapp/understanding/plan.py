@@ -24,11 +24,12 @@ KINDS: tuple[str, ...] = (
     "snooze",
     "login",
     "noop",
+    "draft",
 )
 
 Kind = Literal[
     "plan", "confirm", "cancel", "help", "undo", "query", "clarify", "unknown_lead", "unknown",
-    "done", "snooze", "login", "noop",
+    "done", "snooze", "login", "noop", "draft",
 ]
 
 
@@ -133,6 +134,26 @@ class UpdateLead:
         return {f: v for f in ("name", "phone", "email") if (v := getattr(self, f)) is not None}
 
 
+@dataclass(frozen=True)
+class SaveTemplate:
+    """Save a note template (issue 19): `template` is its name, lowercase. `old_text` is its
+    text when the plan was made (None: a new one), checked again when the plan runs."""
+
+    template: str
+    text: str
+    old_text: str | None = None
+    type: Literal["save_template"] = "save_template"
+
+
+@dataclass(frozen=True)
+class DeleteTemplate:
+    """Delete a note template; `text` is what it said, shown to the agent."""
+
+    template: str
+    text: str
+    type: Literal["delete_template"] = "delete_template"
+
+
 def new_lead_ref(index: int) -> int:
     """The `lead_id` of an action about the lead that action `index` of the same plan creates
     ("New lead Marcus Bell ..., met him at the open house"): negative, since no row exists yet.
@@ -146,7 +167,7 @@ def created_by(lead_id: int | None) -> int | None:
 
 
 Action = (UpdateStatus | LogInteraction | ScheduleFollowUp | CreateLead | RescheduleFollowUp
-          | CancelFollowUp | CompleteFollowUp | UpdateLead)
+          | CancelFollowUp | CompleteFollowUp | UpdateLead | SaveTemplate | DeleteTemplate)
 FOLLOW_UP_CHANGES = (RescheduleFollowUp, CancelFollowUp, CompleteFollowUp)
 
 
@@ -183,6 +204,9 @@ class Plan:
     # For kind == "done" / "snooze" (a reply to a reminder text): {"number": int | None} and,
     # for snooze, "due_at" (ISO 8601 with the agent's offset). number None = the latest reminder.
     reminder: dict | None = None
+    # For kind == "draft": {"lead_id", "lead", "about", "thank_you"} from the parser; the
+    # conversation (or `assistant parse`) adds "subject" and "body" once the draft is written.
+    draft: dict | None = None
 
     def to_dict(self, message: str | None = None) -> dict:
         out: dict = {}
@@ -197,6 +221,8 @@ class Plan:
             out["query"] = self.query
         if self.reminder is not None:
             out["reminder"] = self.reminder
+        if self.draft is not None:
+            out["draft"] = self.draft
         return out
 
 

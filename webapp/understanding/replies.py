@@ -18,9 +18,11 @@ from webapp.understanding.plan import (
     CancelFollowUp,
     CompleteFollowUp,
     CreateLead,
+    DeleteTemplate,
     LeadRef,
     LogInteraction,
     RescheduleFollowUp,
+    SaveTemplate,
     ScheduleFollowUp,
     UpdateLead,
     UpdateStatus,
@@ -40,6 +42,8 @@ HELP = (
     '- "Dana\'s new number is 773-555-0199"\n'
     '- "New lead Jane Roe 312-555-0123"\n'
     '- "Brief me on Dana" / "agenda" / "pipeline"\n'
+    '- "save template lv: left a voicemail", then "Called Dana, lv"\n'
+    '- "Draft an email to Dana about the offer"\n'
     "YES confirms, NO cancels, UNDO reverts your last change.\n"
     "To a reminder reply DONE, or SNOOZE 1h / SNOOZE tomorrow."
 )
@@ -96,6 +100,12 @@ def describe(action: Action) -> str:
         parts = [f"{field} {_detail(field, old.get(field))} -> {_detail(field, value)}"
                  for field, value in action.changes().items()]
         return f"Update {action.lead}: {'; '.join(parts)}."
+    if isinstance(action, SaveTemplate):
+        if action.old_text is not None:
+            return f'Change template "{action.template}": {action.old_text} -> {action.text}'
+        return f'Save template "{action.template}": {action.text}'
+    if isinstance(action, DeleteTemplate):
+        return f'Delete template "{action.template}" ({action.text}).'
     raise TypeError(f"not an action: {action!r}")
 
 

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from db.models import Appointment, Lead
 from db.vocabulary import INTERACTION_TYPES, STATUSES
 from webapp.phones import InvalidPhone, normalize_phone
+from webapp.understanding.templates import expand_note
 
 MAX_NOTE = 2000
 MAX_TITLE = 300
@@ -41,11 +42,15 @@ def status_change(form: Mapping[str, str], lead: Lead) -> dict[str, Any]:
             "old_status": old}
 
 
-def interaction(form: Mapping[str, str], lead: Lead) -> dict[str, Any]:
+def interaction(form: Mapping[str, str], lead: Lead,
+                templates: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """`templates`: the agent's note templates, written out as in a text ("lv")."""
     kind = _text(form, "interaction_type")
     if kind not in INTERACTION_TYPES:
         raise FormError("Pick what kind of interaction it was.")
     note = _text(form, "note")
+    if templates:
+        note = expand_note(note, templates)
     if len(note) > MAX_NOTE:
         raise FormError(f"The note is longer than {MAX_NOTE} characters.")
     if kind == "note" and not note:

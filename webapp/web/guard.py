@@ -38,7 +38,11 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",  # for browsers older than frame-ancestors
 }
 
-WEB_BLUEPRINTS = frozenset({"web", "web_sign_in", "web_forms"})
+# A page that sets `g.web_script` (the draft page's Copy button, issue 19) may load this app's
+# own script files; inline script stays forbidden everywhere.
+SCRIPT_POLICY = CONTENT_SECURITY_POLICY + "; script-src 'self'"
+
+WEB_BLUEPRINTS = frozenset({"web", "web_sign_in", "web_forms", "web_settings", "web_drafts"})
 
 View = TypeVar("View", bound=Callable[..., Any])
 
@@ -62,9 +66,15 @@ def _headers_last(state: BlueprintSetupState) -> None:
 
 def _reassert_headers(response: Response) -> Response:
     if request.blueprint in WEB_BLUEPRINTS:
-        for name, value in SECURITY_HEADERS.items():
-            response.headers[name] = value
+        _set_security_headers(response)
     return response
+
+
+def _set_security_headers(response: Response) -> None:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers[name] = value
+    if g.get("web_script"):
+        response.headers["Content-Security-Policy"] = SCRIPT_POLICY
 
 
 def signed_in(view: View) -> View:
@@ -141,8 +151,7 @@ def clear_session_cookie(response: Response) -> None:
 
 
 def _finish(response: Response) -> Response:
-    for name, value in SECURITY_HEADERS.items():
-        response.headers[name] = value
+    _set_security_headers(response)
     if not (request.endpoint or "").endswith(".static"):
         response.headers["Cache-Control"] = "no-store"
     if g.get("web_set_pre"):

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from db.models import Appointment, Lead
+from webapp.crm.note_templates import templates_of
 from webapp.database import get_db
 from webapp.execution.plans import run_plan_now
 from webapp.phones import region_of
@@ -67,8 +68,10 @@ def change_status(lead_id: int) -> Response | tuple[str, int]:
 @bp.post("/app/leads/<int:lead_id>/interactions")
 @signed_in
 def log_interaction(lead_id: int) -> Response | tuple[str, int]:
+    with get_db().session() as session:
+        templates = templates_of(session, current_agent().id)  # "lv" in a note: issue 19
     return _change(lead_id, "interaction",
-                   lambda lead, _: form_actions.interaction(request.form, lead))
+                   lambda lead, _: form_actions.interaction(request.form, lead, templates))
 
 
 @bp.post("/app/leads/<int:lead_id>/follow-ups")

@@ -64,6 +64,7 @@ COMMAND_HINTS: tuple[str, ...] = (
     "called", "met", "meeting", "viewing", "showing", "emailed", "texted", "add a note",
     "went well", "no answer", "tomorrow", "morning", "afternoon", "evening", "tonight",
     "that's all", "login", "dashboard", "web app",
+    "save template", "templates", "delete template", "draft an email", "thank-you note", "log it",
 )
 
 # What "Anything else?" may be answered with to end the call (a plain no is not a cancel here:
@@ -454,6 +455,8 @@ class VoiceCalls:
             return VoiceReply([said])
         if kind == "login":
             said = [self._text_login_link(agent, turn, now)]
+        elif kind == "draft" and turn.plan is not None and turn.plan.draft is not None:
+            said = [self._text_draft(agent, turn)]
         elif kind == "help":
             said = [speech.HELP]
         elif kind == "unknown":
@@ -473,6 +476,13 @@ class VoiceCalls:
                     "then ask again.")
         self.send_text(agent, turn.reply, None)
         return LOGIN_TEXTED
+
+    def _text_draft(self, agent: User, turn: Turn) -> str:
+        """An email draft is texted (the subject, first lines and the link), and said briefly."""
+        can_text = self.send_text is not None and not agent.opted_out
+        if can_text and self.send_text is not None:
+            self.send_text(agent, turn.reply, None)
+        return speech.say_draft(turn.plan.draft if turn.plan else {}, texted=can_text)
 
     def _say_answer(self, agent: User, turn: Turn, now: datetime) -> str:
         """Read a briefing or a list back briefly, and text the whole answer when some of it

@@ -22,8 +22,10 @@ from webapp.understanding.plan import (
     CancelFollowUp,
     CompleteFollowUp,
     CreateLead,
+    DeleteTemplate,
     LogInteraction,
     RescheduleFollowUp,
+    SaveTemplate,
     ScheduleFollowUp,
     UpdateLead,
     UpdateStatus,
@@ -46,6 +48,8 @@ HELP = (
     "Remind me to send the contract Friday at 2 PM. Move my 2 PM with John Doe to 4. "
     "New lead Jane Roe, 3 1 2, 5 5 5, 0 1 2 3. "
     "Brief me on John Doe. Or, what's on my agenda? "
+    "Draft an email to John Doe about the offer. "
+    "Save template L V, left a voicemail; then, called John Doe, L V. "
     "I always read the change back first; say yes to confirm or no to cancel. "
     "Say undo to revert your last change."
 )
@@ -169,7 +173,28 @@ def say_action(action: Action, now: datetime) -> str:
             else:
                 said.append(f"name to {value}")
         return f"Change {action.lead}'s " + ", and ".join(said) + "."
+    if isinstance(action, SaveTemplate):
+        verb = "Change" if action.old_text is not None else "Save"
+        return f"{verb} the note template {action.template} to say: {_sentence(action.text)}"
+    if isinstance(action, DeleteTemplate):
+        return f"Delete the note template {action.template}."
     raise TypeError(f"not an action: {action!r}")
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def say_draft(draft: dict, texted: bool) -> str:
+    """An email draft by voice: whom it is for and its subject; the draft itself is texted
+    (with the link to open it in mail), never read out whole."""
+    lead = draft.get("lead") or "your lead"
+    said = f"I've drafted an email to {lead}, subject: {_sentence(draft.get('subject') or '')}"
+    if texted:
+        return (f"{said} I've texted you the draft with a link to open it in your mail. "
+                "Once you've sent it, say log it.")
+    return f"{said} Texts from me are stopped, so open the web app to see it."
 
 
 def _follow_up(title: str, lead: str) -> str:
@@ -270,6 +295,10 @@ def say_result(effects: Sequence[dict], zone: ZoneInfo, now: datetime) -> str:
                 parts.append(f"{effect['lead']}'s details were already as you said.")
             else:
                 parts.append(f"Updated {effect['lead']}'s {effect['fields']}.")
+        elif kind == "save_template":
+            parts.append(f"Saved the note template {effect['template']}.")
+        elif kind == "delete_template":
+            parts.append(f"Deleted the note template {effect['template']}.")
     if not parts:
         return "Done."
     return "Done. " + " ".join(parts)
@@ -293,6 +322,10 @@ def _say_reverted(effect: dict, now: datetime) -> str:
         return f"Undone: reopened the follow-up, {effect['title']}."
     if kind == "update_lead":
         return f"Undone: {effect['lead']}'s {effect['fields']} put back."
+    if kind == "save_template":
+        return f"Undone: {effect['undo_done']}."
+    if kind == "delete_template":
+        return f"Undone: the note template {effect['template']} is back."
     return "Undone."
 
 

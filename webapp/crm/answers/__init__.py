@@ -22,6 +22,7 @@ from webapp.crm.answers.leads import (
 )
 from webapp.crm.answers.shape import SEGMENTS, Answer
 from webapp.crm.answers.stats import stats
+from webapp.crm.answers.templates import templates_answer
 from webapp.crm.sms_budget import listed
 from webapp.crm.suggestions import suggest, why
 
@@ -56,6 +57,8 @@ def answer(session: Session, agent_id: int, query: dict, zone: ZoneInfo,
         return stats(session, agent_id, zone, now, query.get("period"))
     if kind == "suggestions":
         return suggestions(session, agent_id, zone, now)
+    if kind == "templates":  # issue 19: the agent's note templates
+        return templates_answer(session, agent_id)
     return Answer(WHAT_I_ANSWER)
 
 

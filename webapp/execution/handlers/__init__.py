@@ -16,12 +16,14 @@ from webapp.execution.handlers.follow_ups import ScheduleFollowUp
 from webapp.execution.handlers.interactions import LogInteraction
 from webapp.execution.handlers.lead_details import UpdateLead
 from webapp.execution.handlers.leads import CreateLead
+from webapp.execution.handlers.note_templates import DeleteTemplate, SaveTemplate
 from webapp.execution.handlers.status import UpdateStatus
 
 HANDLERS: dict[str, ActionHandler] = {
     handler.type: handler
     for handler in (UpdateStatus(), LogInteraction(), ScheduleFollowUp(), CreateLead(),
-                    RescheduleFollowUp(), CancelFollowUp(), CompleteFollowUp(), UpdateLead())
+                    RescheduleFollowUp(), CancelFollowUp(), CompleteFollowUp(), UpdateLead(),
+                    SaveTemplate(), DeleteTemplate())
 }
 
 

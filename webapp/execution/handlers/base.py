@@ -93,7 +93,7 @@ class ActionHandler:
     type: ClassVar[str]
     undo_offer: ClassVar[str]
     undo_done: ClassVar[str]
-    event: ClassVar[str]
+    event: ClassVar[str | None]  # None: the agent's own settings, announced to no one
     undo_event: ClassVar[str | None] = None
 
     def apply(self, run: PlanRun, action: dict[str, Any]) -> Effect:
