@@ -109,12 +109,15 @@ def _fill_agent(conn, agent_id: int, leads: int, interactions: int, follow_ups: 
     low = min(first)
     params.update(low=low, interactions=interactions, follow_ups=follow_ups)
     conn.execute(text("""
-        INSERT INTO client_interactions (lead_id, agent_id, type, note, occurred_at, channel)
-        SELECT :low + (g * 7919) % :leads, :agent,
-               (ARRAY['call','meeting','viewing','email','text','note'])[1 + g % 6],
-               'note number ' || g || ' about the house on Elm Street and the next steps',
-               :now - make_interval(mins => (g * 131) % (365 * 24 * 60)), 'sms'
-        FROM generate_series(1, :interactions) AS g"""), params)
+        INSERT INTO client_interactions (lead_id, agent_id, type, note, occurred_at, channel,
+                                         created_at, updated_at)
+        SELECT lead_id, agent_id, type, note, at, 'sms', at, at
+        FROM (SELECT :low + (g * 7919) % :leads AS lead_id, :agent AS agent_id,
+                     (ARRAY['call','meeting','viewing','email','text','note'])[1 + g % 6] AS type,
+                     'note number ' || g || ' about the house on Elm Street and the next steps'
+                         AS note,
+                     :now - make_interval(mins => (g * 131) % (365 * 24 * 60)) AS at
+              FROM generate_series(1, :interactions) AS g) AS made"""), params)
     conn.execute(text("""
         INSERT INTO appointments (lead_id, agent_id, title, due_at, state, reminder_late,
                                   sequence, snooze_count, completed_at, channel, created_at,

@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from db.vocabulary import INTERACTION_TYPES, STATUSES
 from tests.support.openai_standin import TOOL_NAME, OpenAIStandIn
 from tests.support.parser_book import CHICAGO, DIRECTORY, LEADS, NOW
+from tests.support.settings import TEST_SETTINGS
 from webapp.config import ConfigError
 from webapp.database import get_db
 from webapp.understanding.lead_names import LeadDirectory
@@ -527,7 +528,7 @@ def test_token_usage_is_logged_at_info_without_bodies_or_phones(build, model, ca
 
 # ---- through the SMS webhook ---------------------------------------------------------------
 
-WEBHOOK_SETTINGS = {"REDIS_URL": "redis://localhost:6379/11"}
+WEBHOOK_SETTINGS = {"REDIS_URL": TEST_SETTINGS["REDIS_URL"]}
 
 
 def _wire(app, model: OpenAIStandIn, timeout: float) -> ModelAssistedParser:
