@@ -23,7 +23,9 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     text,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -104,6 +106,12 @@ class User(Base):
     opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
     # Secret part of the agent's calendar feed URL (/calendar/<token>.ics); None until asked for.
     calendar_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # Settings the agent changes by text: a new-lead alert during quiet hours is sent at once
+    # (instead of held until morning) only when `alerts_at_night`; the morning agenda carries
+    # suggestions ("nudges") unless `nudges_on` is turned off.
+    alerts_at_night: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                  server_default=false())
+    nudges_on: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     leads: Mapped[list[Lead]] = relationship(back_populates="agent")
@@ -361,9 +369,62 @@ class DailyAgenda(Base):
     agent_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     day: Mapped[date] = mapped_column(Date)
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
+    # None while claimed but not yet written (a worker writes it); a claim left unwritten by a
+    # dead worker is handed out again by the next beat.
+    composed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    __table_args__ = (UniqueConstraint("agent_id", "day"),)
+    __table_args__ = (
+        UniqueConstraint("agent_id", "day"),
+        Index("ix_daily_agendas_unwritten", "created_at",
+              postgresql_where=text("composed_at IS NULL"),
+              sqlite_where=text("composed_at IS NULL")),
+    )
+
+
+class Nudge(Base):
+    """A suggestion the morning agenda carried, under the number the agent can answer with
+    ("2 is lost", "remind me about 2 tomorrow"). Kept so those numbers resolve the next time the
+    agent texts, and so tomorrow's agenda repeats one only if its `severity` grew."""
+
+    __tablename__ = "nudges"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agenda_id: Mapped[int] = mapped_column(ForeignKey("daily_agendas.id", ondelete="CASCADE"))
+    agent_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    day: Mapped[date] = mapped_column(Date)  # the agenda's local day
+    number: Mapped[int] = mapped_column(Integer)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    reason: Mapped[str] = mapped_column(String(20))
+    severity: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (
+        UniqueConstraint("agenda_id", "number"),
+        Index("ix_nudges_agent_id_day", "agent_id", "day"),
+    )
+
+
+class LeadAlert(Base):
+    """A new lead that did not come from the agent's own text, to be texted to the agent at
+    once (held through quiet hours unless they opted in). Written in the transaction that adds
+    the lead; `message_id` is the claim: set once, in the transaction that writes the text.
+    Leads of one import share a `batch` and are texted as one summary."""
+
+    __tablename__ = "lead_alerts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), unique=True)
+    batch: Mapped[str | None] = mapped_column(String(64))
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_lead_alerts_waiting", "created_at",
+              postgresql_where=text("sent_at IS NULL"), sqlite_where=text("sent_at IS NULL")),
+        Index("ix_lead_alerts_agent_id_sent_at", "agent_id", "sent_at"),
+    )
 
 
 class ApiKey(Base):
