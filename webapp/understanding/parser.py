@@ -100,6 +100,7 @@ from webapp.understanding.reminder_replies import (
     match_reminder_reply,
     split_reminder_reply,
 )
+from webapp.understanding.settings import said_setting
 from webapp.understanding.statuses import StatusMatch, canonical_status, find_status
 from webapp.understanding.when import WhenMatch, default_due, find_when, resolve_when
 
@@ -189,7 +190,8 @@ def continue_clarify(answer: str, clarify: dict, ctx: AgentContext, now: datetim
 
 # What a message that is no answer can be instead of one; a clarify or unknown_lead of its own
 # counts only when the message is not a try at the answer ("Jhon" to "Which John?").
-_NEW_REQUEST = frozenset({"plan", "query", "help", "undo", "cancel", "done", "snooze", "login"})
+_NEW_REQUEST = frozenset({"plan", "query", "help", "undo", "cancel", "done", "snooze", "login",
+                          "settings"})
 
 
 def _ask_again(message: str, ctx: AgentContext, now: datetime, overrides: dict, clarify: dict,
@@ -591,7 +593,8 @@ class _Parse:
             if intent is not None:
                 return self._intent_plan(intent)
             # issue 19: "save template lv: ...", "templates", "log it" after a draft
-            said = templates.command(raw, self.ctx) or drafts.log_it(raw, self.ctx, self.now)
+            said = (templates.command(raw, self.ctx) or drafts.log_it(raw, self.ctx, self.now)
+                    or said_setting(raw))  # "nudges off", "alerts at night on"
             if said is not None:
                 return said
         prepared = templates.prepare(raw, self.ctx.templates)  # "Called Dana, LV"

@@ -29,7 +29,7 @@ KINDS: tuple[str, ...] = (
 
 Kind = Literal[
     "plan", "confirm", "cancel", "help", "undo", "query", "clarify", "unknown_lead", "unknown",
-    "done", "snooze", "login", "noop", "draft",
+    "done", "snooze", "login", "noop", "draft", "settings",
 ]
 
 
@@ -166,8 +166,18 @@ def created_by(lead_id: int | None) -> int | None:
     return -lead_id - 1 if isinstance(lead_id, int) and lead_id < 0 else None
 
 
+@dataclass(frozen=True)
+class UpdateSettings:
+    """Turn the agent's own switches on or off (issue 19), e.g. {"nudges": False}. Never in a
+    plan waiting for YES: the conversation runs it at once (see `understanding.settings`)."""
+
+    settings: dict[str, bool]
+    type: Literal["update_settings"] = "update_settings"
+
+
 Action = (UpdateStatus | LogInteraction | ScheduleFollowUp | CreateLead | RescheduleFollowUp
-          | CancelFollowUp | CompleteFollowUp | UpdateLead | SaveTemplate | DeleteTemplate)
+          | CancelFollowUp | CompleteFollowUp | UpdateLead | SaveTemplate | DeleteTemplate
+          | UpdateSettings)
 FOLLOW_UP_CHANGES = (RescheduleFollowUp, CancelFollowUp, CompleteFollowUp)
 
 
@@ -207,6 +217,8 @@ class Plan:
     # For kind == "draft": {"lead_id", "lead", "about", "thank_you"} from the parser; the
     # conversation (or `assistant parse`) adds "subject" and "body" once the draft is written.
     draft: dict | None = None
+    # For kind == "settings": the switches to set ({"nudges": False}); {} asks what they are.
+    settings: dict | None = None
 
     def to_dict(self, message: str | None = None) -> dict:
         out: dict = {}
@@ -223,6 +235,8 @@ class Plan:
             out["reminder"] = self.reminder
         if self.draft is not None:
             out["draft"] = self.draft
+        if self.settings is not None:
+            out["settings"] = self.settings
         return out
 
 

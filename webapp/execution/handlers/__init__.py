@@ -6,6 +6,7 @@ and undo side by side, and `webapp.execution.plans` looks the handler up by the 
 
 from __future__ import annotations
 
+from webapp.execution.handlers.agent_settings import UpdateSettings
 from webapp.execution.handlers.base import ActionHandler, Effect, PlanRejected, PlanRun
 from webapp.execution.handlers.follow_up_changes import (
     CancelFollowUp,
@@ -23,7 +24,7 @@ HANDLERS: dict[str, ActionHandler] = {
     handler.type: handler
     for handler in (UpdateStatus(), LogInteraction(), ScheduleFollowUp(), CreateLead(),
                     RescheduleFollowUp(), CancelFollowUp(), CompleteFollowUp(), UpdateLead(),
-                    SaveTemplate(), DeleteTemplate())
+                    SaveTemplate(), DeleteTemplate(), UpdateSettings())
 }
 
 
