@@ -217,8 +217,13 @@ def test_unknown_lead_names_the_closest_leads() -> None:
 
 def test_help_lists_every_command() -> None:
     reply = parse("HELP")["reply"]
-    for word in ("Called", "Mark", "Remind", "New lead", "status", "agenda", "YES", "UNDO"):
+    for word in ("Called", "Mark", "Remind", "New lead", "status", "agenda", "YES", "UNDO",
+                 "template", "Draft", "nudges off", "alerts at night"):
         assert word in reply
+
+
+def test_help_fits_three_sms_segments() -> None:
+    assert sms_segments(parse("HELP")["reply"]) <= 3
 
 
 # ---- time --------------------------------------------------------------------------------

@@ -236,6 +236,9 @@ def test_morning_agenda_follows_daylight_saving(app, agent) -> None:
 
 
 def test_no_agenda_text_when_there_is_nothing(app, agent) -> None:
+    with get_db(app).session() as session:  # nudges off: the new lead would be one
+        session.get(User, agent.id).nudges_on = False
+        session.commit()
     assert dispatch_daily_agendas(get_db(app), _local(2026, 3, 6, 8, 0), RULES) == []
     with get_db(app).session() as session:
         assert session.scalar(select(DailyAgenda)).message_id is None

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from db.models import Appointment, Lead, Message
+from db.models import Appointment, Lead, Message, User
 from webapp.conversation.reminder_answers import mark_done, snooze
 from webapp.database import get_db
 from webapp.execution import reminder_dispatch
@@ -37,6 +37,13 @@ def _local(*args: int) -> datetime:
 @pytest.fixture
 def settings(twilio_standin) -> dict:
     return {"TWILIO_API_BASE_URL": twilio_standin.base_url, "SMS_SENDER": "twilio"}
+
+
+def _nudges_off(app, agent) -> None:
+    """These tests pin the agenda's follow-up lines; its nudges are tests/test_nudges.py's."""
+    with get_db(app).session() as session:
+        session.get(User, agent.id).nudges_on = False
+        session.commit()
 
 
 def _follow_up(app, agent, due_at: datetime, title: str = "send comps",
@@ -199,6 +206,7 @@ def test_snooze_after_a_sent_reminder_reminds_again_later_and_done_ends_it(
 
 
 def test_the_morning_agenda_shows_the_follow_ups_as_they_are_now(app, agent) -> None:
+    _nudges_off(app, agent)
     moved_away = _follow_up(app, agent, _local(2026, 3, 6, 14, 0), title="moved to Monday")
     cancelled = _follow_up(app, agent, _local(2026, 3, 6, 15, 0), title="cancelled one")
     completed = _follow_up(app, agent, _local(2026, 3, 5, 9, 0), title="done yesterday",
@@ -220,6 +228,7 @@ def test_the_morning_agenda_shows_the_follow_ups_as_they_are_now(app, agent) -> 
 
 
 def test_nothing_left_today_after_the_changes_means_no_morning_text(app, agent) -> None:
+    _nudges_off(app, agent)
     cancelled = _follow_up(app, agent, _local(2026, 3, 6, 15, 0), title="cancelled one")
     _change(app, agent, "cancel_follow_up", cancelled, _local(2026, 3, 5, 20, 0))
     assert dispatch_daily_agendas(get_db(app), _local(2026, 3, 6, 8, 0), RULES) == []

@@ -40,12 +40,15 @@ from webapp.crm.answers import Answer, answer
 from webapp.crm.book_lookup import SqlBook
 from webapp.crm.email_drafts import latest_draft
 from webapp.crm.note_templates import templates_of
+from webapp.crm.nudges import todays_nudges
+from webapp.execution.plans import run_plan_now
 from webapp.ops import counters
 from webapp.phones import display_phone, region_of
-from webapp.understanding import templates
+from webapp.understanding import settings, templates
 from webapp.understanding.corrections import match_correction
 from webapp.understanding.drafts import DraftRef
 from webapp.understanding.normalize import normalize, safe_lower
+from webapp.understanding.nudge_numbers import may_name_a_nudge, with_names
 from webapp.understanding.parser import (
     MONTH_FIRST_COUNTRIES,
     AgentContext,
@@ -58,6 +61,7 @@ from webapp.understanding.plan import (
     LogInteraction,
     Plan,
     ScheduleFollowUp,
+    UpdateSettings,
     UpdateStatus,
     action_from_dict,
     action_to_dict,
@@ -175,6 +179,8 @@ class Conversation:
             latest_draft=functools.cache(lambda: self._latest_draft(agent.id)),
         )
         local_now = now.astimezone(zone)
+        if clarify is None and may_name_a_nudge(text):  # "2 is lost", after the agenda
+            text = self._nudge_names(agent.id, text, local_now)
         if clarify is None:
             corrected = self._correction(agent, text, ctx, local_now)
             if corrected is not None:
@@ -217,6 +223,8 @@ class Conversation:
             drafting = self.drafting or Drafting(self.db)
             reply, plan.draft = drafting.draft(agent, plan.draft, now)
             return Turn(reply, kind if plan.draft is not None else "noop", plan=plan)
+        if kind == "settings":
+            return self._settings(agent, plan.settings or {}, channel, now)
         if kind == "login":
             url = self.login_link(agent, now) if self.login_link is not None else None
             if url is None:
@@ -225,6 +233,26 @@ class Conversation:
         if kind == "clarify" and plan.clarify is not None:
             self.pending.put_clarify(agent.phone, plan.clarify)
         return Turn(plan.reply, kind)
+
+    def _settings(self, agent: User, wanted: dict[str, bool], channel: str,
+                  now: datetime) -> Turn:
+        """"nudges off": set at once (no YES: a switch is as easily flipped back), through the
+        path a confirmed plan takes, so UNDO works; "settings": what they are."""
+        now_set = settings.current(agent.alerts_at_night, agent.nudges_on)
+        if not wanted:
+            return Turn(f"Your settings: {settings.describe_short(now_set)}. "
+                        f"{settings.SWITCHES}", "settings")
+        if all(now_set.get(name) == value for name, value in wanted.items()):
+            return Turn(f"No change: {settings.describe(wanted)}", "noop")
+        outcome = run_plan_now(self.db, agent.id,
+                               [action_to_dict(UpdateSettings(wanted))], channel,
+                               summary=settings.describe_short(wanted), now=now)
+        if outcome.state != "executed":
+            return Turn(f"Sorry, I couldn't change that: {outcome.error}. Nothing was changed.",
+                        "settings")
+        for name, value in wanted.items():  # the caller's copy of the agent, for this turn
+            setattr(agent, "nudges_on" if name == "nudges" else name, value)
+        return Turn(settings.describe(wanted), "settings")
 
     # ---- replies to a reminder text ----------------------------------------------------------
 
@@ -388,6 +416,11 @@ class Conversation:
                         out.append(f"Heads up: you already have a lead named {name}{shown}. "
                                    "YES adds another.")
         return out
+
+    def _nudge_names(self, agent_id: int, text: str, local_now: datetime) -> str:
+        with self.db.session() as session:
+            nudged = todays_nudges(session, agent_id, local_now.date())
+        return with_names(text, {n: name for n, (_, name) in nudged.items()})
 
     def _templates(self, agent_id: int) -> dict[str, str]:
         with self.db.session() as session:

@@ -47,9 +47,9 @@ def _cut_after(words: Sequence[str], count: int) -> str:
 
 
 def listed(prefix: str, items: Sequence[str], segments: int, *, total: int | None = None,
-           separator: str = "\n", end: str = "") -> str:
+           separator: str = "\n", end: str = "", tail: str = "") -> str:
     """`prefix` (with its own trailing space or newline), then as many of `items` as fit, in
-    order, then "+N more" for the rest.
+    order, then "+N more" for the rest, then `tail` (kept whole: it must fit on its own).
 
     `total` is how many items there are in all when `items` holds only the first ones; `end`
     closes a list from which nothing was left out (e.g. ".").
@@ -57,7 +57,7 @@ def listed(prefix: str, items: Sequence[str], segments: int, *, total: int | Non
     total = len(items) if total is None else total
     # No text of `segments` segments holds more than 160 characters a segment: items beyond
     # that are never tried, so a list of thousands costs as little as a list of ten.
-    budget, length, most = 160 * segments, len(prefix), 0
+    budget, length, most = 160 * segments, len(prefix) + len(tail), 0
     for item in items:
         length += len(item) + len(separator)
         if length > budget:
@@ -68,7 +68,7 @@ def listed(prefix: str, items: Sequence[str], segments: int, *, total: int | Non
         shown = list(items[:count])
         if left:
             shown.append(f"+{left} more")
-        text = prefix + separator.join(shown) + ("" if left else end)
+        text = prefix + separator.join(shown) + ("" if left else end) + tail
         if fits(text, segments):
             return text
-    return cut(prefix.rstrip(), segments)
+    return cut(prefix.rstrip() + tail, segments)

@@ -57,11 +57,15 @@ Rule = Callable[[Session, int, ZoneInfo, datetime, set[int]], Iterator[Suggestio
 
 
 def suggest(session: Session, agent_id: int, zone: ZoneInfo, now: datetime,
-            limit: int = MAX_SUGGESTIONS) -> list[Suggestion]:
-    """Up to `limit` leads to act on, most urgent first, each once."""
+            limit: int = MAX_SUGGESTIONS, *, reasons: tuple[str, ...] = REASONS,
+            exclude: frozenset[int] = frozenset()) -> list[Suggestion]:
+    """Up to `limit` leads to act on, most urgent first, each once: only for `reasons`, and
+    none of the leads in `exclude` (the morning agenda's nudges leave out what it lists)."""
     chosen: list[Suggestion] = []
-    taken: set[int] = set()
-    for rule in RULES:
+    taken: set[int] = set(exclude)
+    for reason, rule in zip(REASONS, RULES, strict=True):
+        if reason not in reasons:
+            continue
         if len(chosen) >= limit:
             break
         for suggestion in rule(session, agent_id, zone, now, set(taken)):

@@ -25,12 +25,16 @@ from sqlalchemy.orm import Session
 from db.models import Appointment, DailyAgenda, Lead, User
 from db.session import Database
 from webapp.crm.answers import agenda_text
+from webapp.crm.answers.shape import BRIEF_SEGMENTS, SEGMENTS
+from webapp.crm.nudges import nudge_lines, pick_nudges, record_nudges
 from webapp.ops import counters
 from webapp.outbound.messages import queue_text
 from webapp.phones import display_phone
 
 MAX_CATCH_UP_LINES = 10
 REPLY_HINT = "Reply DONE, or SNOOZE 1h / SNOOZE tomorrow."
+# The morning agenda with its nudges may take a third segment, as a briefing does.
+AGENDA_SEGMENTS = BRIEF_SEGMENTS
 
 
 @dataclass(frozen=True)
@@ -309,10 +313,13 @@ def _agenda_for(session: Session, agent: User, day: date, zone: ZoneInfo,
             Appointment.due_at < end_of_day,
         )
     )
-    if has_items:
+    picked = pick_nudges(session, agent.id, day, zone, now) if agent.nudges_on else []
+    if has_items or picked:
+        record_nudges(session, claim.id, agent.id, day, picked)
         # Plain words: an emoji would make the whole text UCS-2, halving what two segments hold.
         body = agenda_text(session, agent.id, zone, now, day.isoformat(),
-                           lead_in="Good morning! ")
+                           lead_in="Good morning! ", tail=nudge_lines(picked, zone, now),
+                           segments=AGENDA_SEGMENTS if picked else SEGMENTS)
         message = queue_text(session, agent_id=agent.id, phone=agent.phone, body=body)
         claim.message_id = message.id
     session.commit()

@@ -33,19 +33,18 @@ EXAMPLES = (
     'Try: "Called Dana, went well", "Mark Dana qualified", '
     '"Remind me to call Dana tomorrow at 3", "New lead Jane Roe 312-555-0123". Text HELP for more.'
 )
-HELP = (
+HELP = (  # three SMS segments at most: every line earns its place
     "Text me like a colleague:\n"
-    '- "Called John Doe, went well" (or texted, met, showed)\n'
-    '- "Mark John Doe negotiating" (status)\n'
+    '- "Called John Doe, went well"\n'
+    '- "Mark John negotiating" (status)\n'
     '- "Remind me to send the contract Fri 2pm"\n'
-    '- "Move my 2pm with John Doe to 4" / "Cancel Dana\'s follow-up"\n'
-    '- "Dana\'s new number is 773-555-0199"\n'
+    '- "Move my 2pm with John to 4"\n'
     '- "New lead Jane Roe 312-555-0123"\n'
-    '- "Brief me on Dana" / "agenda" / "pipeline"\n'
-    '- "save template lv: left a voicemail", then "Called Dana, lv"\n'
+    '- "Brief me on Dana", "agenda", "pipeline"\n'
+    '- "save template lv: left a voicemail"\n'
     '- "Draft an email to Dana about the offer"\n'
-    "YES confirms, NO cancels, UNDO reverts your last change.\n"
-    "To a reminder reply DONE, or SNOOZE 1h / SNOOZE tomorrow."
+    '- "nudges off", "alerts at night on"\n'
+    "YES confirms, NO cancels, UNDO reverts. To a reminder: DONE or SNOOZE 1h."
 )
 
 GSM7_BASIC = frozenset(

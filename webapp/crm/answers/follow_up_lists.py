@@ -63,9 +63,11 @@ def _item(when: str, name: str | None, title: str, lead_name: str) -> str:
 
 
 def agenda(session: Session, agent_id: int, zone: ZoneInfo, now: datetime,
-           day_said: str | None = None, lead_in: str = "") -> Answer:
+           day_said: str | None = None, lead_in: str = "", tail: str = "",
+           segments: int = SEGMENTS) -> Answer:
     """The open follow-ups due on one day (default today, in the agent's zone) and, for
-    today, the overdue ones. `lead_in` starts the text (the morning agenda's greeting)."""
+    today, the overdue ones. `lead_in` starts the text (the morning agenda's greeting) and
+    `tail` (its nudges, on a line of their own) ends it, within `segments`."""
     today = now.astimezone(zone).date()
     try:
         the_day = date.fromisoformat(day_said) if day_said else today
@@ -79,8 +81,9 @@ def agenda(session: Session, agent_id: int, zone: ZoneInfo, now: datetime,
         _count(on_the_day), _count(before) if before is not None else literal(0))).one()
     rows = _first(session, on_the_day) if count else []
     overdue = _first(session, before) if before is not None and overdue_count else []
+    after = f"\n{tail}" if tail else ""
     if not count and not overdue_count:
-        return Answer(f"{lead_in}Nothing on your agenda {label}.")
+        return Answer(f"{lead_in}Nothing on your agenda {label}.{after}")
     parts = [_follow_ups(count)] if count else []
     if overdue_count:
         parts.append(f"{overdue_count} overdue")
@@ -90,13 +93,14 @@ def agenda(session: Session, agent_id: int, zone: ZoneInfo, now: datetime,
     items += [_item(f"{day_short(due_at.astimezone(zone).date(), today)} (overdue)", name,
                     title, name) for title, due_at, name in overdue]
     total = count + overdue_count
-    text = listed(f"{lead_in}{head}\n", items, SEGMENTS, total=total)
+    text = listed(f"{lead_in}{head}\n", items, segments, total=total, tail=after)
     return Answer(text, head=head, items=tuple(items), more=total - len(items))
 
 
 def agenda_text(session: Session, agent_id: int, zone: ZoneInfo, now: datetime,
-                day_said: str | None = None, lead_in: str = "") -> str:
-    return agenda(session, agent_id, zone, now, day_said, lead_in).text
+                day_said: str | None = None, lead_in: str = "", tail: str = "",
+                segments: int = SEGMENTS) -> str:
+    return agenda(session, agent_id, zone, now, day_said, lead_in, tail, segments).text
 
 
 _HEADS = {  # period -> (how many, with the lead) -> head; and what to say for none
