@@ -10,9 +10,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select, update
 
-from db.models import Appointment, Lead, Message, Nudge, User
+from db.models import Appointment, ExecutedPlan, Lead, Message, Nudge, User
 from tests.support.voice import VoicePhone, said
 from tests.support.waiting import wait_for
+from tests.support.web import post_form, sign_in
 from webapp.crm.nudges import pick_nudges
 from webapp.database import get_db
 from webapp.execution.reminder_dispatch import ReminderRules, dispatch_daily_agendas
@@ -255,3 +256,20 @@ def test_assistant_parse_reads_settings(cli, agent) -> None:
     assert '"kind": "settings"' in result.output and '"nudges": false' in result.output
 
 
+
+
+def test_the_web_settings_page_switches_both_through_a_plan(app, agent) -> None:
+    client = sign_in(app, agent.id)
+    page = client.get("/app/settings").get_data(as_text=True)
+    assert 'name="nudges" checked' in page and 'name="alerts_at_night" >' in page
+    saved = post_form(client, "/app/settings", "/app/settings", {"alerts_at_night": "on"})
+    assert saved.status_code == 303 and saved.headers["Location"].endswith("done=switched")
+    assert _agent_settings(app) == (True, False)
+    with get_db(app).session() as session:
+        plan = session.scalar(select(ExecutedPlan))
+        assert (plan.channel, plan.state) == ("web", "executed")
+    same = post_form(client, "/app/settings", "/app/settings", {"alerts_at_night": "on"})
+    assert same.status_code == 422 and "Nothing was changed" in same.get_data(as_text=True)
+    refused = client.post("/app/settings", data={"nudges": "on"})  # no CSRF token
+    assert refused.status_code in (400, 403)
+    assert _agent_settings(app) == (True, False)

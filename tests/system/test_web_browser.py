@@ -37,8 +37,8 @@ DESKTOP = {"width": 1280, "height": 900}
 TIMEOUT_MS = 10_000
 SCREENSHOT = Path(os.environ.get("WEB_APP_SCREENSHOT", "/tmp/web-app.png"))
 PAGES = ["/app", "/app?status=contacted", "/app?q=smith", "/app/leads/{lead}", "/app/agenda",
-         "/app/reports", "/app/reports?period=this_year", "/app/templates", "/app/drafts/{draft}",
-         "/login"]
+         "/app/reports", "/app/reports?period=this_year", "/app/templates", "/app/settings",
+         "/app/drafts/{draft}", "/login"]
 
 
 @pytest.fixture

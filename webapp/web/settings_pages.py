@@ -1,4 +1,5 @@
-"""The agent's settings in the web app: their note templates (issue 19), /app/templates.
+"""The agent's settings in the web app (issue 19): their note templates, /app/templates, and
+the two switches of the texts the assistant sends first (alerts at night, nudges), /app/settings.
 
 The same actions a text makes ("save template lv: ...", "delete template lv"), run at once as a
 confirmed plan with the channel "web" (`run_plan_now`): the handlers check the name and the
@@ -17,12 +18,16 @@ from werkzeug.wrappers import Response
 from webapp.crm.note_templates import templates_of
 from webapp.database import get_db
 from webapp.execution.plans import run_plan_now
+from webapp.understanding import settings
+from webapp.understanding.plan import UpdateSettings, action_to_dict
+from webapp.understanding.settings import SETTINGS
 from webapp.understanding.templates import MAX_TEXT, clean_text, name_problem
 from webapp.web.guard import current_agent, protect, signed_in
 
 bp = protect(Blueprint("web_settings", __name__, template_folder="templates"))
 
-DONE = {"saved": "Template saved.", "deleted": "Template deleted."}
+DONE = {"saved": "Template saved.", "deleted": "Template deleted.",
+        "switched": "Settings saved."}
 
 
 class TemplateFormError(ValueError):
@@ -98,6 +103,36 @@ def _run(action: dict[str, Any], done: str) -> Response | tuple[str, int]:
         reason = outcome.error or "it could not be saved"
         return render_templates(f"Nothing was changed: {reason}.", 409, request.form)
     return redirect(url_for("web_settings.templates_page", done=done), code=303)
+
+
+@bp.get("/app/settings")
+@signed_in
+def switches_page() -> tuple[str, int]:
+    return _render_switches()
+
+
+@bp.post("/app/settings")
+@signed_in
+def save_switches() -> Response | tuple[str, int]:
+    agent = current_agent()
+    wanted = {name: request.form.get(name) == "on" for name in SETTINGS}
+    now_set = settings.current(agent.alerts_at_night, agent.nudges_on)
+    changed = {name: value for name, value in wanted.items() if now_set[name] != value}
+    if not changed:
+        return _render_switches("Nothing was changed.", 422)
+    outcome = run_plan_now(get_db(), agent.id, [action_to_dict(UpdateSettings(changed))], "web",
+                           summary=f"web: {settings.describe_short(changed)}", now=g.web_now)
+    if outcome.state != "executed":
+        return _render_switches(f"Nothing was changed: {outcome.error}.", 409)
+    return redirect(url_for("web_settings.switches_page", done="switched"), code=303)
+
+
+def _render_switches(error: str | None = None, status: int = 200) -> tuple[str, int]:
+    agent = current_agent()
+    ok = DONE.get(request.args.get("done", "")) if error is None else None
+    return render_template("web/settings.html", error=error, ok=ok,
+                           switches=settings.current(agent.alerts_at_night, agent.nudges_on),
+                           ), status
 
 
 @bp.errorhandler(404)
