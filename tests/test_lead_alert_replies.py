@@ -12,7 +12,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select, update
 
-from db.models import Appointment, ClientInteraction, ExecutedPlan, Lead, User
+from db.models import Appointment, ClientInteraction, ExecutedPlan, Lead, LeadAlert, User
 from tests.support.databases import rows
 from tests.support.voice import VoicePhone, said
 from webapp.database import get_db
@@ -127,6 +127,16 @@ def test_a_summary_of_several_new_leads_makes_no_lead_him(app, agent, phone) -> 
         run_plan_now(get_db(app), agent.id,
                      [{"type": "create_lead", "name": name, "phone": number}], "api")
     assert len(dispatch_lead_alerts(get_db(app), datetime.now(UTC), RULES)) == 1
+    assert phone.text("called, went well") == "Which lead is this for? Reply with their name."
+
+
+def test_an_alert_left_unanswered_longer_than_the_context_lasts_is_no_longer_him(
+        app, agent, phone) -> None:
+    _alerted_lead(app, agent)
+    long_ago = datetime.now(UTC) - timedelta(seconds=app.config["CONTEXT_TTL"] + 60)
+    with get_db(app).session() as session:
+        session.execute(update(LeadAlert).values(sent_at=long_ago))
+        session.commit()
     assert phone.text("called, went well") == "Which lead is this for? Reply with their name."
 
 

@@ -13,7 +13,7 @@ import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -155,7 +155,7 @@ class Conversation:
         if recent.created_by_plan:  # the previous message added a lead: once its plan ran,
             with self.db.session() as session:  # "her" is the new lead
                 created = created_leads(session, agent.id, recent.created_by_plan)
-        prompt = latest_prompt(self.db, agent.id)
+        prompt = latest_prompt(self.db, agent.id, now, timedelta(seconds=self.recent.ttl))
         leads = lead_directory(self.db, agent.id, recheck=bool(created))
         if prompt is not None and prompt.lead_id and leads.get(prompt.lead_id) is None:
             leads = lead_directory(self.db, agent.id, recheck=True)  # a lead just added

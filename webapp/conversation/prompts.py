@@ -3,13 +3,16 @@ reminder ("done, talked to him") or a new-lead alert ("called, went well", "remi
 tomorrow at 9"). When it came after the agent's last message, its lead is whom "him" means.
 
 A new-lead alert that named several leads (an import's summary) is about no one lead: when it
-is the latest, nobody is "him" because of it, not even an earlier reminder's lead.
+is the latest, nobody is "him" because of it, not even an earlier reminder's lead. An alert is
+answered soon or not at all: past `alert_for` (the conversation's memory of what the agent
+said, CONTEXT_TTL) it is no longer what the next message is about. A reminder is, until it is
+done or snoozed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, func, select
 
@@ -49,10 +52,11 @@ _LATEST = select(
 )
 
 
-def latest_prompt(db: Database, agent_id: int) -> Prompt | None:
-    """The agent's newest outstanding reminder or sent new-lead alert, whichever is later.
-    On PostgreSQL one autocommit round trip on the driver rather than a session's BEGIN,
-    SELECT and ROLLBACK."""
+def latest_prompt(db: Database, agent_id: int, now: datetime,
+                  alert_for: timedelta) -> Prompt | None:
+    """The agent's newest outstanding reminder or sent new-lead alert, whichever is later
+    (None when that is an alert older than `alert_for`). On PostgreSQL one autocommit round
+    trip on the driver rather than a session's BEGIN, SELECT and ROLLBACK."""
     params = {"agent_id": agent_id}
     if db.is_postgresql:
         row = db.fetch_row(_LATEST, params)
@@ -69,5 +73,5 @@ def latest_prompt(db: Database, agent_id: int) -> Prompt | None:
         single = row["alerted_leads"] == 1  # the rows of one instant: one text, or a summary
         alert = Prompt(row["alerted_lead"] if single else None, row["alerted_at"], "alert")
     if reminder is None or (alert is not None and alert.at > reminder.at):
-        return alert
+        return alert if alert is not None and now - alert.at <= alert_for else None
     return reminder
