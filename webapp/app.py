@@ -30,6 +30,7 @@ from webapp.conversation.conversation import Conversation
 from webapp.conversation.drafting import Drafting
 from webapp.conversation.pending_plans import PendingPlans
 from webapp.conversation.recent_leads import RecentLeads
+from webapp.crm import lead_alerts
 from webapp.execution.task_queue import TaskQueue
 from webapp.integrations import outbox
 from webapp.ops import health, logs, metrics, security_headers
@@ -39,7 +40,12 @@ from webapp.understanding.parser_choice import make_parser, parser_mode
 from webapp.web import draft_pages, lead_forms, pages, settings_pages, sign_in_views
 from webapp.web.login_links import base_url, link_maker
 from workers.flask_celery import celery_init_app
-from workers.tasks import enqueue_run_plan, enqueue_send, enqueue_webhook_deliveries
+from workers.tasks import (
+    enqueue_lead_alerts,
+    enqueue_run_plan,
+    enqueue_send,
+    enqueue_webhook_deliveries,
+)
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -64,6 +70,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     # Webhook events are queued as soon as the change that wrote them commits, whichever
     # process and channel made it (the sweep is the fallback).
     outbox.deliver_with(enqueue_webhook_deliveries)
+    # Likewise a new lead's alert text, whichever process added the lead (beat is the fallback).
+    lead_alerts.alert_with(enqueue_lead_alerts)
     _init_conversation(app)
 
     app.register_blueprint(sms_bp)

@@ -59,6 +59,12 @@ def beat_schedule(config: dict[str, Any]) -> dict[str, Any]:
             "task": task_names.DISPATCH_AGENDAS,
             "schedule": 60.0,
         },
+        # New-lead alerts are handed to a worker as their lead commits; this sends what that
+        # hand-off lost, and what quiet hours or an opt-out held.
+        "dispatch-lead-alerts": {
+            "task": task_names.DISPATCH_LEAD_ALERTS,
+            "schedule": 60.0,
+        },
         "recover-confirmed-plans": {
             "task": task_names.RECOVER_CONFIRMED_PLANS,
             "schedule": float(config["SWEEP_INTERVAL_SECONDS"]),

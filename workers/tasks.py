@@ -17,6 +17,7 @@ from sqlalchemy.exc import OperationalError
 
 from webapp.api.idempotency import prune
 from webapp.database import get_db
+from webapp.execution import lead_alert_dispatch
 from webapp.execution.plans import run_confirmed_plan
 from webapp.execution.recovery import sweep
 from webapp.execution.reminder_dispatch import (
@@ -76,9 +77,9 @@ def enqueue_send(message_id: int) -> bool:
     return _publish(send_message, message_id, message_id=message_id)
 
 
-def _publish(task, argument: object, **log_fields: object) -> bool:
+def _publish(task, *arguments: object, **log_fields: object) -> bool:
     try:
-        task.apply_async(args=[argument], retry=False)
+        task.apply_async(args=list(arguments), retry=False)
     except Exception:  # kombu/redis/socket errors alike: the database row is the fallback
         log.warning("broker unavailable; left for the recovery sweep", exc_info=True,
                     extra=log_fields)
@@ -129,6 +130,27 @@ def dispatch_agendas() -> int:
     for message_id in message_ids:
         enqueue_send(message_id)
     return len(message_ids)
+
+
+@shared_task(name=task_names.DISPATCH_LEAD_ALERTS)
+def dispatch_lead_alerts(agent_ids: list[int] | None = None,
+                         complete_batches: list[str] | None = None) -> int:
+    """Text new-lead alerts: right after a lead's commit, for its agent (`agent_ids`, and the
+    batches that commit completed); from beat every minute, for everyone, which also sends
+    what quiet hours held and what a lost hand-off left."""
+    rules = ReminderRules.from_config(current_app.config)
+    message_ids = lead_alert_dispatch.dispatch_lead_alerts(
+        get_db(), datetime.now(UTC), rules, agent_ids=agent_ids,
+        complete_batches=complete_batches or ())
+    for message_id in message_ids:
+        enqueue_send(message_id)
+    return len(message_ids)
+
+
+def enqueue_lead_alerts(agent_ids: list[int], complete_batches: list[str]) -> bool:
+    """Queue `dispatch_lead_alerts` for these agents (`webapp.crm.lead_alerts` calls it once a
+    new lead committed); False when the broker is down (beat dispatches within a minute)."""
+    return _publish(dispatch_lead_alerts, agent_ids, complete_batches, agent_ids=agent_ids)
 
 
 @shared_task(name=task_names.DELIVER_WEBHOOKS, autoretry_for=(OperationalError,),

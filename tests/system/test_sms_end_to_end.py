@@ -18,6 +18,7 @@ from db.models import (
     Lead,
     LeadHistory,
     Message,
+    User,
 )
 from tests.support.databases import rows
 from tests.support.sms import SmsPhone
@@ -194,6 +195,27 @@ def test_pronouns_follow_the_previous_message(app, agent, phone, celery_worker,
     phone.text("What's Dana Cole's status?")
     reply = phone.text("mark her as closed won")
     assert "Dana Cole" in reply
+
+
+def test_a_new_lead_from_the_api_is_texted_at_once_and_called_then_logs_on_it(
+        app, agent, api, phone, celery_worker, twilio_standin) -> None:
+    """Issue 19, speed to lead: the API adds a lead, a worker texts the agent, the agent
+    answers "called, went well" and the call is logged on that lead."""
+    with get_db(app).session() as session:  # whatever the hour this runs at
+        session.get(User, agent.id).alerts_at_night = True
+        session.commit()
+    assert api.post("/leads", {"name": "Nina Park", "phone": "312-555-0142",
+                               "note": "saw the Elm St listing"}).status_code == 201
+    [alert] = wait_for(lambda: twilio_standin.messages)
+    assert alert["Body"].startswith("New lead: Nina Park (+1 312-555-0142), from the API. "
+                                    "Note: saw the Elm St listing. Reply 'called, ")
+
+    assert phone.text("called, went well").startswith("Log call with Nina Park: went well.")
+    phone.text("YES")
+    wait_for(lambda: len(twilio_standin.messages) == 2)
+    assert "Logged call with Nina Park: went well" in twilio_standin.messages[1]["Body"]
+    assert [(i.type, i.note) for i in rows(app, ClientInteraction)] == [
+        ("note", "saw the Elm St listing"), ("call", "went well")]
 
 
 @pytest.mark.parametrize("settings", [{"CELERY_BROKER_URL": "redis://127.0.0.1:1/0"}])

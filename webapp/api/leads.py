@@ -1,4 +1,8 @@
-"""/api/v1/leads: list, get, create, change, and upsert in batches."""
+"""/api/v1/leads: list, get, create, change, and upsert in batches.
+
+A lead created here is texted to its agent (a new-lead alert, written with the lead); the
+leads one batch upsert creates are texted as one summary once the batch is done.
+"""
 
 from __future__ import annotations
 
@@ -32,8 +36,10 @@ from webapp.api.schemas import (
 )
 from webapp.api.schemas import Lead as LeadModel
 from webapp.api.spec import api_spec, responses
+from webapp.crm.lead_alerts import one_batch
 from webapp.database import get_db
 from webapp.integrations.representations import lead_json
+from webapp.understanding.plan import new_lead_ref
 
 bp = Blueprint("leads", __name__)
 TAGS = ["leads"]
@@ -77,10 +83,16 @@ def create_lead() -> Any:
     """Create a lead.
 
     The phone is read as a texted one is (E.164, or national in the agent's country); a phone
-    or an external id may belong to one lead only (409)."""
+    or an external id may belong to one lead only (409). A `note` is logged as the lead's
+    first note, in the same change."""
     body: LeadCreate = request.context.json
-    action = _create_action(body.name, body.phone, body.email, body.status, body.external_ids)
-    outcome = run_change([action], "API: create lead")
+    actions = [_create_action(body.name, body.phone, body.email, body.status,
+                              body.external_ids)]
+    if body.note.strip():
+        actions.append({"type": "log_interaction", "lead_id": new_lead_ref(0),
+                        "lead": actions[0]["name"], "interaction_type": "note",
+                        "note": body.note.strip()})
+    outcome = run_change(actions, "API: create lead")
     return _lead(outcome.effects[0]["lead_id"]), 201
 
 
@@ -110,10 +122,12 @@ def upsert_leads() -> Any:
     An item matches an existing lead by any of its `external_ids`, else by its phone. Each
     item gets its own answer, in order; one item's error does not stop the others."""
     body: LeadBatch = request.context.json
-    return {"data": [_upsert_one(index, item) for index, item in enumerate(body.leads)]}
+    with one_batch("api") as batch:  # the leads it creates: one summary text, at the end
+        return {"data": [_upsert_one(index, item, batch)
+                         for index, item in enumerate(body.leads)]}
 
 
-def _upsert_one(index: int, item: LeadUpsert) -> dict[str, Any]:
+def _upsert_one(index: int, item: LeadUpsert, batch: str) -> dict[str, Any]:
     try:
         with get_db().session() as session:
             phone = read_phone(item.phone) if item.phone is not None else None
@@ -125,6 +139,7 @@ def _upsert_one(index: int, item: LeadUpsert) -> dict[str, Any]:
                     raise ApiError(422, "a new lead needs a name", "name")
                 action = _create_action(item.name, item.phone, item.email,
                                         item.status or "new", item.external_ids)
+                action["alert_batch"] = batch
                 lead_id, result, actions = None, "created", [action]
             else:
                 lead_id, result = lead.id, "updated"

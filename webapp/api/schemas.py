@@ -216,6 +216,8 @@ class LeadCreate(Strict):
     email: Email | None = None
     status: Status = "new"
     external_ids: ExternalIds = Field(default_factory=dict)
+    note: Note = Field("", description="What the lead asked or said: logged as the lead's first "
+                                       "note, and texted to the agent with the new lead.")
 
 
 class LeadPatch(Strict):

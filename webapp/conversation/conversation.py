@@ -13,7 +13,7 @@ import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -27,12 +27,12 @@ from db.session import Database
 from webapp.conversation.drafting import Drafting
 from webapp.conversation.lead_directories import lead_directory
 from webapp.conversation.pending_plans import PendingPlan, PendingPlans
+from webapp.conversation.prompts import Prompt, latest_prompt
 from webapp.conversation.recent_leads import RecentLeads
 from webapp.conversation.reminder_answers import (
     Reminder,
     complete,
     find_reminder,
-    latest_reminder,
     move,
 )
 from webapp.conversation.undo import describe_undo, last_undoable_plan
@@ -159,14 +159,17 @@ class Conversation:
         if recent.created_by_plan:  # the previous message added a lead: once its plan ran,
             with self.db.session() as session:  # "her" is the new lead
                 created = created_leads(session, agent.id, recent.created_by_plan)
-        reminded = latest_reminder(self.db, agent.id)
+        prompt = latest_prompt(self.db, agent.id, now, timedelta(seconds=self.recent.ttl))
         leads = lead_directory(self.db, agent.id, recheck=bool(created))
-        if reminded is not None and leads.get(reminded[0]) is None:
+        if prompt is not None and prompt.lead_id and leads.get(prompt.lead_id) is None:
             leads = lead_directory(self.db, agent.id, recheck=True)  # a lead just added
+        if prompt is not None and recent.at is not None and prompt.at.timestamp() <= recent.at:
+            prompt = None  # the agent has written since: their own words lead
         recent_ids = [i for i in recent.lead_ids if i not in created] + created
-        if reminded is not None and (recent.at is None or reminded[1].timestamp() > recent.at):
-            # a reminder text came after the agent's last message: its lead is "him" now
-            recent_ids = [i for i in recent_ids if i != reminded[0]] + [reminded[0]]
+        if prompt is not None and prompt.lead_id:
+            # a reminder or new-lead alert came after the agent's last message: its lead is
+            # "him" now
+            recent_ids = [i for i in recent_ids if i != prompt.lead_id] + [prompt.lead_id]
         # Only a look was read: taking stays atomic (of two messages, one continues).
         clarify = self.pending.take_clarify(agent.phone) if clarify_waiting else None
         ctx = AgentContext(
@@ -191,7 +194,11 @@ class Conversation:
             plan = self.parse(text, ctx, local_now)
         if plan.kind != "plan":  # a plan's leads are remembered with it, in one round trip
             self.recent.remember(agent.phone, plan.mentioned_lead_ids, at=now.timestamp())
-        if plan.kind in ("done", "snooze"):
+        if plan.kind == "snooze" and _answers_alert(plan, text, prompt):
+            # "remind me tomorrow at 9" right after a new-lead alert: about that lead, even
+            # with an older reminder still open
+            turn = self._remind_me_later(agent, plan, ctx, channel, now)
+        elif plan.kind in ("done", "snooze"):
             turn = self._answer_reminder(agent, plan, text, ctx, channel, now)
         else:
             turn = self._act(agent, plan, channel, zone, now)
@@ -498,6 +505,13 @@ def _expired(offered: dict) -> str:
             "Your change for " + " and ".join(names[:3]) if names else "Your change")
     return (f"{what} expired after {minutes} minute{'s' if minutes != 1 else ''}; nothing was "
             "saved. Send it again to redo it.")
+
+
+def _answers_alert(plan: Plan, text: str, prompt: Prompt | None) -> bool:
+    """Is this "remind me <when>" (not SNOOZE, no number) said to a new-lead alert, the
+    assistant's latest text?"""
+    return (prompt is not None and prompt.kind == "alert" and prompt.lead_id is not None
+            and (plan.reminder or {}).get("number") is None and not _said_snooze(text))
 
 
 def _said_snooze(text: str) -> bool:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db.models import Appointment, Lead, User
@@ -47,28 +47,6 @@ def outstanding_reminder(session: Session, agent_id: int, number: int | None) ->
     return session.scalar(
         query.order_by(Appointment.reminded_at.desc(), Appointment.id.desc()).limit(1)
     )
-
-
-# Built once, so that on PostgreSQL it runs straight on the driver (`Database.fetch_row`).
-_LATEST_REMINDER = (
-    select(Appointment.lead_id, Appointment.reminded_at)
-    .where(Appointment.agent_id == bindparam("agent_id"), Appointment.state == "scheduled",
-           Appointment.reminded_at.is_not(None))
-    .order_by(Appointment.reminded_at.desc(), Appointment.id.desc()).limit(1)
-)
-
-
-def latest_reminder(db: Database, agent_id: int) -> tuple[int, datetime] | None:
-    """(lead id, reminded at) of the agent's newest outstanding reminder: whom "him" means
-    right after a reminder text. Read on every message, so on PostgreSQL in one autocommit
-    round trip on the driver rather than a session's BEGIN, SELECT and ROLLBACK."""
-    params = {"agent_id": agent_id}
-    if db.is_postgresql:
-        row = db.fetch_row(_LATEST_REMINDER, params)
-        return (row["lead_id"], row["reminded_at"]) if row else None
-    with db.session() as session:
-        found = session.execute(_LATEST_REMINDER, params).first()
-    return (found[0], found[1]) if found else None
 
 
 def find_reminder(db: Database, agent: User, number: int | None) -> Reminder | str:

@@ -25,6 +25,8 @@ by text (one word, no command word, no word of a lead's name, the file's leads i
 What an import adds or changes is announced to the agent's webhooks (`lead.created`,
 `lead.updated`, `lead.status_changed`, `interaction.created`, `follow_up.created`) through the
 outbox, in the import's own transaction. Status history rows are the past: not announced.
+The leads it adds are texted to the agent (`lead_alerts`: one alert, or one summary for
+several), as leads from any channel but the agent's own are.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from db.models import (
     User,
 )
 from db.vocabulary import INTERACTION_TYPES, STATUSES
+from webapp.crm.lead_alerts import add_alerts, new_batch
 from webapp.crm.note_templates import templates_of
 from webapp.integrations import outbox
 from webapp.integrations.representations import follow_up_json, interaction_json, lead_json
@@ -259,6 +262,7 @@ def import_book(session: Session, agent: User, book: Any, default_region: str
     _write(session, agent, report, "status_history", history, lead_id)
     if templates is not None:
         _write_templates(session, agent, templates, report)
+    add_alerts(session, agent.id, report.new_lead_ids, new_batch("import"))
     session.flush()
     return report
 

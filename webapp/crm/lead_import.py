@@ -2,7 +2,8 @@
 
 A bad row (invalid phone, unknown status, missing name) is reported with its line number and
 nothing of the file is imported; re-importing the same file adds nothing new. Each new lead is
-announced to the agent's webhooks (`lead.created`) in the import's own transaction.
+announced to the agent's webhooks (`lead.created`) in the import's own transaction, and texted
+to the agent (`lead_alerts`: one alert, or one summary for several).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from db.models import Lead, User
 from db.vocabulary import STATUSES
+from webapp.crm.lead_alerts import add_alerts, new_batch
 from webapp.integrations import outbox
 from webapp.integrations.representations import lead_json
 from webapp.phones import normalize_phone, region_of
@@ -107,5 +109,6 @@ def import_leads(session: Session, agent: User, stream: TextIO, default_region: 
     session.flush()
     for lead in to_add:
         outbox.emit(session, agent.id, "lead.created", lead_json(lead), lead_id=lead.id)
+    add_alerts(session, agent.id, [lead.id for lead in to_add], new_batch("import"))
     result.created = len(to_add)
     return result

@@ -2,6 +2,9 @@
 
 A lead starts `new` unless the action says another status (the API, an import), which is then
 recorded in `lead_history` as set from nothing. Its `source` is the channel it came through.
+A lead the agent did not add by their own text or call gets its new-lead alert in the same
+transaction (`webapp.crm.lead_alerts`; `alert_batch`: the API's batch upsert, one summary);
+undoing the plan deletes the lead, and the alert with it.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from sqlalchemy import delete, select
 
 from db.models import Lead, LeadHistory
 from db.vocabulary import STATUSES
+from webapp.crm.lead_alerts import add_alert, alerts_for
 from webapp.execution.handlers.base import (
     ActionHandler,
     Effect,
@@ -50,6 +54,9 @@ class CreateLead(ActionHandler):
             run.session.add(LeadHistory(lead_id=lead.id, agent_id=run.agent.id, old_status=None,
                                         new_status=status, changed_at=run.now,
                                         channel=run.channel, plan_id=run.plan_id))
+        if alerts_for(run.channel):
+            add_alert(run.session, run.agent.id, lead.id, batch=action.get("alert_batch"),
+                      now=run.now)
         return {"type": self.type, "lead_id": lead.id, "lead": lead.name}
 
     def undo(self, run: PlanRun, effect: Effect) -> None:
