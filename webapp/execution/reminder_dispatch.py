@@ -345,13 +345,13 @@ def _claim_statement(session: Session, day: date, zones: list[str], now: datetim
 
 def unwritten_agenda_claims(db: Database, now: datetime,
                             older_than: timedelta = UNWRITTEN_AFTER) -> list[int]:
-    """Claims made more than `older_than` before `now` and still not written: their worker
+    """Claims made `older_than` or longer before `now` and still not written: their worker
     died or their task was lost. Beat hands them out again (writing is idempotent by claim);
     read through the partial index of unwritten claims, however many days the table holds."""
     with db.session() as session:
         return list(session.scalars(
             select(DailyAgenda.id)
-            .where(DailyAgenda.composed_at.is_(None), DailyAgenda.created_at < now - older_than)
+            .where(DailyAgenda.composed_at.is_(None), DailyAgenda.created_at <= now - older_than)
             .order_by(DailyAgenda.created_at, DailyAgenda.id)
             .limit(MAX_HANDED_OUT_AGAIN)))
 
