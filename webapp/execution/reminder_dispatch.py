@@ -46,6 +46,8 @@ AGENDA_WINDOW_HOURS = 4
 # Claims per `write_agendas` task: small enough that two workers finish within a task of each
 # other, large enough that a time zone's 10,000 agents are a hundred tasks, not ten thousand.
 AGENDA_BATCH = 100
+# Claims written in one transaction: one lock and one commit for all of them, not one each.
+AGENDAS_PER_COMMIT = 20
 # A claim unwritten this long after it was made lost its worker or its task: handed out again.
 UNWRITTEN_AFTER = timedelta(minutes=5)
 MAX_HANDED_OUT_AGAIN = 10_000  # per beat; the rest wait for the next one
@@ -360,54 +362,74 @@ def write_daily_agendas(
     db: Database, claim_ids: list[int], now: datetime, rules: ReminderRules,
     on_text: Callable[[int], None] | None = None,
 ) -> list[int]:
-    """Write the agenda of each claim not yet written, one transaction per agent; return the
-    ids of the texts queued (`on_text` gets each right after its commit, so sending starts
-    while later agendas are written).
+    """Write the agenda of each claim not yet written, AGENDAS_PER_COMMIT claims to a
+    transaction; return the ids of the texts queued (`on_text` gets each right after its
+    commit, so sending starts while later agendas are written).
 
     Idempotent by claim: one already written, or locked by another worker writing it, is
-    skipped, so a redelivered task or a second copy handed out by beat changes nothing. An
-    agent whose agenda fails is logged and left unwritten (beat hands it out again); the
-    others are still written.
+    skipped, so a redelivered task or a second copy handed out by beat changes nothing. When
+    one agent's agenda fails, its group is written again one claim to a transaction, so only
+    that claim is left unwritten (logged; beat hands it out again).
     """
     message_ids = []
-    for claim_id in claim_ids:
+    for start in range(0, len(claim_ids), AGENDAS_PER_COMMIT):
+        group = claim_ids[start:start + AGENDAS_PER_COMMIT]
         try:
-            with db.session() as session:
-                message_id = _write_claim(session, claim_id, now, rules)
+            written = _write_claims(db, group, now, rules)
         except OperationalError:
             raise  # the database is away: the task retries the whole batch
         except Exception:
-            log.exception("morning agenda not written", extra={"claim_id": claim_id})
-            continue
-        if message_id is not None:
-            message_ids.append(message_id)
-            if on_text is not None:
-                on_text(message_id)
+            written = []
+            for claim_id in group:
+                try:
+                    written += _write_claims(db, [claim_id], now, rules)
+                except OperationalError:
+                    raise
+                except Exception:
+                    log.exception("morning agenda not written", extra={"claim_id": claim_id})
+        message_ids += written
+        for message_id in written if on_text is not None else ():
+            on_text(message_id)
     return message_ids
 
 
-def _write_claim(session: Session, claim_id: int, now: datetime,
-                 rules: ReminderRules) -> int | None:
-    """Lock the claim if it is unwritten, write it, commit; the text's id, or None."""
+def _write_claims(db: Database, claim_ids: list[int], now: datetime,
+                  rules: ReminderRules) -> list[int]:
+    """Lock the unwritten claims among `claim_ids`, write them, commit: one transaction. The
+    ids of the texts queued."""
+    with db.session() as session:
+        message_ids = []
+        for claim, agent in _lock_unwritten(session, claim_ids, now):
+            zone = ZoneInfo(agent.timezone)
+            if _too_late(claim, now.astimezone(zone), now, rules):
+                claim.composed_at = now
+                log.info("morning agenda window passed; not sent", extra={"agent_id": agent.id})
+                continue
+            message_id = write_agenda(session, claim, agent, zone, now)
+            if message_id is not None:
+                message_ids.append(message_id)
+        session.commit()
+    return message_ids
+
+
+def _lock_unwritten(session: Session, claim_ids: list[int],
+                    now: datetime) -> list[tuple[DailyAgenda, User]]:
+    """The claims among `claim_ids` not yet written, with their agents, now this
+    transaction's to write."""
+    # By primary key alone, and `composed_at` checked on the rows read: with "composed_at IS
+    # NULL" in the WHERE, PostgreSQL walks the partial index of unwritten claims instead (its
+    # statistics, from before the morning's claims, say it is empty), a scan of every claim
+    # still unwritten for each one written.
     query = (select(DailyAgenda, User).join(User, User.id == DailyAgenda.agent_id)
-             .where(DailyAgenda.id == claim_id, DailyAgenda.composed_at.is_(None)))
+             .where(DailyAgenda.id.in_(claim_ids)).order_by(DailyAgenda.id))
     postgres = session.get_bind().dialect.name == "postgresql"
     if postgres:
         # Two workers never wait on each other: a claim locked is being written already.
+        # The rows read under the lock are the latest committed: written ones are left out.
         query = query.with_for_update(skip_locked=True, of=DailyAgenda)
-    row = session.execute(query).first()
-    if row is None:
-        return None
-    claim, agent = row
-    if not postgres and not _take_unlocked(session, claim_id, now):
-        return None
-    zone = ZoneInfo(agent.timezone)
-    if _too_late(claim, now.astimezone(zone), now, rules):
-        claim.composed_at = now
-        session.commit()
-        log.info("morning agenda window passed; not sent", extra={"agent_id": agent.id})
-        return None
-    return write_agenda(session, claim, agent, zone, now)
+    rows = session.execute(query).all()
+    return [(claim, agent) for claim, agent in rows if claim.composed_at is None
+            and (postgres or _take_unlocked(session, claim.id, now))]
 
 
 def _take_unlocked(session: Session, claim_id: int, now: datetime) -> bool:
@@ -431,7 +453,8 @@ def _too_late(claim: DailyAgenda, local: datetime, now: datetime, rules: Reminde
 def write_agenda(session: Session, claim: DailyAgenda, agent: User, zone: ZoneInfo,
                  now: datetime) -> int | None:
     """Write the claimed morning agenda: its text queued (only when follow-ups are due today
-    or overdue), the claim marked written, committed; the text's id, or None."""
+    or overdue) and the claim marked written, in the caller's transaction (the caller
+    commits); the text's id, or None."""
     day = claim.day
     end_of_day = datetime.combine(day, time(0), tzinfo=zone) + timedelta(days=1)
     has_items = session.scalar(
@@ -448,5 +471,4 @@ def write_agenda(session: Session, claim: DailyAgenda, agent: User, zone: ZoneIn
         message = queue_text(session, agent_id=agent.id, phone=agent.phone, body=body)
         claim.message_id = message.id
     claim.composed_at = now
-    session.commit()
     return claim.message_id
