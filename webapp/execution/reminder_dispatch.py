@@ -388,8 +388,9 @@ def write_daily_agendas(
                 except Exception:
                     log.exception("morning agenda not written", extra={"claim_id": claim_id})
         message_ids += written
-        for message_id in written if on_text is not None else ():
-            on_text(message_id)
+        if on_text is not None:
+            for message_id in written:
+                on_text(message_id)
     return message_ids
 
 
