@@ -21,9 +21,12 @@ from webapp.execution import lead_alert_dispatch
 from webapp.execution.plans import run_confirmed_plan
 from webapp.execution.recovery import sweep
 from webapp.execution.reminder_dispatch import (
+    AGENDA_BATCH,
     ReminderRules,
-    dispatch_daily_agendas,
+    claim_daily_agendas,
     dispatch_due_reminders,
+    unwritten_agenda_claims,
+    write_daily_agendas,
 )
 from webapp.integrations import delivery as webhook_delivery
 from webapp.ops.counters import queue_depth
@@ -123,13 +126,43 @@ def dispatch_reminders() -> int:
 
 
 @shared_task(name=task_names.DISPATCH_AGENDAS)
-def dispatch_agendas() -> int:
-    """Beat, every minute: the morning agenda for agents whose local agenda hour has come."""
+def dispatch_agendas() -> dict[str, int]:
+    """Beat, every minute: claim the morning agendas whose local agenda hour has come and
+    queue their writing; claims a dead worker left unwritten are queued again."""
+    return hand_out_agendas(datetime.now(UTC))
+
+
+def hand_out_agendas(now: datetime) -> dict[str, int]:
+    """One agenda beat in this process (inside an app context): beat's task, and tests and the
+    benchmark that play beat. The claims are committed before any id is queued; the unwritten
+    ones are not queued again while more than SWEEP_MAX_QUEUE_DEPTH tasks wait in the broker
+    (they are most likely among them)."""
+    config = current_app.config
+    db = get_db()
+    claim_ids = claim_daily_agendas(db, now, ReminderRules.from_config(config))
+    depth = queue_depth(config.get("CELERY_BROKER_URL") or config["REDIS_URL"])
+    busy = depth is not None and depth > config["SWEEP_MAX_QUEUE_DEPTH"]
+    again = [] if busy else unwritten_agenda_claims(db, now)
+    queued = enqueue_agenda_writes(claim_ids + again)
+    return {"claimed": len(claim_ids), "handed_out_again": len(again), "queued": queued}
+
+
+@shared_task(name=task_names.WRITE_AGENDAS, autoretry_for=(OperationalError,),
+             retry_backoff=2, retry_backoff_max=30, max_retries=3)
+def write_agendas(claim_ids: list[int]) -> int:
+    """Write the morning agendas of these claims (each once, whoever else holds a copy of the
+    task) and queue each text as soon as it is committed; how many texts."""
     rules = ReminderRules.from_config(current_app.config)
-    message_ids = dispatch_daily_agendas(get_db(), datetime.now(UTC), rules)
-    for message_id in message_ids:
-        enqueue_send(message_id)
-    return len(message_ids)
+    return len(write_daily_agendas(get_db(), list(claim_ids), datetime.now(UTC), rules,
+                                   on_text=enqueue_send))
+
+
+def enqueue_agenda_writes(claim_ids: list[int]) -> int:
+    """Queue `write_agendas` in batches of AGENDA_BATCH claims; how many claims the broker
+    took (beat hands the rest out again once they are UNWRITTEN_AFTER old)."""
+    batches = (claim_ids[i:i + AGENDA_BATCH] for i in range(0, len(claim_ids), AGENDA_BATCH))
+    return sum(len(batch) for batch in batches
+               if _publish(write_agendas, batch, claim_ids=batch))
 
 
 @shared_task(name=task_names.DISPATCH_LEAD_ALERTS)

@@ -9,17 +9,26 @@ Follow-ups that fall due while their agent has opted out (STOP) cannot be remind
 read and skip them on every dispatch, the dispatch parks them (`parked_at`, which takes them out
 of its partial index) and START brings them back (`resume_parked_reminders`): they are then
 reminded as late ones are, folded into a catch-up text when they are old.
+
+The morning agenda is split the same way, so any number of workers share it: beat only claims
+(`claim_daily_agendas`: one `daily_agendas` row per agent whose local agenda hour has come,
+inserted in bulk and committed) and hands the claim ids to workers in batches; a worker writes
+each claim's text (`write_daily_agendas`) under a row lock and marks it `composed_at`. A claim
+still unwritten a few minutes later belonged to a dead worker or a lost task: beat hands it out
+again (`unwritten_agenda_claims`), and the lock and `composed_at` make a second copy a no-op.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import and_, bindparam, exists, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from db.models import Appointment, DailyAgenda, Lead, User
@@ -31,10 +40,21 @@ from webapp.ops import counters
 from webapp.outbound.messages import queue_text
 from webapp.phones import display_phone
 
+log = logging.getLogger(__name__)
+
 MAX_CATCH_UP_LINES = 10
 REPLY_HINT = "Reply DONE, or SNOOZE 1h / SNOOZE tomorrow."
 # The morning agenda with its nudges may take a third segment, as a briefing does.
 AGENDA_SEGMENTS = BRIEF_SEGMENTS
+AGENDA_WINDOW_HOURS = 4
+# Claims per `write_agendas` task: small enough that two workers finish within a task of each
+# other, large enough that a time zone's 10,000 agents are a hundred tasks, not ten thousand.
+AGENDA_BATCH = 100
+# Claims written in one transaction: one lock and one commit for all of them, not one each.
+AGENDAS_PER_COMMIT = 20
+# A claim unwritten this long after it was made lost its worker or its task: handed out again.
+UNWRITTEN_AFTER = timedelta(minutes=5)
+MAX_HANDED_OUT_AGAIN = 10_000  # per beat; the rest wait for the next one
 
 
 @dataclass(frozen=True)
@@ -59,6 +79,12 @@ class ReminderRules:
         if self.quiet_start <= self.quiet_end:
             return self.quiet_start <= moment < self.quiet_end
         return moment >= self.quiet_start or moment < self.quiet_end
+
+    def agenda_due(self, local: datetime) -> bool:
+        """Whether `local` (an agent's wall clock) is in the morning agenda's window: the agenda
+        hour and AGENDA_WINDOW_HOURS after it, so a long outage never sends a "morning" agenda
+        at night."""
+        return self.agenda_hour <= local.hour < self.agenda_hour + AGENDA_WINDOW_HOURS
 
     def hold(self, due_local: datetime, now_local: datetime) -> bool:
         """Hold until morning during quiet hours, unless the agent set the follow-up inside
@@ -276,35 +302,165 @@ def catch_up_text(rows: list[tuple[Appointment, Lead]], zone: ZoneInfo) -> str:
 
 
 def dispatch_daily_agendas(db: Database, now: datetime, rules: ReminderRules) -> list[int]:
-    """At the agenda hour in each agent's own zone, text today's and overdue follow-ups once.
+    """Claim and write, in this process, the morning agendas that came due at `now`; return
+    their text ids. What beat and the workers do in two steps, for callers without Celery."""
+    return write_daily_agendas(db, claim_daily_agendas(db, now, rules), now, rules)
 
-    The unique (agent, local day) row is the claim: a second beat, or a rerun, inserts nothing.
-    Sent only in the four hours after the agenda hour, so a long outage does not send a
-    "morning" agenda at night.
+
+def claim_daily_agendas(db: Database, now: datetime, rules: ReminderRules) -> list[int]:
+    """Claim today's agenda of every agent (not opted out) whose local agenda hour has come;
+    return the new claims' ids, committed, for workers to write.
+
+    Zones, not agents, are compared with the clock: one read of the distinct zones, then one
+    INSERT ... SELECT per local day among those in their window (at most two: the zones
+    around the date line). The unique (agent, day) key is the claim: a second beat, or a
+    rerun, inserts nothing. Agents already claimed today are left out before the insert (so
+    the beats of the four-hour window do not burn an id each per agent) and ON CONFLICT DO
+    NOTHING settles two beats racing.
+    """
+    with db.session() as session:
+        zones = session.scalars(
+            select(User.timezone).where(User.opted_out.is_(False)).distinct()).all()
+        by_day: dict[date, list[str]] = {}
+        for zone in zones:
+            local = now.astimezone(ZoneInfo(zone))
+            if rules.agenda_due(local):
+                by_day.setdefault(local.date(), []).append(zone)
+        claim_ids: list[int] = []
+        for day, day_zones in sorted(by_day.items()):
+            claim_ids += session.scalars(_claim_statement(session, day, day_zones, now)).all()
+        session.commit()
+    return sorted(claim_ids)
+
+
+def _claim_statement(session: Session, day: date, zones: list[str], now: datetime):
+    """INSERT INTO daily_agendas ... SELECT the agents of `zones` without a claim for `day`
+    ... ON CONFLICT DO NOTHING RETURNING id, in the session's dialect."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    claimed = exists().where(DailyAgenda.agent_id == User.id, DailyAgenda.day == day)
+    agents = select(
+        User.id,
+        bindparam("day", day, type_=DailyAgenda.__table__.c.day.type),
+        bindparam("now", now, type_=DailyAgenda.__table__.c.created_at.type),
+    ).where(User.opted_out.is_(False), User.timezone.in_(zones), ~claimed)
+    return (dialect.insert(DailyAgenda)
+            .from_select(["agent_id", "day", "created_at"], agents)
+            .on_conflict_do_nothing(index_elements=["agent_id", "day"])
+            .returning(DailyAgenda.id))
+
+
+def unwritten_agenda_claims(db: Database, now: datetime,
+                            older_than: timedelta = UNWRITTEN_AFTER) -> list[int]:
+    """Claims made `older_than` or longer before `now` and still not written: their worker
+    died or their task was lost. Beat hands them out again (writing is idempotent by claim);
+    read through the partial index of unwritten claims, however many days the table holds."""
+    with db.session() as session:
+        return list(session.scalars(
+            select(DailyAgenda.id)
+            .where(DailyAgenda.composed_at.is_(None), DailyAgenda.created_at <= now - older_than)
+            .order_by(DailyAgenda.created_at, DailyAgenda.id)
+            .limit(MAX_HANDED_OUT_AGAIN)))
+
+
+def write_daily_agendas(
+    db: Database, claim_ids: list[int], now: datetime, rules: ReminderRules,
+    on_text: Callable[[int], None] | None = None,
+) -> list[int]:
+    """Write the agenda of each claim not yet written, AGENDAS_PER_COMMIT claims to a
+    transaction; return the ids of the texts queued (`on_text` gets each right after its
+    commit, so sending starts while later agendas are written).
+
+    Idempotent by claim: one already written, or locked by another worker writing it, is
+    skipped, so a redelivered task or a second copy handed out by beat changes nothing. When
+    one agent's agenda fails, its group is written again one claim to a transaction, so only
+    that claim is left unwritten (logged; beat hands it out again).
     """
     message_ids = []
-    with db.session() as session:
-        agents = session.scalars(select(User).where(User.opted_out.is_(False))).all()
-        for agent in agents:
-            zone = ZoneInfo(agent.timezone)
-            local = now.astimezone(zone)
-            if not rules.agenda_hour <= local.hour < rules.agenda_hour + 4:
-                continue
-            message_id = _agenda_for(session, agent, local.date(), zone, now)
-            if message_id is not None:
-                message_ids.append(message_id)
+    for start in range(0, len(claim_ids), AGENDAS_PER_COMMIT):
+        group = claim_ids[start:start + AGENDAS_PER_COMMIT]
+        try:
+            written = _write_claims(db, group, now, rules)
+        except OperationalError:
+            raise  # the database is away: the task retries the whole batch
+        except Exception:
+            written = []
+            for claim_id in group:
+                try:
+                    written += _write_claims(db, [claim_id], now, rules)
+                except OperationalError:
+                    raise
+                except Exception:
+                    log.exception("morning agenda not written", extra={"claim_id": claim_id})
+        message_ids += written
+        if on_text is not None:
+            for message_id in written:
+                on_text(message_id)
     return message_ids
 
 
-def _agenda_for(session: Session, agent: User, day: date, zone: ZoneInfo,
-                now: datetime) -> int | None:
-    claim = DailyAgenda(agent_id=agent.id, day=day)
-    session.add(claim)
-    try:
-        session.flush()
-    except IntegrityError:
-        session.rollback()
-        return None
+def _write_claims(db: Database, claim_ids: list[int], now: datetime,
+                  rules: ReminderRules) -> list[int]:
+    """Lock the unwritten claims among `claim_ids`, write them, commit: one transaction. The
+    ids of the texts queued."""
+    with db.session() as session:
+        message_ids = []
+        for claim, agent in _lock_unwritten(session, claim_ids, now):
+            zone = ZoneInfo(agent.timezone)
+            if _too_late(claim, now.astimezone(zone), now, rules):
+                claim.composed_at = now
+                log.info("morning agenda window passed; not sent", extra={"agent_id": agent.id})
+                continue
+            message_id = write_agenda(session, claim, agent, zone, now)
+            if message_id is not None:
+                message_ids.append(message_id)
+        session.commit()
+    return message_ids
+
+
+def _lock_unwritten(session: Session, claim_ids: list[int],
+                    now: datetime) -> list[tuple[DailyAgenda, User]]:
+    """The claims among `claim_ids` not yet written, with their agents, now this
+    transaction's to write."""
+    # By primary key alone, and `composed_at` checked on the rows read: with "composed_at IS
+    # NULL" in the WHERE, PostgreSQL walks the partial index of unwritten claims instead (its
+    # statistics, from before the morning's claims, say it is empty), a scan of every claim
+    # still unwritten for each one written.
+    query = (select(DailyAgenda, User).join(User, User.id == DailyAgenda.agent_id)
+             .where(DailyAgenda.id.in_(claim_ids)).order_by(DailyAgenda.id))
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if postgres:
+        # Two workers never wait on each other: a claim locked is being written already.
+        # The rows read under the lock are the latest committed: written ones are left out.
+        query = query.with_for_update(skip_locked=True, of=DailyAgenda)
+    rows = session.execute(query).all()
+    return [(claim, agent) for claim, agent in rows if claim.composed_at is None
+            and (postgres or _take_unlocked(session, claim.id, now))]
+
+
+def _take_unlocked(session: Session, claim_id: int, now: datetime) -> bool:
+    """SQLite has no row locks: a guarded UPDATE takes the database's write lock before the
+    text is written, and finds nothing when another writer got there first."""
+    return session.execute(
+        update(DailyAgenda)
+        .where(DailyAgenda.id == claim_id, DailyAgenda.composed_at.is_(None))
+        .values(composed_at=now)
+        .execution_options(synchronize_session=False)).rowcount == 1
+
+
+def _too_late(claim: DailyAgenda, local: datetime, now: datetime, rules: ReminderRules) -> bool:
+    """A claim handed out again after its window closed (the workers were down for hours) is
+    marked written without a text: no "morning" agenda in the afternoon or the next day. One
+    handed out for the first time is written even if the window closed a moment ago."""
+    handed_again = now - claim.created_at >= UNWRITTEN_AFTER
+    return handed_again and (local.date() != claim.day or not rules.agenda_due(local))
+
+
+def write_agenda(session: Session, claim: DailyAgenda, agent: User, zone: ZoneInfo,
+                 now: datetime) -> int | None:
+    """Write the claimed morning agenda: its text queued (only when follow-ups are due today
+    or overdue) and the claim marked written, in the caller's transaction (the caller
+    commits); the text's id, or None."""
+    day = claim.day
     end_of_day = datetime.combine(day, time(0), tzinfo=zone) + timedelta(days=1)
     has_items = session.scalar(
         select(func.count(Appointment.id)).where(
@@ -322,5 +478,5 @@ def _agenda_for(session: Session, agent: User, day: date, zone: ZoneInfo,
                            segments=AGENDA_SEGMENTS if picked else SEGMENTS)
         message = queue_text(session, agent_id=agent.id, phone=agent.phone, body=body)
         claim.message_id = message.id
-    session.commit()
+    claim.composed_at = now
     return claim.message_id
