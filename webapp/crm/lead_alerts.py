@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from db.after_commit import hand_off_after_commit
 from db.models import LeadAlert
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,6 @@ log = logging.getLogger(__name__)
 AGENT_CHANNELS = ("sms", "voice")
 
 _PENDING = "fl_lead_alerts"  # session.info: (agent id, batch) of alerts written, until commit
-_LISTENING = "fl_lead_alerts_listening"
 
 AlertSoon = Callable[[list[int], list[str]], Any]  # (agent ids, batches complete) -> ignored
 _alert_soon: AlertSoon | None = None
@@ -106,17 +105,10 @@ def one_batch(origin: str) -> Iterator[str]:
 
 
 def _hand_off_after_commit(session: Session, written: list[tuple[int, str | None]]) -> None:
-    session.info.setdefault(_PENDING, []).extend(written)
-    if not session.info.get(_LISTENING):
-        event.listen(session, "after_commit", _after_commit)
-        event.listen(session, "after_soft_rollback", _after_rollback)
-        session.info[_LISTENING] = True
+    hand_off_after_commit(session, _PENDING, written, _committed)
 
 
-def _after_commit(session: Session) -> None:
-    written = session.info.pop(_PENDING, None)
-    if not written:
-        return
+def _committed(written: list[tuple[int, str | None]]) -> None:
     opened = _open_batch.get()
     agent_ids: set[int] = set()
     batches: set[str] = set()
@@ -129,10 +121,6 @@ def _after_commit(session: Session) -> None:
             batches.add(batch)  # committed whole: nothing more will join it
     if agent_ids:
         _call_alert_soon(sorted(agent_ids), sorted(batches))
-
-
-def _after_rollback(session: Session, previous_transaction: Any) -> None:
-    session.info.pop(_PENDING, None)
 
 
 def _call_alert_soon(agent_ids: list[int], batches: list[str]) -> None:

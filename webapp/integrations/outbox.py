@@ -20,9 +20,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from db.after_commit import hand_off_after_commit
 from db.models import WebhookDelivery, WebhookEndpoint
 from db.vocabulary import WEBHOOK_EVENT_TYPES
 from webapp.integrations.representations import iso
@@ -31,7 +32,6 @@ log = logging.getLogger(__name__)
 
 _PENDING = "fl_webhook_deliveries"  # session.info: ids written, handed off after the commit
 _ENDPOINTS = "fl_webhook_endpoints"  # session.info: per agent, the active endpoints (a cache)
-_LISTENING = "fl_webhook_listening"
 
 # How long an event is retried before it is marked failed (about a day, as the big CRMs do).
 RETRY_FOR = timedelta(hours=24)
@@ -103,23 +103,12 @@ def _active_endpoints(session: Session, agent_id: int) -> list[tuple[int, list[s
 
 
 def _hand_off_after_commit(session: Session, ids: list[int]) -> None:
-    session.info.setdefault(_PENDING, []).extend(ids)
-    if not session.info.get(_LISTENING):
-        event.listen(session, "after_commit", _after_commit)
-        event.listen(session, "after_soft_rollback", _after_rollback)
-        session.info[_LISTENING] = True
+    hand_off_after_commit(session, _PENDING, ids, _committed, forget=(_ENDPOINTS,))
 
 
-def _after_commit(session: Session) -> None:
-    ids = session.info.pop(_PENDING, None)
-    session.info.pop(_ENDPOINTS, None)
-    if ids and _deliver_soon is not None:
+def _committed(ids: list[int]) -> None:
+    if _deliver_soon is not None:
         try:
             _deliver_soon(ids)
         except Exception:  # the rows are committed; the sweep delivers them anyway
             log.warning("could not hand webhook deliveries to the queue", exc_info=True)
-
-
-def _after_rollback(session: Session, previous_transaction: Any) -> None:
-    session.info.pop(_PENDING, None)
-    session.info.pop(_ENDPOINTS, None)
