@@ -11,12 +11,16 @@ import pytest
 from sqlalchemy import select, update
 
 from db.models import Appointment, ExecutedPlan, Lead, Message, Nudge, User
+from tests.support.openai_standin import OpenAIStandIn
+from tests.support.parser_book import DIRECTORY, NOW
 from tests.support.voice import VoicePhone, said
 from tests.support.waiting import wait_for
 from tests.support.web import post_form, sign_in
 from webapp.crm.nudges import pick_nudges
 from webapp.database import get_db
 from webapp.execution.reminder_dispatch import ReminderRules, dispatch_daily_agendas
+from webapp.understanding.parser import AgentContext
+from webapp.understanding.parser_choice import make_parser
 
 CHICAGO = ZoneInfo("America/Chicago")
 RULES = ReminderRules()
@@ -273,3 +277,16 @@ def test_the_web_settings_page_switches_both_through_a_plan(app, agent) -> None:
     refused = client.post("/app/settings", data={"nudges": "on"})  # no CSRF token
     assert refused.status_code in (400, 403)
     assert _agent_settings(app) == (True, False)
+
+
+def test_with_a_model_settings_are_still_read_by_the_rules_and_never_sent_to_it() -> None:
+    with OpenAIStandIn() as model:
+        parser = make_parser({"OPENAI_API_KEY": model.api_key, "OPENAI_BASE_URL": model.base_url,
+                              "OPENAI_MODEL": "gpt-4o-mini", "OPENAI_TIMEOUT": 3.0,
+                              "PARSER": "llm"})
+        try:
+            plan = parser("Turn off nudges", AgentContext(DIRECTORY, CHICAGO, "US", ()), NOW)
+        finally:
+            parser.model.close()
+        assert (plan.kind, plan.settings) == ("settings", {"nudges": False})
+        assert model.completions == []
