@@ -245,7 +245,7 @@ class Conversation:
                   now: datetime) -> Turn:
         """"nudges off": set at once (no YES: a switch is as easily flipped back), through the
         path a confirmed plan takes, so UNDO works; "settings": what they are."""
-        now_set = settings.current(agent.alerts_at_night, agent.nudges_on)
+        now_set = settings.current(agent)
         if not wanted:
             return Turn(f"Your settings: {settings.describe_short(now_set)}. "
                         f"{settings.SWITCHES}", "settings")
@@ -258,7 +258,7 @@ class Conversation:
             return Turn(f"Sorry, I couldn't change that: {outcome.error}. Nothing was changed.",
                         "settings")
         for name, value in wanted.items():  # the caller's copy of the agent, for this turn
-            setattr(agent, "nudges_on" if name == "nudges" else name, value)
+            setattr(agent, settings.COLUMNS[name], value)
         return Turn(settings.describe(wanted), "settings")
 
     # ---- replies to a reminder text ----------------------------------------------------------

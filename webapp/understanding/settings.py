@@ -12,7 +12,9 @@ import re
 
 from webapp.understanding.plan import Plan
 
-SETTINGS = ("alerts_at_night", "nudges")
+# setting name as said -> the `users` column that holds it
+COLUMNS = {"alerts_at_night": "alerts_at_night", "nudges": "nudges_on"}
+SETTINGS = tuple(COLUMNS)
 
 _ON = r"(?:on|enabled?|yes|back on)"
 _OFF = r"(?:off|disabled?|no|stop(?:ped)?)"
@@ -93,6 +95,6 @@ def describe_short(settings: dict[str, bool]) -> str:
     return ", ".join(f"{words[s]} {'on' if v else 'off'}" for s, v in settings.items())
 
 
-def current(alerts_at_night: bool, nudges_on: bool) -> dict[str, bool]:
-    """An agent's settings by the names they are said with."""
-    return {"alerts_at_night": alerts_at_night, "nudges": nudges_on}
+def current(agent: object) -> dict[str, bool]:
+    """An agent's (a `users` row's) settings by the names they are said with."""
+    return {name: getattr(agent, column) for name, column in COLUMNS.items()}

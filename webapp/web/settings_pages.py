@@ -116,7 +116,7 @@ def switches_page() -> tuple[str, int]:
 def save_switches() -> Response | tuple[str, int]:
     agent = current_agent()
     wanted = {name: request.form.get(name) == "on" for name in SETTINGS}
-    now_set = settings.current(agent.alerts_at_night, agent.nudges_on)
+    now_set = settings.current(agent)
     changed = {name: value for name, value in wanted.items() if now_set[name] != value}
     if not changed:
         return _render_switches("Nothing was changed.", 422)
@@ -131,7 +131,7 @@ def _render_switches(error: str | None = None, status: int = 200) -> tuple[str, 
     agent = current_agent()
     ok = DONE.get(request.args.get("done", "")) if error is None else None
     return render_template("web/settings.html", error=error, ok=ok,
-                           switches=settings.current(agent.alerts_at_night, agent.nudges_on),
+                           switches=settings.current(agent),
                            ), status
 
 

@@ -11,11 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from webapp.execution.handlers.base import ActionHandler, Effect, PlanRejected, PlanRun
-from webapp.understanding.settings import SETTINGS, describe, describe_short
-
-# setting name as said -> the users column holding it
-_COLUMNS = {"alerts_at_night": "alerts_at_night", "nudges": "nudges_on"}
-assert set(_COLUMNS) == set(SETTINGS)
+from webapp.understanding.settings import COLUMNS, describe, describe_short
 
 
 class UpdateSettings(ActionHandler):
@@ -30,17 +26,17 @@ class UpdateSettings(ActionHandler):
             raise PlanRejected("no setting to change")
         old, new = {}, {}
         for setting, value in wanted.items():
-            if setting not in _COLUMNS or not isinstance(value, bool):
+            if setting not in COLUMNS or not isinstance(value, bool):
                 raise PlanRejected(f"{setting!r} is not a setting")
-            old[setting] = getattr(run.agent, _COLUMNS[setting])
+            old[setting] = getattr(run.agent, COLUMNS[setting])
             new[setting] = value
-            setattr(run.agent, _COLUMNS[setting], value)
+            setattr(run.agent, COLUMNS[setting], value)
         return {"type": self.type, "old": old, "new": new,
                 "undo_offer": describe_short(old)}
 
     def undo(self, run: PlanRun, effect: Effect) -> None:
         for setting, value in effect["old"].items():
-            setattr(run.agent, _COLUMNS[setting], value)
+            setattr(run.agent, COLUMNS[setting], value)
 
     def result_line(self, effect: Effect, zone: ZoneInfo) -> str:
         return describe(effect["new"])
