@@ -427,7 +427,7 @@ class Conversation:
     def _nudge_names(self, agent_id: int, text: str, local_now: datetime) -> str:
         with self.db.session() as session:
             nudged = todays_nudges(session, agent_id, local_now.date())
-        return with_names(text, {n: name for n, (_, name) in nudged.items()})
+        return with_names(text, nudged)
 
     def _templates(self, agent_id: int) -> dict[str, str]:
         with self.db.session() as session:

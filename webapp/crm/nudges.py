@@ -94,10 +94,10 @@ def nudge_lines(picked: list[Picked], zone: ZoneInfo, now: datetime) -> str:
     return "\n".join(lines)
 
 
-def todays_nudges(session: Session, agent_id: int, day: date) -> dict[int, tuple[int, str]]:
-    """Number -> (lead id, name) of the nudges the agent was sent on `day` (their local day):
-    what "2" means in "2 is lost". Yesterday's numbers mean nothing today."""
+def todays_nudges(session: Session, agent_id: int, day: date) -> dict[int, str]:
+    """Number -> lead name of the nudges the agent was sent on `day` (their local day): what
+    "2" means in "2 is lost". Yesterday's numbers mean nothing today."""
     rows = session.execute(
-        select(Nudge.number, Lead.id, Lead.name).join(Lead, Lead.id == Nudge.lead_id)
+        select(Nudge.number, Lead.name).join(Lead, Lead.id == Nudge.lead_id)
         .where(Nudge.agent_id == agent_id, Nudge.day == day)).all()
-    return {number: (lead_id, name) for number, lead_id, name in rows}
+    return {number: name for number, name in rows}
